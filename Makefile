@@ -1,0 +1,57 @@
+# Run `make` or `make help` for the list of targets.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+# Extra pytest arguments, e.g. `make test-unit ARGS="-x -k balance"`.
+ARGS ?=
+
+.PHONY: help install run test test-unit test-property test-integration lint typecheck fmt bench clean
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: ## Create .venv and install the project with dev extras (skipped if up to date)
+	@bash scripts/_venv.sh
+
+run: ## Start the API (scripts/run.sh; SQLite in var/ by default)
+	@bash scripts/run.sh $(ARGS)
+
+test: ## Static checks, then every test tier (unit, property, integration)
+	@bash scripts/test.sh $(ARGS)
+
+test-unit: ## Static checks, then tests/unit
+	@bash scripts/test.sh tests/unit $(ARGS)
+
+test-property: ## Static checks, then tests/property
+	@bash scripts/test.sh tests/property $(ARGS)
+
+test-integration: ## Static checks, then tests/integration (throwaway Postgres)
+	@bash scripts/test.sh tests/integration $(ARGS)
+
+lint: install ## ruff check, ruff format --check, lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+typecheck: install ## mypy (strict, config in pyproject.toml)
+	$(BIN)/mypy
+
+fmt: install ## Format and autofix: ruff format, ruff check --fix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: ## Run benchmarks (scripts/bench.sh)
+	@if [[ -f scripts/bench.sh ]]; then \
+		bash scripts/bench.sh $(ARGS); \
+	else \
+		echo "bench: not yet implemented (scripts/bench.sh is missing)" >&2; \
+		exit 1; \
+	fi
+
+clean: ## Remove caches and build artefacts (keeps .venv and var/)
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist
+	find . -path ./.venv -prune -o -name '*.egg-info' -type d -prune -exec rm -rf {} +
+	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,215 @@
+"""CreditLedger: the application service on eventsourcing (the only ledger module that
+imports ``eventsourcing.application``). Postgres, SQLite or in-memory by settings.
+
+Every command runs through :meth:`CreditLedger._run` (see ``ledger.executor``); reads are in
+``ledger.reads``. Time comes from an injected clock, so tests control it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import fields
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate, Snapshot
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+
+from ledger.commands import Command
+from ledger.errors import Contention, IdempotencyConflict, LedgerError, WalletNotFound
+from ledger.events import HoldCaptured, HoldExpired, HoldPlaced, HoldReleased
+from ledger.executor import Decision, Outcome, StripedLocks, backoff_seconds
+from ledger.ids import hold_record_id, receipt_id, wallet_uuid
+from ledger.records import HoldRecord, Receipt
+from ledger.state import Budget, Grant, Hold
+from ledger.stores import store_env
+from ledger.wallet import Wallet
+
+__all__ = ["CreditLedgerBase", "utc_now"]
+
+MAX_ATTEMPTS = 8
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _DataclassAsDict(Transcoding):
+    """Snapshots store wallet state objects as their fields (stable names, never renamed)."""
+
+    def __init__(self, cls: type[Any], name: str) -> None:
+        self.type = cls
+        self.name = name
+
+    def encode(self, obj: Any) -> dict[str, Any]:
+        return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+    def decode(self, data: dict[str, Any]) -> Any:
+        return self.type(**data)
+
+
+class CreditLedgerBase(Application[UUID]):
+    name = "Ledger"
+    snapshot_class = Snapshot
+    is_snapshotting_enabled = True
+    env = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
+        super().__init__(dict(env or {}))
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self._locks = StripedLocks()
+
+    @classmethod
+    def from_url(cls, url: str, *, clock: Callable[[], datetime] = utc_now, **env: str) -> Any:
+        return cls({**store_env(url), **env}, clock=clock)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(_DataclassAsDict(Grant, "ledger_grant"))
+        transcoder.register(_DataclassAsDict(Hold, "ledger_hold"))
+        transcoder.register(_DataclassAsDict(Budget, "ledger_budget"))
+
+    @staticmethod
+    def key_of(command: Command) -> tuple[str, bool]:
+        """The command's idempotency key, or a fresh one the server makes (and says so)."""
+        if command.idempotency_key is not None:
+            return command.idempotency_key, True
+        return f"auto/{uuid4()}", False
+
+    def now(self) -> datetime:
+        at = self.clock()
+        if at.tzinfo is None:
+            raise ValueError("the clock must return aware datetimes")
+        return at.astimezone(UTC)
+
+    # -- loading ----------------------------------------------------------------------------
+
+    def load_wallet(self, wallet_id: str) -> Wallet:
+        try:
+            wallet: Wallet = self.repository.get(wallet_uuid(wallet_id))
+        except AggregateNotFoundError:
+            raise WalletNotFound(wallet_id) from None
+        return wallet
+
+    def find(self, aggregate_id: UUID) -> Any | None:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    # -- the write loop ---------------------------------------------------------------------
+
+    def _run(
+        self,
+        *,
+        scope: str,
+        key: str,
+        key_given: bool,
+        command: Command,
+        decide: Callable[[bool], Decision],
+        keep_receipt: bool = False,
+    ) -> Outcome:
+        """Decide and save ``command`` atomically with its receipt; replay a repeated key.
+
+        ``key`` is the client's idempotency key (``key_given``) or one the server made.
+        ``keep_receipt`` records a receipt even without a client key (a debit's receipt is
+        its record). ``decide(retrying)`` gets True after a conflict.
+        """
+        rid = receipt_id(scope, key)
+        fingerprint = command.fingerprint()
+        with self._locks.for_key(scope):
+            for attempt in range(self.max_attempts):
+                if attempt and key_given and (replay := self._replay(rid, key, fingerprint)):
+                    return replay
+                try:
+                    decision = decide(attempt > 0)
+                except LedgerError:
+                    if key_given and (replay := self._replay(rid, key, fingerprint)):
+                        return replay
+                    raise
+                if not decision.aggregates:
+                    return Outcome(decision.body)
+                aggregates = [*decision.aggregates, *self._hold_records(decision)]
+                if key_given or keep_receipt:
+                    aggregates.append(
+                        Receipt.record(
+                            receipt_id=rid,
+                            scope=scope,
+                            key=key,
+                            operation=type(command).__name__,
+                            fingerprint=fingerprint,
+                            result=decision.body,
+                            wallet_version=decision.wallet_version,
+                        )
+                    )
+                try:
+                    recordings = self.save(*aggregates)
+                except IntegrityError:
+                    time.sleep(backoff_seconds(attempt))
+                    continue
+                position = max((r.notification.id for r in recordings), default=None)
+                return Outcome(decision.body, replayed=False, position=position)
+        raise Contention(scope or "(server)", self.max_attempts)
+
+    def _replay(self, rid: UUID, key: str, fingerprint: str) -> Outcome | None:
+        receipt: Receipt | None = self.find(rid)
+        if receipt is None:
+            return None
+        if receipt.fingerprint != fingerprint:
+            raise IdempotencyConflict(key)
+        return Outcome(receipt.result, replayed=True)
+
+    def _hold_records(self, decision: Decision) -> list[Aggregate]:
+        """Keep hold records in step with the hold events the wallet is about to save."""
+        records: list[Aggregate] = []
+        for wallet in decision.aggregates:
+            if not isinstance(wallet, Wallet):
+                continue
+            for event in wallet.pending_events:
+                record = self._hold_record_for(wallet, event)
+                if record is not None:
+                    records.append(record)
+        return records
+
+    def _hold_record_for(self, wallet: Wallet, event: object) -> Aggregate | None:
+        if isinstance(event, HoldPlaced):
+            view = {k: v for k, v in vars(event).items() if k in _HOLD_VIEW_KEYS}
+            return HoldRecord.place(
+                wallet_id=wallet.wallet_id,
+                view={**view, "placed_at": event.occurred_at, "status": "open"},
+            )
+        if not isinstance(event, HoldCaptured | HoldReleased | HoldExpired):
+            return None
+        record: HoldRecord | None = self.find(hold_record_id(wallet.wallet_id, event.hold_id))
+        if record is None:
+            raise AssertionError(f"hold {event.hold_id} has no record")
+        released = sum(a["amount"] for a in event.released_allocations)
+        if isinstance(event, HoldCaptured):
+            record.close(
+                status="captured",
+                closed_at=event.occurred_at,
+                captured=event.captured,
+                released=released,
+                overage=event.overage,
+            )
+        else:
+            status = "released" if isinstance(event, HoldReleased) else "expired"
+            record.close(
+                status=status, closed_at=event.occurred_at, captured=0, released=released, overage=0
+            )
+        return record
+
+
+_HOLD_VIEW_KEYS = frozenset(
+    {"hold_id", "amount", "allocations", "subject", "expires_at", "metadata"}
+)

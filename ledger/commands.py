@@ -1,0 +1,142 @@
+"""Application commands: what a caller asks for, before the server fills in defaults.
+
+A command's :meth:`Command.fingerprint` is taken over exactly what the caller sent, so a
+retry with the same idempotency key matches even though server defaults (generated ids,
+``effective_at`` = now) would differ between the two calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = [
+    "CaptureHold",
+    "Command",
+    "Debit",
+    "GrantCredits",
+    "OpenWallet",
+    "PlaceHold",
+    "Refund",
+    "ReleaseHold",
+    "RemoveBudget",
+    "SetBudget",
+    "VoidGrant",
+]
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    idempotency_key: str | None = None
+
+    def fingerprint(self) -> str:
+        """sha256 over the command's name and fields, idempotency key excluded."""
+        body = {
+            f.name: _canonical(getattr(self, f.name))
+            for f in fields(self)
+            if f.name != "idempotency_key"
+        }
+        text = json.dumps([type(self).__name__, body], sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenWallet(Command):
+    wallet_id: str
+    customer_id: str | None = None
+    unit: str = "credits"
+    overdraft_limit: int = 0
+    price_book_id: str = "default"
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrantCredits(Command):
+    wallet_id: str
+    amount: int
+    category: str
+    grant_id: str | None = None
+    priority: int = 100
+    effective_at: datetime | None = None
+    expires_at: datetime | None = None
+    cost_basis: tuple[int, str] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoidGrant(Command):
+    wallet_id: str
+    grant_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Debit(Command):
+    wallet_id: str
+    amount: int
+    subject: dict[str, str] = field(default_factory=dict)
+    occurred_at: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Refund(Command):
+    wallet_id: str
+    debit_id: str
+    amount: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlaceHold(Command):
+    wallet_id: str
+    amount: int
+    hold_id: str | None = None
+    subject: dict[str, str] = field(default_factory=dict)
+    expires_at: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaptureHold(Command):
+    wallet_id: str
+    hold_id: str
+    amount: int | None = None
+    allow_overage: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseHold(Command):
+    wallet_id: str
+    hold_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetBudget(Command):
+    wallet_id: str
+    budget_id: str
+    limit: int
+    period: str
+    scope: dict[str, str] = field(default_factory=dict)
+    timezone: str = "UTC"
+    mode: str = "hard"
+    alert_thresholds_bps: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoveBudget(Command):
+    wallet_id: str
+    budget_id: str

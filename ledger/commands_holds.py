@@ -1,0 +1,216 @@
+"""Two-phase wallet commands: place a hold, then capture or release it (exactly once)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from ledger.budgets import decide_budgets
+from ledger.consumption import POLICY_VERSION, allocate
+from ledger.errors import (
+    CaptureExceedsHold,
+    HoldExists,
+    HoldNotFound,
+    HoldNotOpen,
+    InsufficientCredits,
+)
+from ledger.events import DebtIncurred, HoldCaptured, HoldPlaced, HoldReleased
+from ledger.postings import (
+    Posting,
+    assert_balanced,
+    consumed_account,
+    debt_account,
+    grant_account,
+    holds_account,
+    postings_to_dicts,
+)
+from ledger.state import Hold
+from ledger.validation import check_amount, check_aware, check_id, check_subject, fail
+from ledger.wallet_state import WalletState
+
+__all__ = ["MAX_HOLD_DURATION", "HoldCommands"]
+
+MAX_HOLD_DURATION = timedelta(days=7)
+
+
+class HoldCommands(WalletState):
+    def place_hold(
+        self,
+        *,
+        hold_id: str,
+        amount: int,
+        subject: dict[str, str],
+        expires_at: datetime,
+        metadata: dict[str, Any],
+        idempotency_key: str | None,
+        at: datetime,
+    ) -> dict[str, Any]:
+        """Reserve credits from specific grants (policy order); they count against budgets."""
+        check_id("hold_id", hold_id)
+        check_amount("amount", amount)
+        subject = check_subject(subject)
+        check_aware("expires_at", expires_at)
+        at, _ = self.advance(at)
+        if not at < expires_at <= at + MAX_HOLD_DURATION:
+            raise fail("expires_at", "must be in the future and at most 7 days ahead")
+        if hold_id in self.holds:
+            raise HoldExists(hold_id)
+        decision = decide_budgets(self.budgets, self.holds.values(), subject, amount, at)
+        available = self.available(at)
+        if amount > available:
+            raise InsufficientCredits(available, amount)
+        allocations, _ = allocate(self.grants.values(), amount, at)
+        holds = holds_account(self.wallet_id)
+        postings = [
+            Posting(grant_account(self.wallet_id, a["grant_id"]), holds, a["amount"])
+            for a in allocations
+        ]
+        assert_balanced(postings)
+        self.trigger_event(
+            HoldPlaced,
+            occurred_at=at,
+            postings=postings_to_dicts(postings),
+            hold_id=hold_id,
+            amount=amount,
+            allocations=allocations,
+            policy_version=POLICY_VERSION,
+            subject=subject,
+            expires_at=expires_at,
+            metadata=metadata,
+            idempotency_key=idempotency_key,
+        )
+        return {
+            **self.hold_view(self.holds[hold_id]),
+            "balance": self.balance(at),
+            "warnings": decision.warnings,
+        }
+
+    def open_hold(self, hold_id: str, expired_now: set[str]) -> Hold:
+        if hold_id in expired_now:
+            raise HoldNotOpen(hold_id, "expired")
+        hold = self.holds.get(hold_id)
+        if hold is None:
+            # The application tells a hold that never existed from one already resolved.
+            raise HoldNotFound(hold_id)
+        return hold
+
+    def capture_hold(
+        self,
+        *,
+        hold_id: str,
+        amount: int | None,
+        allow_overage: bool,
+        idempotency_key: str | None,
+        at: datetime,
+    ) -> dict[str, Any]:
+        """Consume up to the held amount from the pinned grants and release the rest.
+
+        With ``allow_overage`` the excess is debited like a normal debit (checked against
+        hard budgets) and what the grants cannot cover becomes debt, up to the overdraft limit.
+        """
+        if amount is not None:
+            check_amount("amount", amount)
+        at, expired_now = self.advance(at)
+        hold = self.open_hold(hold_id, expired_now)
+        requested = hold.amount if amount is None else amount
+        if requested > hold.amount and not allow_overage:
+            raise CaptureExceedsHold(hold.amount, requested)
+        overage = max(0, requested - hold.amount)
+        decision = decide_budgets(self.budgets, self.holds.values(), hold.subject, overage, at)
+        charges = [{**c, "amount": requested} for c in decision.charges]
+        overage_allocations, shortfall = allocate(self.grants.values(), overage, at)
+        if self.debt + shortfall > self.overdraft_limit:
+            headroom = self.available(at) + self.overdraft_limit
+            raise InsufficientCredits(max(0, headroom), overage)
+        released = self.releases_of(hold, min(requested, hold.amount), at)
+        captured = self._captured_allocations(hold, min(requested, hold.amount))
+        postings = self._capture_postings(captured, released, overage_allocations)
+        assert_balanced(postings)
+        self.trigger_event(
+            HoldCaptured,
+            occurred_at=at,
+            postings=postings_to_dicts(postings),
+            hold_id=hold_id,
+            captured=requested,
+            captured_allocations=captured,
+            released_allocations=released,
+            overage=overage,
+            overage_allocations=overage_allocations,
+            policy_version=POLICY_VERSION,
+            subject=dict(hold.subject),
+            budget_charges=charges,
+            idempotency_key=idempotency_key,
+        )
+        self._incur_debt(shortfall, f"hold:{hold_id}", at)
+        return {
+            "hold_id": hold_id,
+            "status": "captured",
+            "captured": requested,
+            "released": sum(r["amount"] for r in released),
+            "overage": overage,
+            "debt_incurred": shortfall,
+            "balance": self.balance(at),
+            "warnings": decision.warnings,
+        }
+
+    @staticmethod
+    def _captured_allocations(hold: Hold, captured: int) -> list[dict[str, Any]]:
+        pieces, left = [], captured
+        for allocation in hold.allocations:
+            take = min(left, allocation["amount"])
+            if take:
+                pieces.append({"grant_id": allocation["grant_id"], "amount": take})
+            left -= take
+        return pieces
+
+    def _capture_postings(
+        self,
+        captured: list[dict[str, Any]],
+        released: list[dict[str, Any]],
+        overage: list[dict[str, Any]],
+    ) -> list[Posting]:
+        holds, consumed = holds_account(self.wallet_id), consumed_account(self.unit)
+        postings = [Posting(holds, consumed, a["amount"]) for a in captured]
+        postings += self.release_postings(released)
+        postings += [
+            Posting(grant_account(self.wallet_id, a["grant_id"]), consumed, a["amount"])
+            for a in overage
+        ]
+        return postings
+
+    def _incur_debt(self, amount: int, cause: str, at: datetime) -> None:
+        if amount == 0:
+            return
+        postings = [Posting(debt_account(self.wallet_id), consumed_account(self.unit), amount)]
+        assert_balanced(postings)
+        self.trigger_event(
+            DebtIncurred,
+            occurred_at=at,
+            postings=postings_to_dicts(postings),
+            amount=amount,
+            cause=cause,
+        )
+
+    def release_hold(
+        self, *, hold_id: str, idempotency_key: str | None, at: datetime
+    ) -> dict[str, Any]:
+        """Give every held credit back: to its grant, or to breakage if the grant has ended."""
+        at, expired_now = self.advance(at)
+        hold = self.open_hold(hold_id, expired_now)
+        released = self.releases_of(hold, 0, at)
+        postings = self.release_postings(released)
+        assert_balanced(postings)
+        self.trigger_event(
+            HoldReleased,
+            occurred_at=at,
+            postings=postings_to_dicts(postings),
+            hold_id=hold_id,
+            released_allocations=released,
+            idempotency_key=idempotency_key,
+        )
+        return {
+            "hold_id": hold_id,
+            "status": "released",
+            "released": hold.amount,
+            "balance": self.balance(at),
+        }

@@ -1,0 +1,168 @@
+"""Wallet commands that spend credits and give them back: debit and refund."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from ledger.budgets import decide_budgets
+from ledger.consumption import POLICY_VERSION, allocate
+from ledger.errors import InsufficientCredits, RefundExceedsDebit
+from ledger.events import CreditsDebited, DebitRefunded
+from ledger.periods import Period, period_bounds
+from ledger.postings import (
+    Posting,
+    assert_balanced,
+    consumed_account,
+    grant_account,
+    postings_to_dicts,
+)
+from ledger.validation import check_amount, check_subject
+from ledger.wallet_state import WalletState
+
+__all__ = ["SpendingCommands", "refund_pieces"]
+
+
+def refund_pieces(
+    allocations: list[dict[str, Any]], already_refunded: int, amount: int
+) -> list[dict[str, Any]]:
+    """Take ``amount`` from a debit's allocations, last-consumed first.
+
+    Earlier refunds of the same debit took from the end too, so they are skipped first.
+    """
+    pieces: list[dict[str, Any]] = []
+    skip, left = already_refunded, amount
+    for allocation in reversed(allocations):
+        available = allocation["amount"]
+        skipped = min(skip, available)
+        skip -= skipped
+        take = min(left, available - skipped)
+        if take:
+            pieces.append({"grant_id": allocation["grant_id"], "amount": take})
+            left -= take
+    return pieces
+
+
+class SpendingCommands(WalletState):
+    def debit(
+        self,
+        *,
+        debit_id: str,
+        amount: int,
+        subject: dict[str, str],
+        usage_at: datetime,
+        metadata: dict[str, Any],
+        idempotency_key: str | None,
+        at: datetime,
+    ) -> dict[str, Any]:
+        """Authorize and deduct in one decision: budgets, then balance, then allocation."""
+        check_amount("amount", amount)
+        subject = check_subject(subject)
+        at, _ = self.advance(at)
+        decision = decide_budgets(self.budgets, self.holds.values(), subject, amount, at)
+        available = self.available(at)
+        if amount > available:
+            raise InsufficientCredits(available, amount)
+        allocations, shortfall = allocate(self.grants.values(), amount, at)
+        if shortfall:  # available counts exactly the usable grants, so this cannot happen
+            raise AssertionError(f"allocation short by {shortfall} with {available} available")
+        consumed = consumed_account(self.unit)
+        postings = [
+            Posting(grant_account(self.wallet_id, a["grant_id"]), consumed, a["amount"])
+            for a in allocations
+        ]
+        assert_balanced(postings)
+        self.trigger_event(
+            CreditsDebited,
+            occurred_at=at,
+            postings=postings_to_dicts(postings),
+            debit_id=debit_id,
+            amount=amount,
+            allocations=allocations,
+            policy_version=POLICY_VERSION,
+            subject=subject,
+            budget_charges=decision.charges,
+            usage_at=usage_at,
+            metadata=metadata,
+            idempotency_key=idempotency_key,
+        )
+        return {
+            "debit_id": debit_id,
+            "wallet_id": self.wallet_id,
+            "amount": amount,
+            "allocations": allocations,
+            "balance": self.balance(at),
+            "budgets": self.budget_views(at, subject),
+            "warnings": decision.warnings,
+        }
+
+    def refund(
+        self,
+        *,
+        refund_id: str,
+        debit: Mapping[str, Any],
+        amount: int | None,
+        reason: str,
+        idempotency_key: str | None,
+        at: datetime,
+    ) -> dict[str, Any]:
+        """Return credits of ``debit`` (the recorded ``CreditsDebited`` facts) to its grants.
+
+        The part whose grant has since expired or been voided goes to breakage instead.
+        """
+        if amount is not None:
+            check_amount("amount", amount)
+        at, _ = self.advance(at)
+        debit_id = debit["debit_id"]
+        already = self.refunded.get(debit_id, 0)
+        refundable = debit["amount"] - already
+        requested = refundable if amount is None else amount
+        if requested > refundable or requested == 0:
+            raise RefundExceedsDebit(refundable, requested)
+        pieces = [
+            {**p, "to": self.destination(p["grant_id"], at)}
+            for p in refund_pieces(debit["allocations"], already, requested)
+        ]
+        postings = self.return_postings(consumed_account(self.unit), pieces)
+        assert_balanced(postings)
+        self.trigger_event(
+            DebitRefunded,
+            occurred_at=at,
+            postings=postings_to_dicts(postings),
+            refund_id=refund_id,
+            debit_id=debit_id,
+            amount=requested,
+            allocations=pieces,
+            subject=dict(debit["subject"]),
+            debited_at=debit["occurred_at"],
+            budget_releases=self._budget_releases(debit, already, requested, at),
+            reason=reason,
+            idempotency_key=idempotency_key,
+        )
+        return {
+            "refund_id": refund_id,
+            "debit_id": debit_id,
+            "amount": requested,
+            "allocations": pieces,
+            "balance": self.balance(at),
+        }
+
+    def _budget_releases(
+        self, debit: Mapping[str, Any], already: int, amount: int, at: datetime
+    ) -> list[dict[str, Any]]:
+        """Refunds give budget room back only within the period the debit was charged to."""
+        releases = []
+        for charge in debit["budget_charges"]:
+            budget = self.budgets.get(charge["budget_id"])
+            if budget is None:
+                continue
+            start, _ = period_bounds(Period(budget.period), at, budget.timezone)
+            if start != charge["period_start"]:
+                continue
+            give_back = min(already + amount, charge["amount"]) - min(already, charge["amount"])
+            if give_back:
+                releases.append(
+                    {"budget_id": charge["budget_id"], "period_start": start, "amount": give_back}
+                )
+        return releases

@@ -1,0 +1,110 @@
+"""Point reads of the ledger: wallets (now or as of a past time), holds, budgets, events.
+
+Reads never save: a wallet is advanced to the read time on a copy, so a grant that expired
+at T is never counted at T even before its expiry event has been recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ledger.application import CreditLedgerBase
+from ledger.errors import BudgetNotFound, HoldNotFound, WalletNotFound
+from ledger.events import WalletEvent
+from ledger.ids import hold_record_id, wallet_uuid
+from ledger.records import HoldRecord
+from ledger.validation import check_aware, fail
+from ledger.wallet import Wallet
+
+__all__ = ["LedgerReads", "event_type"]
+
+MAX_EVENTS_PAGE = 1000
+_ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
+
+
+def event_type(event: object) -> str:
+    """The stable short name of an event: the last part of its topic (``CreditsDebited``)."""
+    return str(getattr(event, "TOPIC", type(event).__name__)).rsplit(".", 1)[-1]
+
+
+class LedgerReads(CreditLedgerBase):
+    def wallet_at(self, wallet_id: str, at: datetime) -> Wallet:
+        """The wallet as of ``at`` (now, or the past), with expiries due by then applied."""
+        if at >= self.now():
+            wallet = self.load_wallet(wallet_id)
+        else:
+            wallet = self._wallet_as_of(wallet_id, at)
+        wallet.advance(at)
+        return wallet
+
+    def _wallet_as_of(self, wallet_id: str, as_of: datetime) -> Wallet:
+        # Event dates never decrease by version (Wallet.advance): stop at the first later one.
+        wallet: Wallet | None = None
+        for event in self.events.get(wallet_uuid(wallet_id)):
+            if not isinstance(event, WalletEvent) or event.occurred_at > as_of:
+                break
+            wallet = event.mutate(wallet)
+        if wallet is None:
+            raise WalletNotFound(wallet_id)
+        return wallet
+
+    def wallet(self, wallet_id: str, as_of: datetime | None = None) -> dict[str, Any]:
+        at = self.now() if as_of is None else check_aware("as_of", as_of)
+        wallet = self.wallet_at(wallet_id, at)
+        stored_version = wallet.version - len(wallet.pending_events)
+        return {**wallet.view(at), "version": stored_version, "as_of": at}
+
+    def hold(self, wallet_id: str, hold_id: str) -> dict[str, Any]:
+        at = self.now()
+        wallet = self.wallet_at(wallet_id, at)
+        if hold_id in wallet.holds:
+            return wallet.hold_view(wallet.holds[hold_id])
+        record: HoldRecord | None = self.find(hold_record_id(wallet_id, hold_id))
+        if record is None:
+            raise HoldNotFound(hold_id)
+        if record.status == "open":
+            # Expired by now but not yet recorded: report what the sweep will record.
+            return {
+                **record.view,
+                "status": "expired",
+                "closed_at": record.view["expires_at"],
+                "captured": 0,
+                "released": record.view["amount"],
+                "overage": 0,
+            }
+        return dict(record.view)
+
+    def budgets(self, wallet_id: str) -> list[dict[str, Any]]:
+        at = self.now()
+        return self.wallet_at(wallet_id, at).budget_views(at)
+
+    def budget(self, wallet_id: str, budget_id: str) -> dict[str, Any]:
+        for view in self.budgets(wallet_id):
+            if view["budget_id"] == budget_id:
+                return view
+        raise BudgetNotFound(budget_id)
+
+    def wallet_events(
+        self, wallet_id: str, after_version: int = 0, limit: int = 100
+    ) -> dict[str, Any]:
+        if not 1 <= limit <= MAX_EVENTS_PAGE:
+            raise fail("limit", f"must be between 1 and {MAX_EVENTS_PAGE}")
+        if after_version < 0:
+            raise fail("after_version", "must not be negative")
+        self.load_wallet(wallet_id)
+        events: list[Any] = list(
+            self.events.get(wallet_uuid(wallet_id), gt=after_version, limit=limit)
+        )
+        rows = [
+            {
+                "version": e.originator_version,
+                "type": event_type(e),
+                "occurred_at": getattr(e, "occurred_at", e.timestamp),
+                "recorded_at": e.timestamp,
+                "data": {k: v for k, v in vars(e).items() if k not in _ENVELOPE},
+            }
+            for e in events
+        ]
+        next_after = rows[-1]["version"] if rows else after_version
+        return {"events": rows, "next_after_version": next_after}
