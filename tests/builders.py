@@ -1,0 +1,66 @@
+"""Test builders shared by every tier: a controllable clock, times, ledgers and wallets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+from ledger.commands import GrantCredits, OpenWallet
+from ledger.service import CreditLedger
+from ledger.stores import store_env
+from ledger.wallet import Wallet
+
+__all__ = ["T0", "FakeClock", "at", "make_ledger", "new_wallet", "open_funded_wallet"]
+
+
+def at(text: str) -> datetime:
+    """An aware UTC datetime from ISO text: ``at("2026-01-01T00:00")``."""
+    value = datetime.fromisoformat(text)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+T0 = at("2026-01-01T00:00")
+
+
+class FakeClock:
+    """A clock tests move by hand; the ledger never reads the real time in tests."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+    def set(self, when: datetime) -> datetime:
+        self.now = when
+        return when
+
+
+def make_ledger(
+    url: str = "memory://", clock: FakeClock | None = None, env: Mapping[str, str] | None = None
+) -> CreditLedger:
+    """A CreditLedger on the given store (in memory by default) driven by ``clock``."""
+    return CreditLedger({**store_env(url), **(env or {})}, clock=clock or FakeClock())
+
+
+def new_wallet(wallet_id: str = "acme", *, at_: datetime = T0, overdraft_limit: int = 0) -> Wallet:
+    """A bare wallet aggregate (no store), for pure domain tests."""
+    return Wallet.open(
+        wallet_id=wallet_id,
+        customer_id=wallet_id,
+        unit="credits",
+        overdraft_limit=overdraft_limit,
+        price_book_id="default",
+        metadata={},
+        at=at_,
+    )
+
+
+def open_funded_wallet(ledger: CreditLedger, wallet_id: str = "acme", amount: int = 1000) -> None:
+    """Open ``wallet_id`` and grant it ``amount`` paid credits (grant ``g1``)."""
+    ledger.open_wallet(OpenWallet(wallet_id=wallet_id))
+    ledger.grant(GrantCredits(wallet_id=wallet_id, amount=amount, category="paid", grant_id="g1"))
