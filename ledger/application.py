@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -70,7 +70,7 @@ class CreditLedgerBase(Application[UUID]):
         self._locks = StripedLocks()
 
     @classmethod
-    def from_url(cls, url: str, *, clock: Callable[[], datetime] = utc_now, **env: str) -> Any:
+    def from_url(cls, url: str, *, clock: Callable[[], datetime] = utc_now, **env: str) -> Self:
         return cls({**store_env(url), **env}, clock=clock)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:

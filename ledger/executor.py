@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
@@ -38,7 +37,6 @@ class Outcome:
     body: dict[str, Any]
     replayed: bool = False
     position: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class StripedLocks:
@@ -54,7 +52,3 @@ class StripedLocks:
 def backoff_seconds(attempt: int) -> float:
     """Jittered exponential backoff, capped at 50 ms, so colliding writers spread out."""
     return random.uniform(0, min(0.05, 0.001 * 2**attempt))  # noqa: S311 - jitter, not crypto
-
-
-Decide = Callable[[bool], Decision]
-ReplayCheck = Callable[[UUID], Outcome | None]
