@@ -19,7 +19,13 @@ from eventsourcing.domain import Aggregate, Snapshot
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
 from ledger.commands import Command
-from ledger.errors import Contention, IdempotencyConflict, LedgerError, WalletNotFound
+from ledger.errors import (
+    Contention,
+    IdempotencyConflict,
+    LedgerError,
+    ValidationFailed,
+    WalletNotFound,
+)
 from ledger.events import HoldCaptured, HoldExpired, HoldPlaced, HoldReleased
 from ledger.executor import Decision, Outcome, StripedLocks, backoff_seconds
 from ledger.ids import hold_record_id, receipt_id, wallet_uuid
@@ -133,6 +139,8 @@ class CreditLedgerBase(Application[UUID]):
                     return replay
                 try:
                     decision = decide(attempt > 0)
+                except ValidationFailed:
+                    raise  # bad input is refused as such, whatever the key did before
                 except LedgerError:
                     if key_given and (replay := self._replay(rid, key, fingerprint)):
                         return replay

@@ -20,12 +20,12 @@ from ledger.state import GRANT_CATEGORIES, GrantStatus
 from ledger.validation import check_amount, check_aware, check_id, fail
 from ledger.wallet_state import WalletState
 
-__all__ = ["GrantCommands"]
+__all__ = ["GrantCommands", "check_grant_input"]
 
 MAX_PRIORITY = 1_000_000
 
 
-def _check_grant_input(
+def check_grant_input(
     *,
     grant_id: str,
     amount: int,
@@ -66,8 +66,8 @@ class GrantCommands(WalletState):
         idempotency_key: str | None,
         at: datetime,
     ) -> dict[str, Any]:
-        """Add credits; a grant usable now first settles any debt (DR grant / CR debt)."""
-        _check_grant_input(
+        """Add credits; a new grant first settles any debt (DR grant / CR debt)."""
+        check_grant_input(
             grant_id=grant_id,
             amount=amount,
             category=category,
@@ -106,9 +106,10 @@ class GrantCommands(WalletState):
         return {**self.grant_view(self.grants[grant_id], at)}
 
     def _settle_debt(self, grant_id: str, at: datetime) -> None:
-        # Only a grant already effective pays debt: a future grant's credits don't exist yet.
+        # Every new grant pays debt first, at once, even one effective later: otherwise its
+        # credits could expire unused while the wallet still owes (see decision 0007).
         grant = self.grants[grant_id]
-        settle = min(self.debt, grant.remaining) if grant.effective_at <= at else 0
+        settle = min(self.debt, grant.remaining)
         if settle == 0:
             return
         postings = [

@@ -28,9 +28,18 @@ from ledger.state import Hold
 from ledger.validation import check_amount, check_aware, check_id, check_subject, fail
 from ledger.wallet_state import WalletState
 
-__all__ = ["MAX_HOLD_DURATION", "HoldCommands"]
+__all__ = ["MAX_HOLD_DURATION", "HoldCommands", "check_hold_input"]
 
 MAX_HOLD_DURATION = timedelta(days=7)
+
+
+def check_hold_input(
+    hold_id: str, amount: int, subject: dict[str, str], expires_at: datetime
+) -> None:
+    check_id("hold_id", hold_id)
+    check_amount("amount", amount)
+    check_subject(subject)
+    check_aware("expires_at", expires_at)
 
 
 class HoldCommands(WalletState):
@@ -46,10 +55,8 @@ class HoldCommands(WalletState):
         at: datetime,
     ) -> dict[str, Any]:
         """Reserve credits from specific grants (policy order); they count against budgets."""
-        check_id("hold_id", hold_id)
-        check_amount("amount", amount)
-        subject = check_subject(subject)
-        check_aware("expires_at", expires_at)
+        check_hold_input(hold_id, amount, subject, expires_at)
+        subject = dict(subject)
         at, _ = self.advance(at)
         if not at < expires_at <= at + MAX_HOLD_DURATION:
             raise fail("expires_at", "must be in the future and at most 7 days ahead")

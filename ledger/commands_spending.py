@@ -21,7 +21,7 @@ from ledger.postings import (
 from ledger.validation import check_amount, check_subject
 from ledger.wallet_state import WalletState
 
-__all__ = ["SpendingCommands", "refund_pieces"]
+__all__ = ["SpendingCommands", "check_debit_input", "refund_pieces"]
 
 
 def refund_pieces(
@@ -44,6 +44,11 @@ def refund_pieces(
     return pieces
 
 
+def check_debit_input(amount: int, subject: dict[str, str]) -> dict[str, str]:
+    check_amount("amount", amount)
+    return check_subject(subject)
+
+
 class SpendingCommands(WalletState):
     def debit(
         self,
@@ -57,8 +62,7 @@ class SpendingCommands(WalletState):
         at: datetime,
     ) -> dict[str, Any]:
         """Authorize and deduct in one decision: budgets, then balance, then allocation."""
-        check_amount("amount", amount)
-        subject = check_subject(subject)
+        subject = check_debit_input(amount, subject)
         at, _ = self.advance(at)
         decision = decide_budgets(self.budgets, self.holds.values(), subject, amount, at)
         available = self.available(at)
@@ -136,7 +140,7 @@ class SpendingCommands(WalletState):
             allocations=pieces,
             subject=dict(debit["subject"]),
             debited_at=debit["occurred_at"],
-            budget_releases=self._budget_releases(debit, already, requested, at),
+            budget_releases=self._budget_releases(debit, requested, at),
             reason=reason,
             idempotency_key=idempotency_key,
         )
@@ -149,20 +153,17 @@ class SpendingCommands(WalletState):
         }
 
     def _budget_releases(
-        self, debit: Mapping[str, Any], already: int, amount: int, at: datetime
+        self, debit: Mapping[str, Any], amount: int, at: datetime
     ) -> list[dict[str, Any]]:
-        """Refunds give budget room back only within the period the debit was charged to."""
+        """Room given back to budgets: every budget matching the debit's subject whose current
+        period contains the debit (the rule the history recount uses, so both agree)."""
         releases = []
-        for charge in debit["budget_charges"]:
-            budget = self.budgets.get(charge["budget_id"])
-            if budget is None:
+        debited_at = debit["occurred_at"]
+        for budget_id in sorted(self.budgets):
+            budget = self.budgets[budget_id]
+            if not budget.matches(debit["subject"]):
                 continue
-            start, _ = period_bounds(Period(budget.period), at, budget.timezone)
-            if start != charge["period_start"]:
-                continue
-            give_back = min(already + amount, charge["amount"]) - min(already, charge["amount"])
-            if give_back:
-                releases.append(
-                    {"budget_id": charge["budget_id"], "period_start": start, "amount": give_back}
-                )
+            start, end = period_bounds(Period(budget.period), at, budget.timezone)
+            if start <= debited_at and (end is None or debited_at < end):
+                releases.append({"budget_id": budget_id, "period_start": start, "amount": amount})
         return releases

@@ -27,32 +27,40 @@ __all__ = [
 ]
 
 
+def _segment(part: str) -> str:
+    """Ids may contain ':' (the account separator), so it is escaped as '%3A' inside a name.
+
+    '%' is not allowed in ids, so the escape is unambiguous and ordinary ids read as-is.
+    """
+    return part.replace(":", "%3A")
+
+
 def grant_account(wallet_id: str, grant_id: str) -> str:
-    return f"wallet:{wallet_id}:grant:{grant_id}"
+    return f"wallet:{_segment(wallet_id)}:grant:{_segment(grant_id)}"
 
 
 def holds_account(wallet_id: str) -> str:
-    return f"wallet:{wallet_id}:holds"
+    return f"wallet:{_segment(wallet_id)}:holds"
 
 
 def debt_account(wallet_id: str) -> str:
-    return f"wallet:{wallet_id}:debt"
+    return f"wallet:{_segment(wallet_id)}:debt"
 
 
 def issued_account(unit: str, category: str) -> str:
-    return f"platform:{unit}:issued:{category}"
+    return f"platform:{_segment(unit)}:issued:{category}"
 
 
 def consumed_account(unit: str) -> str:
-    return f"platform:{unit}:consumed"
+    return f"platform:{_segment(unit)}:consumed"
 
 
 def expired_account(unit: str) -> str:
-    return f"platform:{unit}:expired"
+    return f"platform:{_segment(unit)}:expired"
 
 
 def voided_account(unit: str) -> str:
-    return f"platform:{unit}:voided"
+    return f"platform:{_segment(unit)}:voided"
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,9 @@ from ledger.commands import (
     VoidGrant,
 )
 from ledger.commands_budgets import check_budget_input
+from ledger.commands_grants import check_grant_input
+from ledger.commands_holds import check_hold_input
+from ledger.commands_spending import check_debit_input
 from ledger.errors import DebitNotFound, HoldExists, HoldNotFound, HoldNotOpen, WalletExists
 from ledger.events import CreditsDebited, WalletOpened
 from ledger.executor import Decision, Outcome
@@ -28,7 +31,7 @@ from ledger.ids import hold_record_id, receipt_id, wallet_uuid
 from ledger.periods import Period, period_bounds
 from ledger.reads import LedgerReads
 from ledger.records import HoldRecord, Receipt
-from ledger.validation import check_aware, check_id, fail
+from ledger.validation import check_amount, check_aware, check_id, fail
 from ledger.wallet import Wallet
 
 __all__ = ["DEFAULT_HOLD_DURATION", "MAX_FUTURE_SKEW", "CreditLedger", "ExpireDue"]
@@ -94,7 +97,16 @@ class CreditLedger(LedgerReads):
         )
 
     def grant(self, cmd: GrantCredits) -> Outcome:
-        grant_id = cmd.grant_id or f"g_{uuid4().hex}"
+        grant_id = f"g_{uuid4().hex}" if cmd.grant_id is None else cmd.grant_id
+        check_grant_input(
+            grant_id=grant_id,
+            amount=cmd.amount,
+            category=cmd.category,
+            priority=cmd.priority,
+            effective_at=cmd.effective_at or self.now(),
+            expires_at=cmd.expires_at,
+            cost_basis=cmd.cost_basis,
+        )
 
         def act(wallet: Wallet, at: Any, key: str | None, _: bool) -> dict[str, Any]:
             return wallet.grant(
@@ -121,6 +133,9 @@ class CreditLedger(LedgerReads):
         return self._on_wallet(cmd, cmd.wallet_id, act)
 
     def debit(self, cmd: Debit) -> Outcome:
+        check_debit_input(cmd.amount, dict(cmd.subject))
+        if cmd.occurred_at is not None:
+            check_aware("occurred_at", cmd.occurred_at)
         key = self.key_of(cmd)
         debit_id = str(receipt_id(cmd.wallet_id, key[0]))  # the debit's receipt is its record
 
@@ -143,6 +158,8 @@ class CreditLedger(LedgerReads):
         return self._on_wallet(cmd, cmd.wallet_id, act, keep_receipt=True, key=key)
 
     def refund(self, cmd: Refund) -> Outcome:
+        if cmd.amount is not None:
+            check_amount("amount", cmd.amount)
         key = self.key_of(cmd)
         refund_id = str(receipt_id(cmd.wallet_id, key[0]))
 
@@ -164,7 +181,11 @@ class CreditLedger(LedgerReads):
             receipt: Receipt | None = self.find(UUID(debit_id))
         except ValueError:
             receipt = None
-        if receipt is None or receipt.operation != "Debit" or receipt.scope != wallet_id:
+        if (
+            not isinstance(receipt, Receipt)
+            or receipt.operation != "Debit"
+            or receipt.scope != wallet_id
+        ):
             raise DebitNotFound(debit_id)
         version = receipt.wallet_version or 0
         (event,) = self.events.get(wallet_uuid(wallet_id), gt=version - 1, lte=version)
@@ -183,7 +204,8 @@ class CreditLedger(LedgerReads):
         }
 
     def place_hold(self, cmd: PlaceHold) -> Outcome:
-        hold_id = cmd.hold_id or f"h_{uuid4().hex}"
+        hold_id = f"h_{uuid4().hex}" if cmd.hold_id is None else cmd.hold_id
+        check_hold_input(hold_id, cmd.amount, dict(cmd.subject), cmd.expires_at or self.now())
 
         def act(wallet: Wallet, at: Any, key: str | None, retrying: bool) -> dict[str, Any]:
             # A resolved hold is only in its record; a first attempt finds out by colliding.
@@ -206,6 +228,9 @@ class CreditLedger(LedgerReads):
         return HoldNotFound(hold_id) if record is None else HoldNotOpen(hold_id, record.status)
 
     def capture_hold(self, cmd: CaptureHold) -> Outcome:
+        if cmd.amount is not None:
+            check_amount("amount", cmd.amount)
+
         def act(wallet: Wallet, at: Any, key: str | None, _: bool) -> dict[str, Any]:
             try:
                 return wallet.capture_hold(
