@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from ledger.events import CreditsDebited, HoldCaptured, WalletEvent, WalletOpened
+from ledger.events import WALLET_TOPICS, CreditsDebited, HoldCaptured, WalletEvent, WalletOpened
 from ledger.ids import wallet_uuid
 from ledger.state import SUBJECT_KEYS
 from ledger.validation import fail
@@ -35,7 +35,8 @@ def _notifications(app: CreditLedgerBase, after: int) -> Iterator[tuple[int, Wal
     """(position, event) for every wallet event after ``after``, in log order."""
     start = after + 1
     while True:
-        page = app.recorder.select_notifications(start=start, limit=PAGE)
+        # Only wallet topics: other aggregates (receipts, API keys) are not the ledger's to decode.
+        page = app.recorder.select_notifications(start=start, limit=PAGE, topics=WALLET_TOPICS)
         for notification in page:
             event = app.mapper.to_domain_event(notification)
             if isinstance(event, WalletEvent):

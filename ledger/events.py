@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from ledger.wallet import Wallet
 
 __all__ = [
+    "WALLET_EVENT_CLASSES",
+    "WALLET_TOPICS",
     "BudgetRemoved",
     "BudgetSet",
     "CreditsDebited",
@@ -306,7 +308,7 @@ class BudgetRemoved(WalletEvent):
         del wallet.budgets[self.budget_id]
 
 
-for _event_class in (
+WALLET_EVENT_CLASSES: tuple[type[WalletEvent], ...] = (
     WalletOpened,
     CreditsGranted,
     DebtSettled,
@@ -321,5 +323,9 @@ for _event_class in (
     DebitRefunded,
     BudgetSet,
     BudgetRemoved,
-):
+)
+WALLET_TOPICS: list[str] = [str(cls.TOPIC) for cls in WALLET_EVENT_CLASSES]
+"""Every wallet event topic: the filter for reading only wallet events from the log."""
+
+for _event_class in WALLET_EVENT_CLASSES:
     register_topic(_event_class.TOPIC, _event_class)

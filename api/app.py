@@ -1,0 +1,110 @@
+"""The litestar application: routes, authentication, errors, OpenAPI and the ledger's lifespan.
+
+To add routes, append a module's ``*_ROUTES`` list to :data:`ROUTE_HANDLERS`; to add a
+middleware, add it to the list :func:`middleware` returns (the first one is the outermost).
+Routes must not set their own ``before_request``: litestar keeps only the innermost hook, which
+would switch off the strict body checks of :func:`api.validation.check_request`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware.base import DefineMiddleware
+from litestar.types import ControllerRouterHandler
+
+from api.auth import auth_middleware
+from api.dependencies import LEDGER_KEY, SETTINGS_KEY, provide_ledger
+from api.errors import problem_response
+from api.openapi import openapi_config
+from api.routes.api_keys import API_KEY_ROUTES
+from api.routes.budgets import BUDGET_ROUTES
+from api.routes.debits import DEBIT_ROUTES
+from api.routes.grants import GRANT_ROUTES
+from api.routes.holds import HOLD_ROUTES
+from api.routes.operations import OPERATIONS_ROUTES
+from api.routes.wallets import WALLET_ROUTES
+from api.settings import Settings
+from api.validation import check_request
+from ledger.service import CreditLedger
+from ledger.stores import store_env
+
+__all__ = ["ROUTE_HANDLERS", "create_app", "middleware", "open_ledger"]
+
+ROUTE_HANDLERS: list[ControllerRouterHandler] = [
+    *OPERATIONS_ROUTES,
+    *WALLET_ROUTES,
+    *GRANT_ROUTES,
+    *DEBIT_ROUTES,
+    *HOLD_ROUTES,
+    *BUDGET_ROUTES,
+    *API_KEY_ROUTES,
+]
+"""Every route of the API, one ``*_ROUTES`` list per module of ``api.routes``."""
+
+
+def middleware() -> list[DefineMiddleware]:
+    """The middleware stack, outermost first (litestar runs it for matched routes only)."""
+    return [auth_middleware()]
+
+
+def open_ledger(database_url: str) -> CreditLedger:
+    """A ledger on ``database_url``; an SQLite file's directory is created if missing."""
+    env = store_env(database_url)
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+        Path(env["SQLITE_DBNAME"]).parent.mkdir(parents=True, exist_ok=True)
+    ledger: CreditLedger = CreditLedger.from_url(database_url)
+    return ledger
+
+
+def _ledger_lifespan(
+    settings: Settings, given: CreditLedger | None
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # Opening a store may block (connecting, creating tables): keep it off the event loop.
+        ledger = given
+        if ledger is None:
+            ledger = await anyio.to_thread.run_sync(open_ledger, settings.database_url)
+        app.state[LEDGER_KEY] = ledger
+        try:
+            yield
+        finally:
+            # A ledger handed in belongs to the caller (tests keep using it); ours we close.
+            if given is None:
+                ledger.close()
+
+    return lifespan
+
+
+def create_app(settings: Settings | None = None, *, ledger: CreditLedger | None = None) -> Litestar:
+    """Build the API.
+
+    Args:
+        settings: Server settings; read from ``LEDGER_*`` environment variables if omitted.
+        ledger: A ledger to serve instead of opening ``settings.database_url`` (tests pass
+            one on ``memory://`` with a fake clock). It is not closed when the app stops.
+
+    Returns:
+        The litestar app; the ledger is opened and closed by its lifespan.
+    """
+    settings = settings or Settings()
+    dependencies: dict[str, Any] = {"ledger": Provide(provide_ledger, sync_to_thread=False)}
+    return Litestar(
+        route_handlers=ROUTE_HANDLERS,
+        middleware=middleware(),
+        dependencies=dependencies,
+        exception_handlers={Exception: problem_response},
+        before_request=check_request,  # strict bodies and Idempotency-Key, before parsing
+        lifespan=[_ledger_lifespan(settings, ledger)],
+        openapi_config=openapi_config(),
+        request_max_body_size=settings.max_body_bytes,
+        state=State({SETTINGS_KEY: settings}),
+    )

@@ -1,0 +1,159 @@
+"""Who is calling: a bearer key becomes a :class:`Principal`, and guards check its scopes.
+
+Scopes: ``admin`` (everything), ``service`` (debits, refunds, holds, reads), ``auditor``
+(reads), ``customer:<customer_id>`` (reads of its own wallets, and its wallets' budgets).
+A customer key asking for another customer's wallet gets ``wallet_not_found``, exactly as
+for a wallet that does not exist, so keys cannot probe for other customers' wallet ids.
+
+Checks that touch the store (looking a key up, finding a wallet's owner) run in a worker
+thread: the ledger is synchronous and must not block the event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio.to_thread
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.middleware.base import DefineMiddleware
+from pydantic import SecretStr
+
+from api.dependencies import provide_ledger, settings_of
+from api.errors import Forbidden, Unauthenticated
+from api.keys import verify_key
+from ledger.errors import WalletNotFound
+from ledger.service import CreditLedger
+
+__all__ = [
+    "ADMIN",
+    "BOOTSTRAP_KEY_ID",
+    "MANAGE_BUDGETS",
+    "PUBLIC",
+    "READ",
+    "SPEND",
+    "BearerAuthMiddleware",
+    "Principal",
+    "allow",
+    "auth_middleware",
+    "authenticate",
+]
+
+BOOTSTRAP_KEY_ID = "bootstrap"
+PUBLIC = "public"
+"""Route ``opt`` flag: ``opt={PUBLIC: True}`` serves the route without a key (health checks)."""
+
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller, as its key describes it."""
+
+    key_id: str
+    scopes: frozenset[str]
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.scopes
+
+    @property
+    def customer_ids(self) -> frozenset[str]:
+        """The customers whose wallets this key may read (``customer:<id>`` scopes)."""
+        return frozenset(
+            s.removeprefix("customer:") for s in self.scopes if s.startswith("customer:")
+        )
+
+
+def _same_secret(presented: str, expected: str) -> bool:
+    # Comparing digests keeps the comparison constant-time in the length of the secret too.
+    return hmac.compare_digest(
+        hashlib.sha256(presented.encode()).digest(), hashlib.sha256(expected.encode()).digest()
+    )
+
+
+def authenticate(
+    ledger: CreditLedger, bootstrap_key: SecretStr | None, authorization: str | None
+) -> Principal:
+    """The principal an ``Authorization`` header stands for.
+
+    Raises:
+        Unauthenticated: No bearer key, or one that is unknown, malformed or revoked.
+    """
+    scheme, _, presented = (authorization or "").strip().partition(" ")
+    presented = presented.strip()
+    if scheme.lower() != "bearer" or not presented:
+        raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
+    if bootstrap_key is not None and _same_secret(presented, bootstrap_key.get_secret_value()):
+        return Principal(BOOTSTRAP_KEY_ID, frozenset({"admin"}))
+    key = verify_key(ledger, presented)
+    if key is None:
+        raise Unauthenticated("the API key is unknown or revoked")
+    return Principal(key.key_id, frozenset(key.scopes))
+
+
+class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
+    """Puts the caller's :class:`Principal` in ``request.user`` (and its key id in ``auth``)."""
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        state = connection.app.state
+        principal = await anyio.to_thread.run_sync(
+            authenticate,
+            provide_ledger(state),
+            settings_of(state).bootstrap_admin_key,
+            connection.headers.get("authorization"),
+        )
+        return AuthenticationResult(user=principal, auth=principal.key_id)
+
+
+def auth_middleware() -> DefineMiddleware:
+    """Authentication for every route except the OpenAPI document and ``PUBLIC`` routes."""
+    return DefineMiddleware(
+        BearerAuthMiddleware, exclude=["^/schema(/|$)"], exclude_from_auth_key=PUBLIC
+    )
+
+
+def _check_owner(ledger: CreditLedger, principal: Principal, wallet_id: str) -> None:
+    if ledger.load_wallet(wallet_id).customer_id not in principal.customer_ids:
+        raise WalletNotFound(wallet_id)
+
+
+def allow(*scopes: str, customer: bool = False) -> Guard:
+    """A guard that lets ``admin`` and any of ``scopes`` through.
+
+    With ``customer``, a ``customer:<id>`` key may also pass, but only for a wallet (the
+    ``wallet_id`` path parameter) of one of its customers.
+    """
+    wanted = frozenset(scopes)
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal = connection.user
+        if not isinstance(principal, Principal):
+            raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
+        if principal.is_admin or principal.scopes & wanted:
+            return
+        wallet_id = connection.path_params.get("wallet_id")
+        if customer and principal.customer_ids and isinstance(wallet_id, str):
+            ledger = provide_ledger(connection.app.state)
+            await anyio.to_thread.run_sync(_check_owner, ledger, principal, wallet_id)
+            return
+        raise Forbidden("this API key may not do this")
+
+    return guard
+
+
+ADMIN = allow()
+"""Opening wallets, granting and voiding credits, managing API keys."""
+SPEND = allow("service")
+"""Debits, refunds and holds."""
+READ = allow("service", "auditor", customer=True)
+"""Reading wallets, their events, holds and budgets."""
+MANAGE_BUDGETS = allow(customer=True)
+"""Setting and removing budgets."""

@@ -1,0 +1,206 @@
+"""API keys: an event-sourced ``ApiKey`` aggregate stored beside the wallets.
+
+A key reads ``lk_<key_id>_<secret>``. Only ``sha256(secret)`` is stored: the secret is 32 random
+bytes, so a fast hash is enough (nothing to brute-force) and a leaked event log reveals no key.
+The key id is in the key itself, so checking a key is one aggregate load by a derived id
+(``uuid5`` of the key id). Keys are never cached outside the ledger's repository, whose cache
+fast-forwards from the store on every read (eventsourcing's default
+``AGGREGATE_CACHE_FASTFORWARD=y``; turning it off would let revoked keys work on): a
+revocation made by any process counts at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import register_topic
+
+from ledger.application import CreditLedgerBase
+
+__all__ = [
+    "KEY_PREFIX",
+    "SCOPE_PATTERN",
+    "ApiKey",
+    "ApiKeyIssued",
+    "ApiKeyRevoked",
+    "api_key_uuid",
+    "find_key",
+    "issue_api_key",
+    "issue_key",
+    "parse_key",
+    "revoke_key",
+    "verify_key",
+]
+
+KEY_PREFIX = "lk_"
+SCOPE_PATTERN = r"^(admin|service|auditor|customer:[A-Za-z0-9._:-]{1,128})$"
+_SCOPE = re.compile(SCOPE_PATTERN)
+# A namespace of the API's own, so key ids can never alias the ledger's derived ids.
+_API_KEY_NAMESPACE = UUID("0b6f1d2e-8c1a-4f0e-a6a9-3f1f5f0d7c42")
+_KEY_ID_BYTES = 8
+_SECRET_BYTES = 32
+
+
+def api_key_uuid(key_id: str) -> UUID:
+    """The aggregate id of a key id."""
+    return uuid5(_API_KEY_NAMESPACE, f"api-key/{key_id}")
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiKeyEvent(Aggregate.Event):
+    """Base of the API key's events."""
+
+
+class ApiKeyIssued(ApiKeyEvent, Aggregate.Created):
+    """A key was issued; its secret is recorded only as a sha256 digest."""
+
+    TOPIC = "ledger:ApiKey.Issued"
+    key_id: str
+    secret_sha256: str
+    scopes: list[str]
+    name: str
+    issued_at: datetime
+
+    def apply(self, aggregate: Any) -> None:
+        key: ApiKey = aggregate
+        key.key_id = self.key_id
+        key.secret_sha256 = self.secret_sha256
+        key.scopes = list(self.scopes)
+        key.name = self.name
+        key.issued_at = self.issued_at
+        key.revoked_at = None
+
+
+class ApiKeyRevoked(ApiKeyEvent):
+    """The key stops working from now on; it can never be restored."""
+
+    TOPIC = "ledger:ApiKey.Revoked"
+    revoked_at: datetime
+
+    def apply(self, aggregate: Any) -> None:
+        key: ApiKey = aggregate
+        key.revoked_at = self.revoked_at
+
+
+class ApiKey(Aggregate):
+    """One API key: its scopes, its name and whether it was revoked."""
+
+    TOPIC = "ledger:ApiKey"
+    Event = ApiKeyEvent
+    Created = ApiKeyIssued
+
+    key_id: str
+    secret_sha256: str
+    scopes: list[str]
+    name: str
+    issued_at: datetime
+    # A default, because the aggregate's annotated fields become its __init__ parameters and
+    # the Issued event has no revoked_at to give.
+    revoked_at: datetime | None = None
+
+    @classmethod
+    def issue(
+        cls, *, key_id: str, secret: str, scopes: Iterable[str], name: str, at: datetime
+    ) -> ApiKey:
+        """Create a key whose secret is ``secret``; only its digest is recorded."""
+        scope_list = sorted(set(scopes))
+        if not scope_list or not all(_SCOPE.fullmatch(s) for s in scope_list):
+            raise ValueError(f"invalid scopes {scope_list!r}")
+        return cls._create(
+            ApiKeyIssued,
+            id=api_key_uuid(key_id),
+            key_id=key_id,
+            secret_sha256=_digest(secret),
+            scopes=scope_list,
+            name=name,
+            issued_at=at,
+        )
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def revoke(self, at: datetime) -> None:
+        """Revoke the key; revoking a revoked key changes nothing."""
+        if not self.is_revoked:
+            self.trigger_event(ApiKeyRevoked, revoked_at=at)
+
+    def accepts(self, secret: str) -> bool:
+        """Whether ``secret`` is this key's and the key still works (constant time)."""
+        return hmac.compare_digest(_digest(secret), self.secret_sha256) and not self.is_revoked
+
+
+for _event_class in (ApiKeyIssued, ApiKeyRevoked):
+    register_topic(_event_class.TOPIC, _event_class)
+
+
+def parse_key(presented: str) -> tuple[str, str] | None:
+    """Split ``lk_<key_id>_<secret>`` into its key id and secret; None if malformed."""
+    if not presented.startswith(KEY_PREFIX):
+        return None
+    key_id, _, secret = presented.removeprefix(KEY_PREFIX).partition("_")
+    if len(key_id) != 2 * _KEY_ID_BYTES or not secret:
+        return None
+    if not all(c in "0123456789abcdef" for c in key_id):
+        return None
+    return key_id, secret
+
+
+def issue_api_key(ledger: CreditLedgerBase, scopes: Iterable[str], name: str) -> tuple[ApiKey, str]:
+    """Issue and save a new key; returns the aggregate and the key, shown only this once.
+
+    Raises:
+        ValueError: If a scope is not ``admin``, ``service``, ``auditor`` or ``customer:<id>``.
+    """
+    key_id = secrets.token_hex(_KEY_ID_BYTES)
+    secret = secrets.token_urlsafe(_SECRET_BYTES)
+    key = ApiKey.issue(key_id=key_id, secret=secret, scopes=scopes, name=name, at=ledger.now())
+    ledger.save(key)
+    return key, f"{KEY_PREFIX}{key_id}_{secret}"
+
+
+def issue_key(ledger: CreditLedgerBase, scopes: Iterable[str], name: str) -> tuple[str, str]:
+    """Issue a key (for the CLI): returns ``(key_id, key)``; the key is not stored anywhere."""
+    key, presented = issue_api_key(ledger, scopes, name)
+    return key.key_id, presented
+
+
+def find_key(ledger: CreditLedgerBase, key_id: str) -> ApiKey | None:
+    """The key with this id, revoked or not; None if it never existed."""
+    found = ledger.find(api_key_uuid(key_id))
+    return found if isinstance(found, ApiKey) else None
+
+
+def verify_key(ledger: CreditLedgerBase, presented: str) -> ApiKey | None:
+    """The working key ``presented`` stands for; None if malformed, unknown or revoked."""
+    parsed = parse_key(presented)
+    if parsed is None:
+        return None
+    key = find_key(ledger, parsed[0])
+    return key if key is not None and key.accepts(parsed[1]) else None
+
+
+def revoke_key(ledger: CreditLedgerBase, key_id: str) -> bool:
+    """Revoke a key at once; False if there is no such key. Revoking twice is harmless."""
+    key = find_key(ledger, key_id)
+    if key is None:
+        return False
+    key.revoke(ledger.now())
+    if key.pending_events:
+        # Another process saving first can only have revoked it too: either way it is revoked.
+        with contextlib.suppress(IntegrityError):
+            ledger.save(key)
+    return True

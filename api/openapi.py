@@ -1,0 +1,63 @@
+"""The OpenAPI document: its metadata, the bearer scheme and the documented problem answers."""
+
+from __future__ import annotations
+
+from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi.spec import Components, SecurityScheme
+
+from api.errors import PROBLEM_MEDIA_TYPE
+from api.schemas.operations import ProblemOut
+
+__all__ = ["BEARER", "openapi_config", "problem_spec", "problems"]
+
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+"""``security`` of every route that needs an API key."""
+
+
+def openapi_config() -> OpenAPIConfig:
+    """The document's metadata; served at ``/schema/openapi.json`` (fresh for every app)."""
+    return OpenAPIConfig(
+        title="Credit Ledger",
+        version="1.0.0",
+        description=(
+            "Event-sourced, double-entry credit ledger. Errors are RFC 9457 problems "
+            "(application/problem+json) with a stable `code`."
+        ),
+        path="/schema",
+        use_handler_docstrings=True,  # a handler's docstring is its operation's description
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(
+                    type="http", scheme="bearer", description="An API key: lk_<key_id>_<secret>"
+                )
+            }
+        ),
+    )
+
+
+_WHY = {
+    400: "Malformed request that is not about a field (`bad_request`).",
+    401: "Missing, unknown or revoked API key (`unauthenticated`).",
+    402: "Refused: `insufficient_credits` or `budget_exceeded`; nothing was recorded.",
+    403: "The API key lacks the scope (`forbidden`).",
+    404: "Not found (`wallet_not_found`, `grant_not_found`, ...).",
+    409: "Conflicts with what exists (`wallet_exists`, `idempotency_conflict`, ...).",
+    422: "Invalid request (`validation_error`, with `errors` naming each field).",
+    503: "The store is busy or does not answer; retry after `Retry-After` seconds.",
+}
+
+
+def problem_spec(status: int) -> ResponseSpec:
+    """The OpenAPI response of a problem answer with this status."""
+    return ResponseSpec(
+        data_container=ProblemOut, description=_WHY[status], media_type=PROBLEM_MEDIA_TYPE
+    )
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI ``responses`` for the problem answers of a route that takes parameters.
+
+    400 is always listed: litestar documents one for every route with parameters, in its own
+    error format, and this replaces it with the problem the API really answers.
+    """
+    return {status: problem_spec(status) for status in sorted({400, *statuses})}

@@ -1,0 +1,50 @@
+"""Turn the ledger's result dicts into response bodies: UTC times, fixed shapes, replay headers.
+
+A command's first answer is rendered from the live result and a replay from the stored
+receipt (after a round trip through the event store's transcoder). Both go through the same
+``msgspec.convert`` into the same response Struct, and every time is moved to UTC, so a
+replay answers byte for byte what the first call did.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import msgspec
+from litestar import Response
+
+from ledger.executor import Outcome
+
+__all__ = ["REPLAYED_HEADER", "as_utc", "render", "respond"]
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+T = TypeVar("T")
+
+
+def as_utc(value: Any) -> Any:
+    """``value`` with every aware datetime inside it (dicts, lists) moved to UTC.
+
+    msgspec writes a UTC datetime with ``Z`` and any other offset as ``+hh:mm``; the contract
+    promises ``Z``, and a client's own offset (an ``effective_at`` sent as ``+02:00``) must not
+    leak back out.
+    """
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo is not None else value
+    if isinstance(value, dict):
+        return {key: as_utc(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_utc(item) for item in value]
+    return value
+
+
+def render(body: dict[str, Any], body_type: type[T]) -> T:
+    """The ledger result ``body`` as the response Struct ``body_type``; extra keys are dropped."""
+    return msgspec.convert(as_utc(body), body_type)
+
+
+def respond(outcome: Outcome, body_type: type[T], status_code: int) -> Response[T]:
+    """The response of a command: its body, its status and, for a replay, the replay header."""
+    headers = {REPLAYED_HEADER: "true"} if outcome.replayed else {}
+    return Response(render(outcome.body, body_type), status_code=status_code, headers=headers)

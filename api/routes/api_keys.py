@@ -1,0 +1,66 @@
+"""``/v1/api-keys``: issue and revoke API keys (admin only)."""
+
+from __future__ import annotations
+
+from litestar import Controller, delete, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from api.auth import ADMIN
+from api.errors import ApiKeyNotFound
+from api.keys import issue_api_key, revoke_key
+from api.openapi import BEARER, problems
+from api.routes.params import PathId
+from api.schemas.api_keys import ApiKeyIn, ApiKeyOut
+from ledger.service import CreditLedger
+
+__all__ = ["API_KEY_ROUTES", "ApiKeyController"]
+
+
+class ApiKeyController(Controller):
+    """API keys, stored as events with only a digest of their secret."""
+
+    path = "/v1/api-keys"
+    tags = ["API keys"]
+    guards = [ADMIN]
+    security = BEARER
+
+    @post(
+        "/",
+        operation_id="issueApiKey",
+        summary="Issue an API key",
+        status_code=HTTP_201_CREATED,
+        sync_to_thread=True,
+        responses=problems(401, 403, 422),
+    )
+    def issue(self, ledger: NamedDependency[CreditLedger], data: JSONBody[ApiKeyIn]) -> ApiKeyOut:
+        """Issue a key with the given scopes; the answer is the only time ``key`` is shown.
+
+        Not replayable: the secret is never stored, so an ``Idempotency-Key`` cannot bring the
+        first answer back. A key whose answer was lost should be revoked.
+        """
+        key, presented = issue_api_key(ledger, data.scopes, data.name)
+        return ApiKeyOut(
+            key_id=key.key_id,
+            key=presented,
+            scopes=list(key.scopes),
+            name=key.name,
+            created_at=key.issued_at,
+        )
+
+    @delete(
+        "/{key_id:str}",
+        operation_id="revokeApiKey",
+        summary="Revoke an API key",
+        status_code=HTTP_204_NO_CONTENT,
+        sync_to_thread=True,
+        responses=problems(401, 403, 404),
+    )
+    def revoke(self, ledger: NamedDependency[CreditLedger], key_id: PathId) -> None:
+        """Revoke a key at once, for every server process; revoking twice is harmless."""
+        if not revoke_key(ledger, key_id):
+            raise ApiKeyNotFound(f"API key {key_id!r} not found")
+
+
+API_KEY_ROUTES = [ApiKeyController]

@@ -1,0 +1,71 @@
+"""``/v1/wallets/{wallet_id}/debits``: authorize-and-deduct, and refunds of a debit."""
+
+from __future__ import annotations
+
+from litestar import Controller, Response, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_201_CREATED
+
+from api.auth import SPEND
+from api.openapi import BEARER, problems
+from api.rendering import respond
+from api.routes.params import IdempotencyKey, PathId
+from api.schemas.debits import DebitIn, DebitOut, RefundIn, RefundOut
+from ledger.service import CreditLedger
+
+__all__ = ["DEBIT_ROUTES", "DebitController"]
+
+
+class DebitController(Controller):
+    """Debits: spend credits in one decision (balance and budgets), or give them back."""
+
+    path = "/v1/wallets/{wallet_id:str}/debits"
+    tags = ["Debits"]
+    guards = [SPEND]
+    security = BEARER
+
+    @post(
+        "/",
+        operation_id="debitWallet",
+        summary="Debit a wallet",
+        status_code=HTTP_201_CREATED,
+        sync_to_thread=True,
+        responses=problems(401, 402, 403, 404, 409, 422, 503),
+    )
+    def debit(
+        self,
+        ledger: NamedDependency[CreditLedger],
+        wallet_id: PathId,
+        data: JSONBody[DebitIn],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[DebitOut]:
+        """Debit ``amount`` if the balance and every matching hard budget allow it.
+
+        A refusal (402 ``insufficient_credits`` or ``budget_exceeded``) records nothing.
+        """
+        outcome = ledger.debit(data.to_command(wallet_id, idempotency_key))
+        return respond(outcome, DebitOut, HTTP_201_CREATED)
+
+    @post(
+        "/{debit_id:str}/refunds",
+        operation_id="refundDebit",
+        summary="Refund a debit",
+        status_code=HTTP_201_CREATED,
+        sync_to_thread=True,
+        responses=problems(401, 403, 404, 409, 422, 503),
+    )
+    def refund(
+        self,
+        ledger: NamedDependency[CreditLedger],
+        wallet_id: PathId,
+        debit_id: PathId,
+        data: JSONBody[RefundIn | None] = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[RefundOut]:
+        """Refund a debit, last-consumed grant first; credits of ended grants become breakage."""
+        command = (data or RefundIn()).to_command(wallet_id, debit_id, idempotency_key)
+        return respond(ledger.refund(command), RefundOut, HTTP_201_CREATED)
+
+
+DEBIT_ROUTES = [DebitController]

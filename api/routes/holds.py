@@ -1,0 +1,114 @@
+"""``/v1/wallets/{wallet_id}/holds``: reserve credits, then capture or release them once."""
+
+from __future__ import annotations
+
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from api.auth import READ, SPEND
+from api.openapi import BEARER, problems
+from api.rendering import render, respond
+from api.routes.params import IdempotencyKey, PathId
+from api.schemas.holds import (
+    CaptureIn,
+    CaptureOut,
+    HoldIn,
+    HoldOut,
+    PlacedHoldOut,
+    ReleaseOut,
+)
+from ledger.commands import ReleaseHold
+from ledger.service import CreditLedger
+
+__all__ = ["HOLD_ROUTES", "HoldController"]
+
+
+class HoldController(Controller):
+    """Holds: two-phase spending around an inference call."""
+
+    path = "/v1/wallets/{wallet_id:str}/holds"
+    tags = ["Holds"]
+    security = BEARER
+
+    @post(
+        "/",
+        operation_id="placeHold",
+        summary="Place a hold",
+        guards=[SPEND],
+        status_code=HTTP_201_CREATED,
+        sync_to_thread=True,
+        responses=problems(401, 402, 403, 404, 409, 422, 503),
+    )
+    def place(
+        self,
+        ledger: NamedDependency[CreditLedger],
+        wallet_id: PathId,
+        data: JSONBody[HoldIn],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[PlacedHoldOut]:
+        """Reserve credits from specific grants; they count against budgets until released."""
+        outcome = ledger.place_hold(data.to_command(wallet_id, idempotency_key))
+        return respond(outcome, PlacedHoldOut, HTTP_201_CREATED)
+
+    @post(
+        "/{hold_id:str}/capture",
+        operation_id="captureHold",
+        summary="Capture a hold",
+        guards=[SPEND],
+        status_code=HTTP_200_OK,
+        sync_to_thread=True,
+        responses=problems(401, 402, 403, 404, 409, 422, 503),
+    )
+    def capture(
+        self,
+        ledger: NamedDependency[CreditLedger],
+        wallet_id: PathId,
+        hold_id: PathId,
+        data: JSONBody[CaptureIn | None] = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[CaptureOut]:
+        """Capture the hold (all of it by default) and release the rest.
+
+        More than held needs ``allow_overage``; a hold not open answers 409 ``hold_not_open``.
+        """
+        command = (data or CaptureIn()).to_command(wallet_id, hold_id, idempotency_key)
+        return respond(ledger.capture_hold(command), CaptureOut, HTTP_200_OK)
+
+    @post(
+        "/{hold_id:str}/release",
+        operation_id="releaseHold",
+        summary="Release a hold",
+        guards=[SPEND],
+        status_code=HTTP_200_OK,
+        sync_to_thread=True,
+        responses=problems(401, 403, 404, 409, 422, 503),
+    )
+    def release(
+        self,
+        ledger: NamedDependency[CreditLedger],
+        wallet_id: PathId,
+        hold_id: PathId,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[ReleaseOut]:
+        """Release the hold: every held credit goes back (or to breakage if its grant ended)."""
+        command = ReleaseHold(wallet_id=wallet_id, hold_id=hold_id, idempotency_key=idempotency_key)
+        return respond(ledger.release_hold(command), ReleaseOut, HTTP_200_OK)
+
+    @get(
+        "/{hold_id:str}",
+        operation_id="getHold",
+        summary="Read a hold",
+        guards=[READ],
+        sync_to_thread=True,
+        responses=problems(401, 403, 404),
+    )
+    def get_hold(
+        self, ledger: NamedDependency[CreditLedger], wallet_id: PathId, hold_id: PathId
+    ) -> HoldOut:
+        """Read a hold, open or resolved (captured, released or expired)."""
+        return render(ledger.hold(wallet_id, hold_id), HoldOut)
+
+
+HOLD_ROUTES = [HoldController]

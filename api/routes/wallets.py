@@ -1,0 +1,81 @@
+"""``/v1/wallets``: open a wallet, read it (now or as of a time), page through its events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, QueryParameter
+from litestar.status_codes import HTTP_201_CREATED
+
+from api.auth import ADMIN, READ
+from api.openapi import BEARER, problems
+from api.rendering import render, respond
+from api.routes.params import AsOf, IdempotencyKey, PathId
+from api.schemas.wallets import EventsOut, OpenWalletIn, WalletAsOfOut, WalletOut
+from ledger.service import CreditLedger
+
+__all__ = ["WALLET_ROUTES", "WalletController"]
+
+
+class WalletController(Controller):
+    """Wallets: the unit of balance, history and consistency."""
+
+    path = "/v1/wallets"
+    tags = ["Wallets"]
+    security = BEARER
+
+    @post(
+        "/",
+        operation_id="openWallet",
+        summary="Open a wallet",
+        guards=[ADMIN],
+        status_code=HTTP_201_CREATED,
+        sync_to_thread=True,
+        responses=problems(401, 403, 409, 422),
+    )
+    def open_wallet(
+        self,
+        ledger: NamedDependency[CreditLedger],
+        data: JSONBody[OpenWalletIn],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[WalletOut]:
+        """Open a wallet (admin). An existing ``wallet_id`` answers 409 ``wallet_exists``."""
+        outcome = ledger.open_wallet(data.to_command(idempotency_key))
+        return respond(outcome, WalletOut, HTTP_201_CREATED)
+
+    @get(
+        "/{wallet_id:str}",
+        operation_id="getWallet",
+        summary="Read a wallet",
+        guards=[READ],
+        sync_to_thread=True,
+        responses=problems(401, 403, 404, 422),
+    )
+    def get_wallet(
+        self, ledger: NamedDependency[CreditLedger], wallet_id: PathId, as_of: AsOf = None
+    ) -> WalletAsOfOut:
+        """Read a wallet: balance, grants and budgets, now or ``as_of`` a past time."""
+        return render(ledger.wallet(wallet_id, as_of), WalletAsOfOut)
+
+    @get(
+        "/{wallet_id:str}/events",
+        operation_id="listWalletEvents",
+        summary="List a wallet's events",
+        guards=[READ],
+        sync_to_thread=True,
+        responses=problems(401, 403, 404, 422),
+    )
+    def list_events(
+        self,
+        ledger: NamedDependency[CreditLedger],
+        wallet_id: PathId,
+        after_version: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+    ) -> EventsOut:
+        """Page through a wallet's recorded events, oldest first, after ``after_version``."""
+        return render(ledger.wallet_events(wallet_id, after_version, limit), EventsOut)
+
+
+WALLET_ROUTES = [WalletController]

@@ -1,0 +1,109 @@
+"""Hold bodies: place, capture, release and read a two-phase reservation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from api.schemas.fields import (
+    Allocation,
+    Amount,
+    AwareDatetime,
+    Balance,
+    BudgetWarning,
+    ClientId,
+    Metadata,
+    RequestBody,
+    ResponseBody,
+    Subject,
+)
+from ledger.commands import CaptureHold, PlaceHold
+
+__all__ = ["CaptureIn", "CaptureOut", "HoldIn", "HoldOut", "PlacedHoldOut", "ReleaseOut"]
+
+
+class HoldIn(RequestBody):
+    """Reserve ``amount`` until ``expires_at`` (default 15 minutes, at most 7 days)."""
+
+    amount: Amount
+    hold_id: ClientId | None = None
+    subject: Subject = msgspec.field(default_factory=Subject)
+    expires_at: AwareDatetime | None = None
+    metadata: Metadata = {}
+
+    def to_command(self, wallet_id: str, idempotency_key: str | None) -> PlaceHold:
+        """The ledger command for this request."""
+        return PlaceHold(
+            wallet_id=wallet_id,
+            amount=self.amount,
+            hold_id=self.hold_id,
+            subject=self.subject.as_dict(),
+            expires_at=self.expires_at,
+            metadata=dict(self.metadata),
+            idempotency_key=idempotency_key,
+        )
+
+
+class CaptureIn(RequestBody):
+    """Consume ``amount`` of the hold (all of it by default); the rest is released."""
+
+    amount: Amount | None = None
+    allow_overage: bool = False
+
+    def to_command(self, wallet_id: str, hold_id: str, idempotency_key: str | None) -> CaptureHold:
+        """The ledger command for this request."""
+        return CaptureHold(
+            wallet_id=wallet_id,
+            hold_id=hold_id,
+            amount=self.amount,
+            allow_overage=self.allow_overage,
+            idempotency_key=idempotency_key,
+        )
+
+
+class HoldOut(ResponseBody, omit_defaults=True):
+    """A hold; a resolved one adds when it closed and what was captured and released."""
+
+    hold_id: str
+    status: str
+    amount: int
+    allocations: list[Allocation]
+    subject: dict[str, str]
+    placed_at: datetime
+    expires_at: datetime
+    metadata: dict[str, Any]
+    closed_at: datetime | None = None
+    captured: int | None = None
+    released: int | None = None
+    overage: int | None = None
+
+
+class PlacedHoldOut(HoldOut, kw_only=True):
+    """A new hold and the wallet's balance with it taken out."""
+
+    balance: Balance
+    warnings: list[BudgetWarning]
+
+
+class CaptureOut(ResponseBody):
+    """A captured hold: consumed, released, overage beyond it and debt that made."""
+
+    hold_id: str
+    status: str
+    captured: int
+    released: int
+    overage: int
+    debt_incurred: int
+    balance: Balance
+    warnings: list[BudgetWarning]
+
+
+class ReleaseOut(ResponseBody):
+    """A released hold: everything it held went back."""
+
+    hold_id: str
+    status: str
+    released: int
+    balance: Balance

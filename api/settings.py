@@ -1,0 +1,43 @@
+"""Server settings, read once from the environment (``LEDGER_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["MIN_BOOTSTRAP_KEY_LENGTH", "Settings"]
+
+MIN_BOOTSTRAP_KEY_LENGTH = 32
+"""A bootstrap admin key is a password for everything: refuse ones short enough to guess."""
+
+
+class Settings(BaseSettings):
+    """Everything the API process needs to start; immutable once read.
+
+    Each field is read from ``LEDGER_<NAME>`` (for example ``LEDGER_DATABASE_URL``).
+    """
+
+    # hide_input_in_errors: a rejected bootstrap key must not be echoed into startup logs.
+    model_config = SettingsConfigDict(
+        env_prefix="LEDGER_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
+
+    database_url: str = "sqlite:///var/ledger.sqlite3"
+    """Where events live: ``memory://``, ``sqlite:///path`` or ``postgresql://...``."""
+    host: str = "127.0.0.1"
+    """Interface the server binds to."""
+    port: int = Field(default=8000, ge=1, le=65535)
+    """TCP port the server listens on."""
+    workers: int = Field(default=1, ge=1)
+    """Server processes; each opens its own ledger (the store arbitrates between them)."""
+    bootstrap_admin_key: SecretStr | None = None
+    """An admin API key accepted without being stored, to issue the first real keys."""
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
+    """Largest request body accepted; larger ones are refused with 413 before parsing."""
+
+    @field_validator("bootstrap_admin_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_BOOTSTRAP_KEY_LENGTH:
+            raise ValueError(f"must be at least {MIN_BOOTSTRAP_KEY_LENGTH} characters")
+        return value

@@ -1,0 +1,119 @@
+"""Strict request checks, run before litestar parses a request (the app's ``before_request``).
+
+litestar converts JSON bodies with msgspec's lax rules: the string ``"30"`` and the float
+``30.0`` would both become the integer 30, where the contract wants both refused. So this hook
+first decodes the body strictly into the type of the handler's ``data`` parameter and refuses
+it with ``validation_error`` naming the field. Only a strictly valid body reaches litestar, and
+lax conversion of a strictly valid body yields the same values. Routes added later get this
+for free: the type comes from the handler's signature.
+
+The ``Idempotency-Key`` header is checked here too, so its error names the header.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+from functools import lru_cache
+from typing import Any, Union, get_args, get_origin
+
+import msgspec
+from litestar import Request
+
+from ledger.errors import FieldError, ValidationFailed
+
+__all__ = [
+    "IDEMPOTENCY_HEADER",
+    "MAX_IDEMPOTENCY_KEY_LENGTH",
+    "check_request",
+    "decode_strict",
+]
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+_LOCATED = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_NAMED = re.compile(r"^Object (?P<kind>contains unknown|missing required) field `(?P<name>[^`]+)`")
+_KIND_MESSAGE = {
+    "contains unknown": "unknown field",
+    "missing required": "required field is missing",
+}
+
+
+async def check_request(request: Request[Any, Any, Any]) -> None:
+    """Refuse a malformed ``Idempotency-Key`` or a body that does not strictly fit the route."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise ValidationFailed(
+            FieldError(IDEMPOTENCY_HEADER, f"must be 1-{MAX_IDEMPOTENCY_KEY_LENGTH} characters")
+        )
+    data_field = request.route_handler.parsed_data_field
+    if data_field is not None:
+        decode_strict(await request.body(), data_field.annotation)
+
+
+def _members(body_type: Any) -> tuple[Any, ...]:
+    if get_origin(body_type) in (Union, types.UnionType):
+        return get_args(body_type)
+    return (body_type,)
+
+
+@lru_cache(maxsize=256)
+def _decoder(body_type: Any) -> msgspec.json.Decoder[Any]:
+    return msgspec.json.Decoder(body_type, strict=True)
+
+
+def decode_strict(raw: bytes, body_type: Any) -> Any:
+    """Decode ``raw`` JSON into ``body_type`` with no type coercion.
+
+    An empty body is None when the body is optional.
+
+    Raises:
+        ValidationFailed: Not JSON, or not of ``body_type``, with the offending fields.
+    """
+    if not raw.strip() and type(None) in _members(body_type):
+        return None
+    try:
+        return _decoder(body_type).decode(raw)
+    except msgspec.ValidationError as exc:  # a subclass of DecodeError: catch it first
+        raise ValidationFailed(*_field_errors(raw, body_type, str(exc))) from None
+    except msgspec.DecodeError as exc:
+        raise ValidationFailed(FieldError("body", f"not valid JSON: {exc}")) from None
+
+
+def _field_errors(raw: bytes, body_type: Any, text: str) -> list[FieldError]:
+    """msgspec reports the first problem only; add every other missing or unknown top field."""
+    located = _LOCATED.match(text)
+    message = located["message"] if located else text
+    path = ((located and located["path"]) or "").lstrip(".")
+    if named := _NAMED.match(message):
+        path = f"{path}.{named['name']}" if path else named["name"]
+        message = _KIND_MESSAGE[named["kind"]]
+    first = FieldError(path or "body", message)
+    return [first, *(e for e in _top_level_problems(raw, body_type) if e.field != first.field)]
+
+
+def _top_level_problems(raw: bytes, body_type: Any) -> list[FieldError]:
+    struct_types = [
+        t for t in _members(body_type) if isinstance(t, type) and issubclass(t, msgspec.Struct)
+    ]
+    try:
+        given = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return []
+    if len(struct_types) != 1 or not isinstance(given, dict):
+        return []
+    fields = msgspec.structs.fields(struct_types[0])
+    known = {f.encode_name for f in fields}
+    problems = [
+        FieldError(f.encode_name, _KIND_MESSAGE["missing required"])
+        for f in fields
+        if f.required and f.encode_name not in given
+    ]
+    if struct_types[0].__struct_config__.forbid_unknown_fields:
+        problems += [
+            FieldError(str(name), _KIND_MESSAGE["contains unknown"])
+            for name in given
+            if name not in known
+        ]
+    return problems
