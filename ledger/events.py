@@ -10,7 +10,7 @@ the end of ``apply`` are pair assertions against corrupt history, not business r
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
@@ -43,6 +43,8 @@ __all__ = [
 
 class WalletEvent(Aggregate.Event):
     """Base of wallet events: every one carries its business time and its postings."""
+
+    TOPIC: ClassVar[str]
 
     occurred_at: datetime
     postings: list[dict[str, Any]]
@@ -324,7 +326,7 @@ WALLET_EVENT_CLASSES: tuple[type[WalletEvent], ...] = (
     BudgetSet,
     BudgetRemoved,
 )
-WALLET_TOPICS: list[str] = [str(cls.TOPIC) for cls in WALLET_EVENT_CLASSES]
+WALLET_TOPICS: list[str] = [cls.TOPIC for cls in WALLET_EVENT_CLASSES]
 """Every wallet event topic: the filter for reading only wallet events from the log."""
 
 for _event_class in WALLET_EVENT_CLASSES:
