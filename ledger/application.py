@@ -69,10 +69,14 @@ class CreditLedgerBase(Application[UUID]):
         *,
         clock: Callable[[], datetime] = utc_now,
         max_attempts: int = MAX_ATTEMPTS,
+        on_conflict: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(dict(env or {}))
         self.clock = clock
         self.max_attempts = max_attempts
+        # Told the command's class name each time a save collides and is re-decided
+        # (the API counts these as contention retries; the domain knows no metrics library).
+        self.on_conflict = on_conflict
         self._locks = StripedLocks()
 
     @classmethod
@@ -163,6 +167,8 @@ class CreditLedgerBase(Application[UUID]):
                 try:
                     recordings = self.save(*aggregates)
                 except IntegrityError:
+                    if self.on_conflict is not None:
+                        self.on_conflict(type(command).__name__)
                     time.sleep(backoff_seconds(attempt))
                     continue
                 position = max((r.notification.id for r in recordings), default=None)
