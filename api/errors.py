@@ -41,6 +41,7 @@ from ledger.errors import (
     IdempotencyConflict,
     InsufficientCredits,
     LedgerError,
+    Overloaded,
     RefundExceedsDebit,
     ValidationFailed,
     WalletExists,
@@ -88,6 +89,7 @@ ERROR_STATUS: dict[type[LedgerError], int] = {
     InsufficientCredits: 402,
     BudgetExceeded: 402,
     Contention: 503,
+    Overloaded: 503,
     # A refusal this table does not know yet is still about the client's request: keep its
     # code. tests/unit/test_api_errors.py fails when a ledger error is missing here.
     LedgerError: 400,

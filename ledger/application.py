@@ -8,7 +8,7 @@ Every command runs through :meth:`CreditLedger._run` (see ``ledger.executor``); 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any, Self
@@ -19,6 +19,7 @@ from eventsourcing.domain import Aggregate, Snapshot
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
 from ledger.commands import Command
+from ledger.committer import Committer
 from ledger.errors import (
     Contention,
     IdempotencyConflict,
@@ -70,6 +71,7 @@ class CreditLedgerBase(Application[UUID]):
         clock: Callable[[], datetime] = utc_now,
         max_attempts: int = MAX_ATTEMPTS,
         on_conflict: Callable[[str], None] | None = None,
+        group_commit: bool = False,
     ) -> None:
         super().__init__(dict(env or {}))
         self.clock = clock
@@ -78,10 +80,25 @@ class CreditLedgerBase(Application[UUID]):
         # (the API counts these as contention retries; the domain knows no metrics library).
         self.on_conflict = on_conflict
         self._locks = StripedLocks()
+        # With group commit, one thread per ledger decides and commits wallet commands in
+        # batches (ledger.committer); without, each caller runs its own decide-save loop.
+        self.committer: Committer | None = Committer(self) if group_commit else None
+
+    def close(self) -> None:
+        if self.committer is not None:
+            self.committer.close()
+        super().close()
 
     @classmethod
-    def from_url(cls, url: str, *, clock: Callable[[], datetime] = utc_now, **env: str) -> Self:
-        return cls({**store_env(url), **env}, clock=clock)
+    def from_url(
+        cls,
+        url: str,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        group_commit: bool = False,
+        **env: str,
+    ) -> Self:
+        return cls({**store_env(url), **env}, clock=clock, group_commit=group_commit)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -139,19 +156,19 @@ class CreditLedgerBase(Application[UUID]):
         fingerprint = command.fingerprint()
         with self._locks.for_key(scope):
             for attempt in range(self.max_attempts):
-                if attempt and key_given and (replay := self._replay(rid, key, fingerprint)):
+                if attempt and key_given and (replay := self.replay(rid, key, fingerprint)):
                     return replay
                 try:
                     decision = decide(attempt > 0)
                 except ValidationFailed:
                     raise  # bad input is refused as such, whatever the key did before
                 except LedgerError:
-                    if key_given and (replay := self._replay(rid, key, fingerprint)):
+                    if key_given and (replay := self.replay(rid, key, fingerprint)):
                         return replay
                     raise
                 if not decision.aggregates:
                     return Outcome(decision.body)
-                aggregates = [*decision.aggregates, *self._hold_records(decision)]
+                aggregates = [*decision.aggregates, *self.hold_records_for(decision.aggregates)]
                 if key_given or keep_receipt:
                     aggregates.append(
                         Receipt.record(
@@ -167,15 +184,14 @@ class CreditLedgerBase(Application[UUID]):
                 try:
                     recordings = self.save(*aggregates)
                 except IntegrityError:
-                    if self.on_conflict is not None:
-                        self.on_conflict(type(command).__name__)
+                    self.conflicted(command)
                     time.sleep(backoff_seconds(attempt))
                     continue
                 position = max((r.notification.id for r in recordings), default=None)
                 return Outcome(decision.body, replayed=False, position=position)
         raise Contention(scope or "(server)", self.max_attempts)
 
-    def _replay(self, rid: UUID, key: str, fingerprint: str) -> Outcome | None:
+    def replay(self, rid: UUID, key: str, fingerprint: str) -> Outcome | None:
         receipt: Receipt | None = self.find(rid)
         if receipt is None:
             return None
@@ -183,45 +199,48 @@ class CreditLedgerBase(Application[UUID]):
             raise IdempotencyConflict(key)
         return Outcome(receipt.result, replayed=True)
 
-    def _hold_records(self, decision: Decision) -> list[Aggregate]:
-        """Keep hold records in step with the hold events the wallet is about to save."""
-        records: list[Aggregate] = []
-        for wallet in decision.aggregates:
+    def conflicted(self, command: Command) -> None:
+        """A save of ``command`` collided and will be re-decided (counted by the API)."""
+        if self.on_conflict is not None:
+            self.on_conflict(type(command).__name__)
+
+    def hold_records_for(self, wallets: Iterable[Aggregate]) -> list[Aggregate]:
+        """Hold records kept in step with the hold events the wallets are about to save."""
+        records: dict[UUID, HoldRecord] = {}
+        for wallet in wallets:
             if not isinstance(wallet, Wallet):
                 continue
             for event in wallet.pending_events:
-                record = self._hold_record_for(wallet, event)
-                if record is not None:
-                    records.append(record)
-        return records
+                self._track_hold(wallet, event, records)
+        return list(records.values())
 
-    def _hold_record_for(self, wallet: Wallet, event: object) -> Aggregate | None:
+    def _track_hold(self, wallet: Wallet, event: object, records: dict[UUID, HoldRecord]) -> None:
         if isinstance(event, HoldPlaced):
             view = {k: v for k, v in vars(event).items() if k in _HOLD_VIEW_KEYS}
-            return HoldRecord.place(
-                wallet_id=wallet.wallet_id,
-                view={**view, "placed_at": event.occurred_at, "status": "open"},
-            )
+            view.update(placed_at=event.occurred_at, status="open")
+            record = HoldRecord.place(wallet_id=wallet.wallet_id, view=view)
+            records[record.id] = record
+            return
         if not isinstance(event, HoldCaptured | HoldReleased | HoldExpired):
-            return None
-        record: HoldRecord | None = self.find(hold_record_id(wallet.wallet_id, event.hold_id))
-        if record is None:
+            return
+        record_id = hold_record_id(wallet.wallet_id, event.hold_id)
+        found = records.get(record_id) or self.find(record_id)
+        if found is None:
             raise AssertionError(f"hold {event.hold_id} has no record")
         released = sum(a["amount"] for a in event.released_allocations)
         if isinstance(event, HoldCaptured):
-            record.close(
-                status="captured",
-                closed_at=event.occurred_at,
-                captured=event.captured,
-                released=released,
-                overage=event.overage,
-            )
+            status, captured, overage = "captured", event.captured, event.overage
         else:
             status = "released" if isinstance(event, HoldReleased) else "expired"
-            record.close(
-                status=status, closed_at=event.occurred_at, captured=0, released=released, overage=0
-            )
-        return record
+            captured, overage = 0, 0
+        found.close(
+            status=status,
+            closed_at=event.occurred_at,
+            captured=captured,
+            released=released,
+            overage=overage,
+        )
+        records[record_id] = found
 
 
 _HOLD_VIEW_KEYS = frozenset(

@@ -16,7 +16,9 @@ documented order (TigerBeetle style, so clients can rely on which error they see
    ``debit_not_found``, ``refund_exceeds_debit``, ``budget_not_found``;
 5. ``budget_exceeded`` — a hard budget refuses (budgets sorted by ``budget_id``);
 6. ``insufficient_credits`` — the balance (plus overdraft, for overage) does not cover it;
-7. ``contention`` — the command could not be committed within its bounded retries (transient).
+7. ``contention`` — the command could not be committed within its bounded retries, or
+   ``overloaded`` — the write queue is full or the answer did not come in time (both
+   transient: retry with the same idempotency key, which makes the retry safe).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ __all__ = [
     "IdempotencyConflict",
     "InsufficientCredits",
     "LedgerError",
+    "Overloaded",
     "RefundExceedsDebit",
     "ValidationFailed",
     "WalletExists",
@@ -250,6 +253,15 @@ class IdempotencyConflict(LedgerError):
 
     def __init__(self, key: str) -> None:
         super().__init__(f"idempotency key {key!r} was used for a different request")
+
+
+class Overloaded(LedgerError):
+    code = "overloaded"
+    title = "Overloaded"
+    transient = True
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
 
 
 class Contention(LedgerError):

@@ -24,6 +24,7 @@ from ledger.commands_budgets import check_budget_input
 from ledger.commands_grants import check_grant_input
 from ledger.commands_holds import check_hold_input
 from ledger.commands_spending import check_debit_input
+from ledger.committer import Job
 from ledger.errors import DebitNotFound, HoldExists, HoldNotFound, HoldNotOpen, WalletExists
 from ledger.events import CreditsDebited, WalletOpened
 from ledger.executor import Decision, Outcome
@@ -80,6 +81,8 @@ class CreditLedger(LedgerReads):
     ) -> Outcome:
         """Run ``act(wallet, at, key, retrying) -> body`` as one decision on the wallet."""
         key_value, given = key or self.key_of(cmd)
+        if self.committer is not None:
+            return self.committer.submit(Job(wallet_id, key_value, given, cmd, act, keep_receipt))
 
         def decide(retrying: bool) -> Decision:
             at = self.now()

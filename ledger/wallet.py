@@ -71,6 +71,16 @@ class Wallet(GrantCommands, SpendingCommands, HoldCommands, BudgetCommands, Aggr
             metadata=metadata,
         )
 
+    def has_due(self, at: datetime) -> bool:
+        """Would :meth:`advance` record anything at ``at``? (Cheap: no events, no copies.)"""
+        at = max(at, self.clock)
+        if any(h.expires_at <= at for h in self.holds.values()):
+            return True
+        return any(
+            g.expires_at is not None and g.expires_at <= at and not (g.expired or g.voided)
+            for g in self.grants.values()
+        )
+
     def advance(self, at: datetime) -> tuple[datetime, set[str]]:
         """Record every expiry due by ``at``, each dated when it happened; return the time.
 

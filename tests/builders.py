@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -41,10 +42,22 @@ class FakeClock:
 
 
 def make_ledger(
-    url: str = "memory://", clock: FakeClock | None = None, env: Mapping[str, str] | None = None
+    url: str = "memory://",
+    clock: FakeClock | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    group_commit: bool | None = None,
 ) -> CreditLedger:
-    """A CreditLedger on the given store (in memory by default) driven by ``clock``."""
-    return CreditLedger({**store_env(url), **(env or {})}, clock=clock or FakeClock())
+    """A CreditLedger on the given store (in memory by default) driven by ``clock``.
+
+    ``group_commit`` defaults to the ``LEDGER_TEST_GROUP_COMMIT`` environment variable, so the
+    whole suite can run once through each write path.
+    """
+    if group_commit is None:
+        group_commit = os.environ.get("LEDGER_TEST_GROUP_COMMIT", "") in {"1", "true", "yes"}
+    return CreditLedger(
+        {**store_env(url), **(env or {})}, clock=clock or FakeClock(), group_commit=group_commit
+    )
 
 
 def new_wallet(wallet_id: str = "acme", *, at_: datetime = T0, overdraft_limit: int = 0) -> Wallet:

@@ -58,6 +58,7 @@ def test_statuses_follow_the_contract() -> None:
         "insufficient_credits": 402,
         "budget_exceeded": 402,
         "contention": 503,
+        "overloaded": 503,
     }
 
 

@@ -53,6 +53,7 @@ CONTRACT_CODES = {
     "budget_exceeded",
     "insufficient_credits",
     "contention",
+    "overloaded",
 }
 
 
@@ -81,9 +82,10 @@ def test_every_error_has_a_unique_snake_case_code_from_the_contract() -> None:
     assert {cls.__name__ for cls in classes} <= set(errors_module.__all__)
 
 
-def test_only_contention_is_transient() -> None:
-    # Given every public error / Then only contention may be retried as is
-    assert {cls.code for cls in _public_errors() if cls.transient} == {"contention"}
+def test_only_contention_and_overload_are_transient() -> None:
+    # Given every public error / Then only contention and overload may be retried as is
+    transient = {cls.code for cls in _public_errors() if cls.transient}
+    assert transient == {"contention", "overloaded"}
 
 
 def test_error_members_are_the_contract_members() -> None:

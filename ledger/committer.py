@@ -1,0 +1,276 @@
+"""Group commit: one thread per ledger decides queued commands and commits them in batches.
+
+Callers (API threads) put a :class:`Job` on a bounded queue and wait for its future. The
+committer takes every job waiting (up to ``max_batch``), decides each against its own cache
+of wallets — no store read when the wallet is cached — and saves the events, hold records
+and receipts of the whole batch in ONE transaction. The store's unique ``(id, version)``
+keys still decide: if another process wrote a wallet first, or a key was used elsewhere,
+the save fails whole, the touched wallets are dropped from the cache and every undecided
+job of the batch is decided again on fresh state (bounded by ``max_attempts``).
+
+Put a limit on everything: the queue is bounded (a full queue answers ``overloaded`` at
+once), batches are bounded, waits are bounded, retries are bounded.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from ledger.commands import Command
+from ledger.errors import Contention, LedgerError, Overloaded, ValidationFailed
+from ledger.executor import Outcome, backoff_seconds
+from ledger.ids import receipt_id
+from ledger.records import Receipt
+from ledger.wallet import Wallet
+
+if TYPE_CHECKING:
+    from ledger.application import CreditLedgerBase
+
+__all__ = ["Act", "Committer", "Job"]
+
+log = logging.getLogger(__name__)
+
+Act = Callable[[Wallet, datetime, "str | None", bool], dict[str, Any]]
+"""``act(wallet, at, key_or_none, retrying) -> body``: one command's decision on a wallet."""
+
+
+@dataclass
+class Job:
+    """One command waiting for the committer."""
+
+    wallet_id: str
+    key: str
+    key_given: bool
+    command: Command
+    act: Act
+    keep_receipt: bool = False
+    future: Future[Outcome] = field(default_factory=Future)
+
+    def __post_init__(self) -> None:
+        self.rid: UUID = receipt_id(self.wallet_id, self.key)
+        self.fingerprint = self.command.fingerprint()
+
+    def needs_receipt(self) -> bool:
+        return self.key_given or self.keep_receipt
+
+
+@dataclass
+class _Decided:
+    job: Job
+    body: dict[str, Any]
+    receipt: Receipt | None
+
+
+class Committer:
+    """The single writer of one ledger (one event store) in this process."""
+
+    def __init__(
+        self,
+        app: CreditLedgerBase,
+        *,
+        max_batch: int = 256,
+        queue_size: int = 4096,
+        wait_seconds: float = 10.0,
+        cache_size: int = 100_000,
+    ) -> None:
+        self._app = app
+        self._queue: queue.Queue[Job] = queue.Queue(maxsize=queue_size)
+        self._max_batch = max_batch
+        self._wait_seconds = wait_seconds
+        self._cache: OrderedDict[str, Wallet] = OrderedDict()
+        self._cache_size = cache_size
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    # -- callers ----------------------------------------------------------------------------
+
+    def submit(self, job: Job) -> Outcome:
+        """Queue ``job`` and wait for its outcome (or raise its refusal)."""
+        self._ensure_started()
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full:
+            raise Overloaded("the write queue is full; retry shortly") from None
+        try:
+            return job.future.result(timeout=self._wait_seconds)
+        except FutureTimeout:
+            # The job may still commit: a retry with the same idempotency key is safe.
+            raise Overloaded("the ledger did not answer in time; retry with the same key") from None
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _ensure_started(self) -> None:
+        if self._thread is not None:
+            return
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._loop, name="ledger-committer", daemon=True
+                )
+                self._thread.start()
+
+    # -- the committer thread ---------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                first = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._process(batch)
+            except Exception as error:  # never let one batch kill the writer
+                log.exception("committer batch failed")
+                self._cache.clear()
+                for job in batch:
+                    if not job.future.done():
+                        job.future.set_exception(error)
+
+    def _process(self, jobs: list[Job]) -> None:
+        for attempt in range(self._app.max_attempts):
+            waiting = [job for job in jobs if not job.future.done()]
+            if not waiting:
+                return
+            if attempt:
+                time.sleep(backoff_seconds(attempt))
+            self._decide_and_commit(waiting, retrying=attempt > 0)
+        for job in jobs:
+            if not job.future.done():
+                job.future.set_exception(Contention(job.wallet_id, self._app.max_attempts))
+
+    def _decide_and_commit(self, jobs: list[Job], *, retrying: bool) -> None:
+        touched: dict[str, Wallet] = {}
+        decided: list[_Decided] = []
+        keys_in_batch: set[UUID] = set()
+        for job in jobs:
+            if job.rid in keys_in_batch:
+                continue  # the same key twice in one batch: the second replays next round
+            try:
+                self._decide_one(job, retrying, touched, decided)
+            except Exception as error:  # a bug in one command must not corrupt the others
+                log.exception("deciding %s failed", type(job.command).__name__)
+                job.future.set_exception(error)
+                self._evict(touched)
+                return
+            if decided and decided[-1].job is job and decided[-1].receipt is not None:
+                keys_in_batch.add(job.rid)
+        self._commit(touched, decided)
+
+    def _decide_one(
+        self, job: Job, retrying: bool, touched: dict[str, Wallet], decided: list[_Decided]
+    ) -> None:
+        if retrying and job.key_given and self._replayed(job):
+            return
+        try:
+            current = touched.get(job.wallet_id) or self._wallet(job.wallet_id)
+            touched[job.wallet_id] = current
+            at = self._app.now()
+            # A refused command records nothing, not even the expiries it would have recorded
+            # first; so when expiries are due, decide on a copy and keep it only on success.
+            wallet = copy.deepcopy(current) if current.has_due(at) else current
+            before = len(wallet.pending_events)
+            body = job.act(wallet, at, job.key if job.key_given else None, retrying)
+            touched[job.wallet_id] = wallet
+        except ValidationFailed as refusal:
+            job.future.set_exception(refusal)
+            return
+        except LedgerError as refusal:
+            if not (job.key_given and self._replayed(job)):
+                job.future.set_exception(refusal)
+            return
+        if len(wallet.pending_events) == before:
+            job.future.set_result(Outcome(body))
+            return
+        receipt = None
+        if job.needs_receipt():
+            receipt = Receipt.record(
+                receipt_id=job.rid,
+                scope=job.wallet_id,
+                key=job.key,
+                operation=type(job.command).__name__,
+                fingerprint=job.fingerprint,
+                result=body,
+                wallet_version=wallet.version,
+            )
+        decided.append(_Decided(job, body, receipt))
+
+    def _replayed(self, job: Job) -> bool:
+        """Answer ``job`` from its stored receipt if it has one (or with its key conflict)."""
+        try:
+            replay = self._app.replay(job.rid, job.key, job.fingerprint)
+        except LedgerError as conflict:
+            job.future.set_exception(conflict)
+            return True
+        if replay is None:
+            return False
+        job.future.set_result(replay)
+        return True
+
+    def _commit(self, touched: dict[str, Wallet], decided: list[_Decided]) -> None:
+        wallets = [wallet for wallet in touched.values() if wallet.pending_events]
+        if not wallets:
+            return
+        aggregates: list[Aggregate] = [*wallets, *self._app.hold_records_for(wallets)]
+        aggregates += [d.receipt for d in decided if d.receipt is not None]
+        try:
+            recordings = self._app.save(*aggregates)
+        except IntegrityError:
+            # Someone else wrote first: forget what we believed and decide again.
+            self._evict(touched)
+            for d in decided:
+                self._app.conflicted(d.job.command)
+            return
+        except Exception as error:
+            self._evict(touched)
+            for d in decided:
+                d.job.future.set_exception(error)
+            return
+        position = max((r.notification.id for r in recordings), default=None)
+        for wallet_id, wallet in touched.items():
+            self._remember(wallet_id, wallet)
+        for d in decided:
+            d.job.future.set_result(Outcome(d.body, position=position))
+
+    # -- the wallet cache (owned by the committer thread) -----------------------------------
+
+    def _wallet(self, wallet_id: str) -> Wallet:
+        wallet = self._cache.get(wallet_id)
+        if wallet is None:
+            return self._app.load_wallet(wallet_id)
+        self._cache.move_to_end(wallet_id)
+        return wallet
+
+    def _remember(self, wallet_id: str, wallet: Wallet) -> None:
+        self._cache[wallet_id] = wallet
+        self._cache.move_to_end(wallet_id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def _evict(self, touched: dict[str, Wallet]) -> None:
+        for wallet_id in touched:
+            self._cache.pop(wallet_id, None)
