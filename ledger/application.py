@@ -16,7 +16,14 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, Snapshot
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import (
+    IntegrityError,
+    InternalError,
+    JSONTranscoder,
+    OperationalError,
+    PersistenceError,
+    Transcoding,
+)
 
 from ledger.commands import Command
 from ledger.committer import Committer
@@ -24,6 +31,7 @@ from ledger.errors import (
     Contention,
     IdempotencyConflict,
     LedgerError,
+    Overloaded,
     ValidationFailed,
     WalletNotFound,
 )
@@ -38,6 +46,7 @@ from ledger.wallet import Wallet
 __all__ = ["CreditLedgerBase", "utc_now"]
 
 MAX_ATTEMPTS = 8
+STARTUP_ATTEMPTS = 6
 
 
 def utc_now() -> datetime:
@@ -73,7 +82,7 @@ class CreditLedgerBase(Application[UUID]):
         on_conflict: Callable[[str], None] | None = None,
         group_commit: bool = False,
     ) -> None:
-        super().__init__(dict(env or {}))
+        self._construct(dict(env or {}))
         self.clock = clock
         self.max_attempts = max_attempts
         # Told the command's class name each time a save collides and is re-decided
@@ -88,6 +97,25 @@ class CreditLedgerBase(Application[UUID]):
         if self.committer is not None:
             self.committer.close()
         super().close()
+
+    def _construct(self, env: dict[str, str]) -> None:
+        """Build the infrastructure; retry a race between processes creating the tables.
+
+        Every process runs ``CREATE ... IF NOT EXISTS`` / ``CREATE OR REPLACE FUNCTION`` at
+        start, and Postgres refuses two at once ("tuple concurrently updated").
+        """
+        for attempt in range(STARTUP_ATTEMPTS):
+            try:
+                super().__init__(env)
+            except (InternalError, OperationalError):
+                if attempt == STARTUP_ATTEMPTS - 1:
+                    raise
+                factory = getattr(self, "factory", None)
+                if factory is not None:
+                    factory.close()
+                time.sleep(backoff_seconds(attempt + 4))
+            else:
+                return
 
     @classmethod
     def from_url(
@@ -198,6 +226,21 @@ class CreditLedgerBase(Application[UUID]):
         if receipt.fingerprint != fingerprint:
             raise IdempotencyConflict(key)
         return Outcome(receipt.result, replayed=True)
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Save atomically; a store failure other than a conflict becomes ``overloaded``.
+
+        The commit may or may not have happened (a lost acknowledgement), which is why the
+        answer is "retry with the same idempotency key": the receipt makes that safe.
+        """
+        try:
+            return super().save(*objs, **kwargs)
+        except IntegrityError:
+            raise
+        except PersistenceError as error:
+            raise Overloaded(
+                f"the event store did not accept the write: {type(error).__name__}"
+            ) from error
 
     def conflicted(self, command: Command) -> None:
         """A save of ``command`` collided and will be re-decided (counted by the API)."""

@@ -34,7 +34,7 @@ from eventsourcing.persistence import IntegrityError
 from ledger.commands import Command
 from ledger.errors import Contention, LedgerError, Overloaded, ValidationFailed
 from ledger.executor import Outcome, backoff_seconds
-from ledger.ids import receipt_id
+from ledger.ids import receipt_id, wallet_uuid
 from ledger.records import Receipt
 from ledger.wallet import Wallet
 
@@ -71,9 +71,22 @@ class Job:
 
 @dataclass
 class _Decided:
+    """A job's decision, answered only once the batch's fate is known.
+
+    A refusal depends on state, possibly on earlier decisions of this very batch; if the
+    batch fails, the refusal is decided again with it rather than answered prematurely.
+    """
+
     job: Job
     body: dict[str, Any]
     receipt: Receipt | None
+    refusal: LedgerError | None = None
+
+    def answer(self, position: int | None) -> None:
+        if self.refusal is not None:
+            self.job.future.set_exception(self.refusal)
+        else:
+            self.job.future.set_result(Outcome(self.body, position=position))
 
 
 class Committer:
@@ -95,6 +108,9 @@ class Committer:
         self._cache: OrderedDict[str, Wallet] = OrderedDict()
         self._cache_size = cache_size
         self._stop = threading.Event()
+        self._base: dict[str, int] = {}
+        self._from_cache: set[str] = set()
+        self._pending: list[tuple[Aggregate, list[Any]]] = []
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
@@ -165,6 +181,8 @@ class Committer:
 
     def _decide_and_commit(self, jobs: list[Job], *, retrying: bool) -> None:
         touched: dict[str, Wallet] = {}
+        self._base.clear()
+        self._from_cache.clear()
         decided: list[_Decided] = []
         keys_in_batch: set[UUID] = set()
         for job in jobs:
@@ -189,6 +207,7 @@ class Committer:
         try:
             current = touched.get(job.wallet_id) or self._wallet(job.wallet_id)
             touched[job.wallet_id] = current
+            self._base.setdefault(job.wallet_id, current.version - len(current.pending_events))
             at = self._app.now()
             # A refused command records nothing, not even the expiries it would have recorded
             # first; so when expiries are due, decide on a copy and keep it only on success.
@@ -201,7 +220,7 @@ class Committer:
             return
         except LedgerError as refusal:
             if not (job.key_given and self._replayed(job)):
-                job.future.set_exception(refusal)
+                decided.append(_Decided(job, {}, None, refusal))
             return
         if len(wallet.pending_events) == before:
             job.future.set_result(Outcome(body))
@@ -232,29 +251,79 @@ class Committer:
         return True
 
     def _commit(self, touched: dict[str, Wallet], decided: list[_Decided]) -> None:
-        wallets = [wallet for wallet in touched.values() if wallet.pending_events]
-        if not wallets:
-            return
-        aggregates: list[Aggregate] = [*wallets, *self._app.hold_records_for(wallets)]
-        aggregates += [d.receipt for d in decided if d.receipt is not None]
+        written = {wallet_id for wallet_id, w in touched.items() if w.pending_events}
         try:
-            recordings = self._app.save(*aggregates)
+            recordings = self._save(touched, decided)
         except IntegrityError:
-            # Someone else wrote first: forget what we believed and decide again.
-            self._evict(touched)
-            for d in decided:
-                self._app.conflicted(d.job.command)
-            return
+            recordings = self._after_conflict(touched, decided)
         except Exception as error:
             self._evict(touched)
             for d in decided:
                 d.job.future.set_exception(error)
             return
-        position = max((r.notification.id for r in recordings), default=None)
-        for wallet_id, wallet in touched.items():
-            self._remember(wallet_id, wallet)
+        position = None
+        if recordings is not None:
+            position = max((r.notification.id for r in recordings), default=None)
+            for wallet_id, wallet in touched.items():
+                self._remember(wallet_id, wallet)
+        for d in decided:  # empty when everything must be decided again
+            if d.refusal is not None and self._stale_refusal(d.job.wallet_id, written):
+                self._cache.pop(d.job.wallet_id, None)
+                continue  # left unanswered: decided again, on fresh state, next round
+            d.answer(position)
+
+    def _stale_refusal(self, wallet_id: str, written: set[str]) -> bool:
+        """Was a refusal decided on a cached wallet that another process has changed?
+
+        A wallet this batch wrote was proven fresh by the save's version check; one it only
+        read from the cache was not, so ask the store (refusals only: the rare path).
+        """
+        return wallet_id not in written and wallet_id in self._from_cache and self._moved(wallet_id)
+
+    def _save(self, touched: dict[str, Wallet], decided: list[_Decided]) -> list[Any] | None:
+        """Save the batch in one transaction; the pending events are kept for a retry."""
+        wallets = [wallet for wallet in touched.values() if wallet.pending_events]
+        if not wallets:
+            return None
+        aggregates: list[Aggregate] = [*wallets, *self._app.hold_records_for(wallets)]
+        aggregates += [d.receipt for d in decided if d.receipt is not None]
+        self._pending = [(a, list(a.pending_events)) for a in aggregates]
+        recordings: list[Any] = self._app.save(*aggregates)
+        return recordings
+
+    def _after_conflict(
+        self, touched: dict[str, Wallet], decided: list[_Decided]
+    ) -> list[Any] | None:
+        """Re-decide only what must be: commands on wallets someone else changed.
+
+        The other wallets' decisions still hold (their stored version has not moved), so they
+        are saved again as decided; if the conflict was elsewhere (a key or hold id used by
+        another process), everything is decided again.
+        """
         for d in decided:
-            d.job.future.set_result(Outcome(d.body, position=position))
+            self._app.conflicted(d.job.command)
+        stale = {wallet_id for wallet_id in touched if self._moved(wallet_id)}
+        if not stale or stale == set(touched):
+            self._evict(touched)
+            decided.clear()
+            return None
+        for aggregate, events in self._pending:
+            owner = getattr(aggregate, "wallet_id", None) or getattr(aggregate, "scope", None)
+            if owner not in stale:
+                aggregate.pending_events.extend(events)
+        self._evict({wallet_id: touched.pop(wallet_id) for wallet_id in stale})
+        decided[:] = [d for d in decided if d.job.wallet_id not in stale]
+        try:
+            return self._save(touched, decided)
+        except IntegrityError:
+            self._evict(touched)
+            decided.clear()
+            return None
+
+    def _moved(self, wallet_id: str) -> bool:
+        """Has the stored wallet gained events since this batch read it?"""
+        newer = self._app.events.get(wallet_uuid(wallet_id), gt=self._base[wallet_id], limit=1)
+        return next(iter(newer), None) is not None
 
     # -- the wallet cache (owned by the committer thread) -----------------------------------
 
@@ -263,6 +332,7 @@ class Committer:
         if wallet is None:
             return self._app.load_wallet(wallet_id)
         self._cache.move_to_end(wallet_id)
+        self._from_cache.add(wallet_id)
         return wallet
 
     def _remember(self, wallet_id: str, wallet: Wallet) -> None:

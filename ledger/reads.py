@@ -29,6 +29,8 @@ def event_type(event: object) -> str:
 
 
 class LedgerReads(CreditLedgerBase):
+    name = "Ledger"
+
     def wallet_at(self, wallet_id: str, at: datetime) -> Wallet:
         """The wallet as of ``at`` (now, or the past), with expiries due by then applied."""
         if at >= self.now():

@@ -26,7 +26,7 @@ from ledger.commands_holds import check_hold_input
 from ledger.commands_spending import check_debit_input
 from ledger.committer import Job
 from ledger.errors import DebitNotFound, HoldExists, HoldNotFound, HoldNotOpen, WalletExists
-from ledger.events import CreditsDebited, WalletOpened
+from ledger.events import CreditsDebited, HoldCaptured, HoldExpired, HoldReleased, WalletOpened
 from ledger.executor import Decision, Outcome
 from ledger.ids import hold_record_id, receipt_id, wallet_uuid
 from ledger.periods import Period, period_bounds
@@ -40,6 +40,11 @@ __all__ = ["DEFAULT_HOLD_DURATION", "MAX_FUTURE_SKEW", "CreditLedger", "ExpireDu
 DEFAULT_HOLD_DURATION = timedelta(minutes=15)
 MAX_FUTURE_SKEW = timedelta(minutes=5)
 SWEEP_PAGE = 500
+_CLOSING_STATUS: dict[type, str] = {
+    HoldCaptured: "captured",
+    HoldReleased: "released",
+    HoldExpired: "expired",
+}
 
 
 class ExpireDue(Command):
@@ -47,6 +52,10 @@ class ExpireDue(Command):
 
 
 class CreditLedger(LedgerReads):
+    # eventsourcing names tables and env prefixes after the class unless told: keep "Ledger"
+    # (tables ledger_events, ledger_snapshots; env prefix LEDGER_).
+    name = "Ledger"
+
     def open_wallet(self, cmd: OpenWallet) -> Outcome:
         key, given = self.key_of(cmd)
 
@@ -226,8 +235,14 @@ class CreditLedger(LedgerReads):
 
         return self._on_wallet(cmd, cmd.wallet_id, act)
 
-    def _resolved_hold(self, wallet_id: str, hold_id: str) -> HoldNotOpen | HoldNotFound:
-        record: HoldRecord | None = self.find(hold_record_id(wallet_id, hold_id))
+    def _resolved_hold(self, wallet: Wallet, hold_id: str) -> HoldNotOpen | HoldNotFound:
+        """Why ``hold_id`` is not open: resolved (and how), or never placed."""
+        # Resolved earlier in the same uncommitted batch: its record does not say so yet.
+        for event in reversed(wallet.pending_events):
+            status = _CLOSING_STATUS.get(type(event))
+            if status is not None and getattr(event, "hold_id", None) == hold_id:
+                return HoldNotOpen(hold_id, status)
+        record: HoldRecord | None = self.find(hold_record_id(wallet.wallet_id, hold_id))
         return HoldNotFound(hold_id) if record is None else HoldNotOpen(hold_id, record.status)
 
     def capture_hold(self, cmd: CaptureHold) -> Outcome:
@@ -244,7 +259,7 @@ class CreditLedger(LedgerReads):
                     at=at,
                 )
             except HoldNotFound:
-                raise self._resolved_hold(cmd.wallet_id, cmd.hold_id) from None
+                raise self._resolved_hold(wallet, cmd.hold_id) from None
 
         return self._on_wallet(cmd, cmd.wallet_id, act)
 
@@ -253,7 +268,7 @@ class CreditLedger(LedgerReads):
             try:
                 return wallet.release_hold(hold_id=cmd.hold_id, idempotency_key=key, at=at)
             except HoldNotFound:
-                raise self._resolved_hold(cmd.wallet_id, cmd.hold_id) from None
+                raise self._resolved_hold(wallet, cmd.hold_id) from None
 
         return self._on_wallet(cmd, cmd.wallet_id, act)
 

@@ -11,11 +11,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 __all__ = ["store_env"]
 
-# Fail fast rather than let eventsourcing's defaults (30 s waits, retried 10 times) stack up
-# behind a sick database: a request should get a clear error within seconds.
+# Fail faster than eventsourcing's defaults (30 s waits, each retried 10 times) behind a sick
+# database; the application turns what still fails into a retryable ``overloaded``.
 _POSTGRES_DEFAULTS = {
     "POSTGRES_CONNECT_TIMEOUT": "5",
-    "POSTGRES_LOCK_TIMEOUT": "5",
+    # eventsourcing retries a timed-out table lock 10 times, so keep one wait short.
+    "POSTGRES_LOCK_TIMEOUT": "2",
     "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "5",
     "POSTGRES_POOL_SIZE": "8",
     "POSTGRES_MAX_OVERFLOW": "8",
@@ -35,6 +36,8 @@ _QUERY_KEYS = {
 def store_env(url: str) -> dict[str, str]:
     """Translate a store URL into eventsourcing settings; ValueError for anything else."""
     parts = urlsplit(url)
+    if parts.scheme in {"memory", "sqlite"} and parts.query:
+        raise ValueError(f"{parts.scheme} URLs take no options, got {parts.query!r}")
     if parts.scheme == "memory":
         return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
     if parts.scheme == "sqlite":
@@ -70,5 +73,7 @@ def _postgres_env(url: str) -> dict[str, str]:
     for name, values in parse_qs(parts.query).items():
         if name not in _QUERY_KEYS:
             raise ValueError(f"unknown postgresql URL option {name!r}")
+        if name != "schema" and not values[-1].isdigit():
+            raise ValueError(f"postgresql URL option {name!r} must be a whole number")
         env[_QUERY_KEYS[name]] = values[-1]
     return env
