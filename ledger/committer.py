@@ -20,9 +20,10 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -113,6 +114,7 @@ class Committer:
         self._pending: list[tuple[Aggregate, list[Any]]] = []
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._gate = threading.Lock()
 
     # -- callers ----------------------------------------------------------------------------
 
@@ -146,26 +148,44 @@ class Committer:
 
     # -- the committer thread ---------------------------------------------------------------
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Hold the writer: jobs queue up meanwhile and are then decided as one batch."""
+        self._ensure_started()
+        with self._gate:
+            yield
+
+    def queued(self) -> int:
+        return self._queue.qsize()
+
     def _loop(self) -> None:
         while not self._stop.is_set():
+            with self._gate:
+                batch = self._take()
+                if batch:
+                    self._run_batch(batch)
+
+    def _take(self) -> list[Job]:
+        try:
+            batch = [self._queue.get(timeout=0.1)]
+        except queue.Empty:
+            return []
+        while len(batch) < self._max_batch:
             try:
-                first = self._queue.get(timeout=0.1)
+                batch.append(self._queue.get_nowait())
             except queue.Empty:
-                continue
-            batch = [first]
-            while len(batch) < self._max_batch:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                self._process(batch)
-            except Exception as error:  # never let one batch kill the writer
-                log.exception("committer batch failed")
-                self._cache.clear()
-                for job in batch:
-                    if not job.future.done():
-                        job.future.set_exception(error)
+                break
+        return batch
+
+    def _run_batch(self, batch: list[Job]) -> None:
+        try:
+            self._process(batch)
+        except Exception as error:  # never let one batch kill the writer
+            log.exception("committer batch failed")
+            self._cache.clear()
+            for job in batch:
+                if not job.future.done():
+                    job.future.set_exception(error)
 
     def _process(self, jobs: list[Job]) -> None:
         for attempt in range(self._app.max_attempts):
