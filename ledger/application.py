@@ -24,6 +24,7 @@ from eventsourcing.persistence import (
     PersistenceError,
     Transcoding,
 )
+from eventsourcing.utils import strtobool
 
 from ledger.commands import Command
 from ledger.committer import Committer
@@ -80,9 +81,11 @@ class CreditLedgerBase(Application[UUID]):
         clock: Callable[[], datetime] = utc_now,
         max_attempts: int = MAX_ATTEMPTS,
         on_conflict: Callable[[str], None] | None = None,
-        group_commit: bool = False,
+        group_commit: bool | None = None,
     ) -> None:
         self._construct(dict(env or {}))
+        if group_commit is None:  # LEDGER_GROUP_COMMIT (or GROUP_COMMIT); on unless "n"
+            group_commit = strtobool(self.env.get("GROUP_COMMIT", "y"))
         self.clock = clock
         self.max_attempts = max_attempts
         # Told the command's class name each time a save collides and is re-decided
@@ -123,7 +126,7 @@ class CreditLedgerBase(Application[UUID]):
         url: str,
         *,
         clock: Callable[[], datetime] = utc_now,
-        group_commit: bool = False,
+        group_commit: bool | None = None,
         **env: str,
     ) -> Self:
         return cls({**store_env(url), **env}, clock=clock, group_commit=group_commit)

@@ -10,7 +10,8 @@
 #   3. unless LEDGER_TEST_DATABASE_URL is already set, start a throwaway PostgreSQL
 #      cluster on a free 127.0.0.1 port and point LEDGER_TEST_DATABASE_URL at it
 #      (stopped and deleted on exit, whatever happens);
-#   4. pytest "$@" -- with no path arguments pytest runs `testpaths` (tests/, all tiers).
+#   4. pytest "$@" -- with no path arguments pytest runs `testpaths` (tests/, all tiers),
+#      after a first pass of tests/unit and tests/integration on the direct write path.
 #
 # Environment:
 #   LEDGER_TEST_DATABASE_URL  use this Postgres database instead of a throwaway cluster
@@ -164,8 +165,19 @@ if is_ci; then
     export HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-ci}"
 fi
 
-echo ">> pytest $*" >&2
+# Production writes through group commit (the default); a full run also proves the direct
+# write path by running the unit and integration tiers again with it selected.
 set +e
+if [[ $# -eq 0 ]]; then
+    echo ">> pytest tests/unit tests/integration (direct write path: LEDGER_TEST_GROUP_COMMIT=0)" >&2
+    LEDGER_TEST_GROUP_COMMIT=0 pytest -q tests/unit tests/integration
+    direct_status=$?
+    if [[ $direct_status -ne 0 ]]; then
+        echo ">> the direct write path failed (pytest exit $direct_status)" >&2
+        exit "$direct_status"
+    fi
+fi
+echo ">> pytest $*" >&2
 pytest "$@"
 status=$?
 set -e

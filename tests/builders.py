@@ -11,7 +11,15 @@ from ledger.service import CreditLedger
 from ledger.stores import store_env
 from ledger.wallet import Wallet
 
-__all__ = ["T0", "FakeClock", "at", "make_ledger", "new_wallet", "open_funded_wallet"]
+__all__ = [
+    "T0",
+    "FakeClock",
+    "at",
+    "group_commit_in_tests",
+    "make_ledger",
+    "new_wallet",
+    "open_funded_wallet",
+]
 
 
 def at(text: str) -> datetime:
@@ -41,6 +49,11 @@ class FakeClock:
         return when
 
 
+def group_commit_in_tests() -> bool:
+    """Which write path tests use: ``LEDGER_TEST_GROUP_COMMIT=0`` selects the direct one."""
+    return os.environ.get("LEDGER_TEST_GROUP_COMMIT", "1") not in {"0", "false", "no"}
+
+
 def make_ledger(
     url: str = "memory://",
     clock: FakeClock | None = None,
@@ -50,11 +63,11 @@ def make_ledger(
 ) -> CreditLedger:
     """A CreditLedger on the given store (in memory by default) driven by ``clock``.
 
-    ``group_commit`` defaults to the ``LEDGER_TEST_GROUP_COMMIT`` environment variable, so the
-    whole suite can run once through each write path.
+    ``group_commit`` defaults to the ``LEDGER_TEST_GROUP_COMMIT`` environment variable (on
+    unless "0", as in production), so the suite can run once through each write path.
     """
     if group_commit is None:
-        group_commit = os.environ.get("LEDGER_TEST_GROUP_COMMIT", "") in {"1", "true", "yes"}
+        group_commit = group_commit_in_tests()
     return CreditLedger(
         {**store_env(url), **(env or {})}, clock=clock or FakeClock(), group_commit=group_commit
     )

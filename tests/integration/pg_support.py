@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
@@ -28,6 +27,7 @@ from ledger.commands import Debit
 from ledger.errors import LedgerError
 from ledger.service import CreditLedger
 from ledger.stores import store_env
+from tests.builders import group_commit_in_tests
 
 __all__ = [
     "DebitTally",
@@ -53,8 +53,9 @@ def real_clock_ledger(url: str, env: Mapping[str, str] | None = None) -> CreditL
 
     Group commit follows ``LEDGER_TEST_GROUP_COMMIT``, so the suite can prove both paths.
     """
-    group_commit = os.environ.get("LEDGER_TEST_GROUP_COMMIT", "") in {"1", "true", "yes"}
-    return CreditLedger({**store_env(url), **(env or {})}, clock=utc_now, group_commit=group_commit)
+    return CreditLedger(
+        {**store_env(url), **(env or {})}, clock=utc_now, group_commit=group_commit_in_tests()
+    )
 
 
 @contextmanager
