@@ -6,11 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from ledger.errors import GrantExists, GrantNotFound, GrantNotVoidable
-from ledger.events import CreditsGranted, DebtSettled, GrantVoided
+from ledger.events import CreditsGranted, GrantVoided
 from ledger.postings import (
     Posting,
     assert_balanced,
-    debt_account,
     grant_account,
     issued_account,
     postings_to_dicts,
@@ -102,27 +101,10 @@ class GrantCommands(WalletState):
             metadata=metadata,
             idempotency_key=idempotency_key,
         )
-        self._settle_debt(grant_id, at)
-        return {**self.grant_view(self.grants[grant_id], at)}
-
-    def _settle_debt(self, grant_id: str, at: datetime) -> None:
         # Every new grant pays debt first, at once, even one effective later: otherwise its
-        # credits could expire unused while the wallet still owes (see decision 0007).
-        grant = self.grants[grant_id]
-        settle = min(self.debt, grant.remaining)
-        if settle == 0:
-            return
-        postings = [
-            Posting(grant_account(self.wallet_id, grant_id), debt_account(self.wallet_id), settle)
-        ]
-        assert_balanced(postings)
-        self.trigger_event(
-            DebtSettled,
-            occurred_at=at,
-            postings=postings_to_dicts(postings),
-            grant_id=grant_id,
-            amount=settle,
-        )
+        # credits could expire unused while the wallet still owes (decision 0007).
+        self.settle_debt(grant_id, min(self.debt, self.grants[grant_id].remaining), at)
+        return {**self.grant_view(self.grants[grant_id], at)}
 
     def void_grant(
         self, *, grant_id: str, reason: str, idempotency_key: str | None, at: datetime

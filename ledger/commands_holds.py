@@ -148,6 +148,7 @@ class HoldCommands(WalletState):
             budget_charges=charges,
             idempotency_key=idempotency_key,
         )
+        self.settle_returned(released, at)
         self._incur_debt(shortfall, f"hold:{hold_id}", at)
         return {
             "hold_id": hold_id,
@@ -215,6 +216,7 @@ class HoldCommands(WalletState):
             released_allocations=released,
             idempotency_key=idempotency_key,
         )
+        self.settle_returned(released, at)
         return {
             "hold_id": hold_id,
             "status": "released",

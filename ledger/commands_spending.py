@@ -144,6 +144,7 @@ class SpendingCommands(WalletState):
             reason=reason,
             idempotency_key=idempotency_key,
         )
+        self.settle_returned(pieces, at)
         return {
             "refund_id": refund_id,
             "debit_id": debit_id,

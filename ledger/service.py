@@ -25,7 +25,15 @@ from ledger.commands_grants import check_grant_input
 from ledger.commands_holds import check_hold_input
 from ledger.commands_spending import check_debit_input
 from ledger.committer import Job
-from ledger.errors import DebitNotFound, HoldExists, HoldNotFound, HoldNotOpen, WalletExists
+from ledger.errors import (
+    BudgetExceeded,
+    DebitNotFound,
+    HoldExists,
+    HoldNotFound,
+    HoldNotOpen,
+    InsufficientCredits,
+    WalletExists,
+)
 from ledger.events import CreditsDebited, HoldCaptured, HoldExpired, HoldReleased, WalletOpened
 from ledger.executor import Decision, Outcome
 from ledger.ids import hold_record_id, receipt_id, wallet_uuid
@@ -220,20 +228,29 @@ class CreditLedger(LedgerReads):
         check_hold_input(hold_id, cmd.amount, dict(cmd.subject), cmd.expires_at or self.now())
 
         def act(wallet: Wallet, at: Any, key: str | None, retrying: bool) -> dict[str, Any]:
-            # A resolved hold is only in its record; a first attempt finds out by colliding.
-            if retrying and self.find(hold_record_id(cmd.wallet_id, hold_id)) is not None:
+            # A resolved hold is only in its record: a success finds out by colliding at save
+            # (then retrying), a refusal asks, since hold_exists precedes budgets and balance.
+            if retrying and self._hold_was_placed(cmd.wallet_id, hold_id):
                 raise HoldExists(hold_id)
-            return wallet.place_hold(
-                hold_id=hold_id,
-                amount=cmd.amount,
-                subject=dict(cmd.subject),
-                expires_at=cmd.expires_at or at + DEFAULT_HOLD_DURATION,
-                metadata=dict(cmd.metadata),
-                idempotency_key=key,
-                at=at,
-            )
+            try:
+                return wallet.place_hold(
+                    hold_id=hold_id,
+                    amount=cmd.amount,
+                    subject=dict(cmd.subject),
+                    expires_at=cmd.expires_at or at + DEFAULT_HOLD_DURATION,
+                    metadata=dict(cmd.metadata),
+                    idempotency_key=key,
+                    at=at,
+                )
+            except (BudgetExceeded, InsufficientCredits):
+                if self._hold_was_placed(cmd.wallet_id, hold_id):
+                    raise HoldExists(hold_id) from None
+                raise
 
         return self._on_wallet(cmd, cmd.wallet_id, act)
+
+    def _hold_was_placed(self, wallet_id: str, hold_id: str) -> bool:
+        return self.find(hold_record_id(wallet_id, hold_id)) is not None
 
     def _resolved_hold(self, wallet: Wallet, hold_id: str) -> HoldNotOpen | HoldNotFound:
         """Why ``hold_id`` is not open: resolved (and how), or never placed."""

@@ -119,6 +119,7 @@ class Wallet(GrantCommands, SpendingCommands, HoldCommands, BudgetCommands, Aggr
             hold_id=hold_id,
             released_allocations=released,
         )
+        self.settle_returned(released, when)
 
     def _expire_grant(self, grant_id: str, when: datetime) -> None:
         grant = self.grants[grant_id]

@@ -11,11 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 from ledger.budgets import budget_view
 from ledger.consumption import consumption_key
+from ledger.events import DebtSettled
 from ledger.postings import (
     Posting,
+    assert_balanced,
+    debt_account,
     expired_account,
     grant_account,
     holds_account,
+    postings_to_dicts,
     voided_account,
 )
 from ledger.state import Budget, Grant, Hold
@@ -142,6 +146,35 @@ class WalletState:
 
     def release_postings(self, released: Iterable[dict[str, Any]]) -> list[Posting]:
         return self.return_postings(holds_account(self.wallet_id), released)
+
+    def settle_debt(self, grant_id: str, amount: int, at: datetime) -> None:
+        """Pay ``amount`` of debt from ``grant_id`` (DR grant / CR debt); see decision 0007."""
+        if amount <= 0:
+            return
+        postings = [
+            Posting(grant_account(self.wallet_id, grant_id), debt_account(self.wallet_id), amount)
+        ]
+        assert_balanced(postings)
+        self.trigger_event(
+            DebtSettled,
+            occurred_at=at,
+            postings=postings_to_dicts(postings),
+            grant_id=grant_id,
+            amount=amount,
+        )
+
+    def settle_returned(self, pieces: Iterable[dict[str, Any]], at: datetime) -> None:
+        """Credits coming back to grants (refund, release, expired hold) pay debt first.
+
+        Otherwise they could expire as breakage while the wallet still owes. One settlement
+        per grant, in the order the credits came back.
+        """
+        returned: dict[str, int] = {}
+        for piece in pieces:
+            if piece["to"] == "grant":
+                returned[piece["grant_id"]] = returned.get(piece["grant_id"], 0) + piece["amount"]
+        for grant_id, amount in returned.items():
+            self.settle_debt(grant_id, min(self.debt, amount), at)
 
     # -- reads ------------------------------------------------------------------------------
 

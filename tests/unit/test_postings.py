@@ -123,7 +123,8 @@ def test_mixed_history_postings_match_state_and_trial_balance_is_zero() -> None:
     clock.set(at("2026-01-01T03:30"))
     ledger.debit(Debit(wallet_id="acme", amount=10))  # g3 90
     ledger.place_hold(PlaceHold(wallet_id="acme", hold_id="h4", amount=20))  # g3 70
-    ledger.refund(Refund(wallet_id="acme", debit_id=d2, amount=280))  # g2 +270, 10 expired
+    # g2 +270 of which 40 pay the debt (decision 0007), 10 expired
+    ledger.refund(Refund(wallet_id="acme", debit_id=d2, amount=280))
 
     # When every posting recorded for the wallet is summed per account (debits - credits)
     balances = account_balances(postings(ledger, "acme"))
@@ -135,12 +136,12 @@ def test_mixed_history_postings_match_state_and_trial_balance_is_zero() -> None:
         "platform:credits:issued:promotional": 300,
         "platform:credits:issued:trial": 40,
         "wallet:acme:grant:g1": 0,
-        "wallet:acme:grant:g2": -270,
+        "wallet:acme:grant:g2": -230,
         "wallet:acme:grant:g3": -70,
         "wallet:acme:grant:g4": 0,
         "wallet:acme:grant:g5": 0,
         "wallet:acme:holds": -20,
-        "wallet:acme:debt": 40,
+        "wallet:acme:debt": 0,
         "platform:credits:consumed": -620,
         "platform:credits:expired": -10,
         "platform:credits:voided": -40,
@@ -150,8 +151,8 @@ def test_mixed_history_postings_match_state_and_trial_balance_is_zero() -> None:
         assert -balances[grant_account("acme", g["grant_id"])] == g["remaining"]
     assert -balances["wallet:acme:holds"] == view["balance"]["held"] == 20
     assert sum(g["held"] for g in view["grants"]) == 20
-    assert balances["wallet:acme:debt"] == view["balance"]["debt"] == 40
-    assert view["balance"] == {"available": 300, "held": 20, "debt": 40}
+    assert balances["wallet:acme:debt"] == view["balance"]["debt"] == 0
+    assert view["balance"] == {"available": 300, "held": 20, "debt": 0}
     # And the trial balance is zero, with every posting a positive int between two accounts
     assert sum(balances.values()) == 0
     for event in events(ledger, "acme"):

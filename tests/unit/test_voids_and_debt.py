@@ -6,7 +6,15 @@ from datetime import timedelta
 
 import pytest
 
-from ledger.commands import CaptureHold, Debit, GrantCredits, PlaceHold, ReleaseHold, VoidGrant
+from ledger.commands import (
+    CaptureHold,
+    Debit,
+    GrantCredits,
+    PlaceHold,
+    Refund,
+    ReleaseHold,
+    VoidGrant,
+)
 from ledger.errors import GrantNotFound, GrantNotVoidable, InsufficientCredits
 from ledger.service import CreditLedger
 from tests.builders import T0, FakeClock, make_ledger, open_funded_wallet
@@ -189,3 +197,50 @@ def test_debt_is_settled_by_a_future_grant_before_its_credits_expire() -> None:
     expired = sum(p["amount"] for p in postings(ledger, "acme") if p["credit"].endswith(":expired"))
     assert ledger.wallet("acme")["balance"]["debt"] == 0
     assert expired == 70
+
+
+def test_a_refund_while_in_debt_pays_the_debt_before_its_credits_can_expire() -> None:
+    # Given overdraft 100; g1 100 expiring in a day; debit 40; hold 60 captured at 160
+    clock = FakeClock(T0)
+    ledger = make_ledger(clock=clock)
+    open_wallet(ledger, "acme", overdraft_limit=100)
+    grant(ledger, "acme", "g1", 100, expires_at=T0 + timedelta(days=1))
+    debit_id = ledger.debit(Debit(wallet_id="acme", amount=40)).body["debit_id"]
+    ledger.place_hold(PlaceHold(wallet_id="acme", hold_id="h", amount=60))
+    ledger.capture_hold(CaptureHold(wallet_id="acme", hold_id="h", amount=160, allow_overage=True))
+    assert ledger.wallet("acme")["balance"]["debt"] == 100
+
+    # When the debit is refunded, and two days later the expiries are swept
+    ledger.refund(Refund(wallet_id="acme", debit_id=debit_id))
+    clock.advance(days=2)
+    ledger.sweep()
+
+    # Then the 40 returned paid debt at once (60 still owed) and nothing expired as breakage
+    assert ledger.wallet("acme")["balance"]["debt"] == 60
+    expired = sum(p["amount"] for p in postings(ledger, "acme") if p["credit"].endswith(":expired"))
+    assert expired == 0
+    assert "DebtSettled" in event_types(ledger, "acme")
+
+
+def test_a_released_hold_while_in_debt_pays_the_debt() -> None:
+    # Given a wallet 30 in debt, a new grant of 100 (pays the 30), a hold of 50 on it, and
+    # then 20 more of debt (an overage with nothing left to draw on)
+    ledger = make_ledger()
+    _wallet_in_debt(ledger, 30)
+    grant(ledger, "acme", "g2", 100)
+    ledger.place_hold(PlaceHold(wallet_id="acme", hold_id="h2", amount=50))
+    _owe_more(ledger, 20)
+
+    # When the hold is released
+    ledger.release_hold(ReleaseHold(wallet_id="acme", hold_id="h2"))
+
+    # Then the 50 coming back to g2 pay the 20 owed first: 30 left, no debt
+    assert ledger.wallet("acme")["balance"] == {"available": 30, "held": 0, "debt": 0}
+
+
+def _owe_more(ledger: CreditLedger, amount: int) -> None:
+    """Run the wallet ``amount`` further into debt with an overage capture of a tiny hold."""
+    ledger.place_hold(PlaceHold(wallet_id="acme", hold_id="tiny", amount=20))
+    ledger.capture_hold(
+        CaptureHold(wallet_id="acme", hold_id="tiny", amount=20 + amount, allow_overage=True)
+    )
