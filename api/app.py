@@ -23,8 +23,10 @@ from litestar.types import ControllerRouterHandler
 from api.auth import auth_middleware
 from api.dependencies import LEDGER_KEY, SETTINGS_KEY, provide_ledger
 from api.errors import problem_response
+from api.metrics import METRICS_KEY, Metrics, MetricsMiddleware
 from api.openapi import openapi_config
 from api.routes.api_keys import API_KEY_ROUTES
+from api.routes.audit import AUDIT_ROUTES
 from api.routes.budgets import BUDGET_ROUTES
 from api.routes.debits import DEBIT_ROUTES
 from api.routes.grants import GRANT_ROUTES
@@ -46,13 +48,17 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     *HOLD_ROUTES,
     *BUDGET_ROUTES,
     *API_KEY_ROUTES,
+    *AUDIT_ROUTES,
 ]
 """Every route of the API, one ``*_ROUTES`` list per module of ``api.routes``."""
 
 
 def middleware() -> list[DefineMiddleware]:
-    """The middleware stack, outermost first (litestar runs it for matched routes only)."""
-    return [auth_middleware()]
+    """The middleware stack, outermost first (litestar runs it for matched routes only).
+
+    Metrics come first, so they time and count everything, authentication failures included.
+    """
+    return [DefineMiddleware(MetricsMiddleware), auth_middleware()]
 
 
 def open_ledger(database_url: str) -> CreditLedger:
@@ -64,8 +70,21 @@ def open_ledger(database_url: str) -> CreditLedger:
     return ledger
 
 
+def _chain(
+    first: Callable[[str], None] | None, then: Callable[[str], None]
+) -> Callable[[str], None]:
+    if first is None:
+        return then
+
+    def both(command: str) -> None:
+        first(command)
+        then(command)
+
+    return both
+
+
 def _ledger_lifespan(
-    settings: Settings, given: CreditLedger | None
+    settings: Settings, given: CreditLedger | None, metrics: Metrics
 ) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -73,11 +92,15 @@ def _ledger_lifespan(
         ledger = given
         if ledger is None:
             ledger = await anyio.to_thread.run_sync(open_ledger, settings.database_url)
+        # Contention retries are counted through the ledger's hook (after any hook it had).
+        previous_hook = ledger.on_conflict
+        ledger.on_conflict = _chain(previous_hook, metrics.on_conflict)
         app.state[LEDGER_KEY] = ledger
         try:
             yield
         finally:
             # A ledger handed in belongs to the caller (tests keep using it); ours we close.
+            ledger.on_conflict = previous_hook
             if given is None:
                 ledger.close()
 
@@ -96,6 +119,7 @@ def create_app(settings: Settings | None = None, *, ledger: CreditLedger | None 
         The litestar app; the ledger is opened and closed by its lifespan.
     """
     settings = settings or Settings()
+    metrics = Metrics()
     dependencies: dict[str, Any] = {"ledger": Provide(provide_ledger, sync_to_thread=False)}
     return Litestar(
         route_handlers=ROUTE_HANDLERS,
@@ -103,8 +127,8 @@ def create_app(settings: Settings | None = None, *, ledger: CreditLedger | None 
         dependencies=dependencies,
         exception_handlers={Exception: problem_response},
         before_request=check_request,  # strict bodies and Idempotency-Key, before parsing
-        lifespan=[_ledger_lifespan(settings, ledger)],
+        lifespan=[_ledger_lifespan(settings, ledger, metrics)],
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,
-        state=State({SETTINGS_KEY: settings}),
+        state=State({SETTINGS_KEY: settings, METRICS_KEY: metrics}),
     )

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import anyio.to_thread
 from litestar.connection import ASGIConnection
@@ -32,6 +32,7 @@ from ledger.service import CreditLedger
 
 __all__ = [
     "ADMIN",
+    "AUDIT",
     "BOOTSTRAP_KEY_ID",
     "MANAGE_BUDGETS",
     "PUBLIC",
@@ -42,6 +43,7 @@ __all__ = [
     "allow",
     "auth_middleware",
     "authenticate",
+    "metrics_access",
 ]
 
 BOOTSTRAP_KEY_ID = "bootstrap"
@@ -134,8 +136,13 @@ def allow(*scopes: str, customer: bool = False) -> Guard:
     wanted = frozenset(scopes)
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        principal = connection.user
+        scope = cast("dict[str, Any]", connection.scope)
+        principal = scope.get("user")
         if not isinstance(principal, Principal):
+            if scope.get("method") == "OPTIONS":
+                # The authentication middleware lets OPTIONS through without a key (CORS
+                # preflight); litestar's automatic answer lists the methods and runs nothing.
+                return
             raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
         if principal.is_admin or principal.scopes & wanted:
             return
@@ -154,6 +161,30 @@ ADMIN = allow()
 SPEND = allow("service")
 """Debits, refunds and holds."""
 READ = allow("service", "auditor", customer=True)
-"""Reading wallets, their events, holds and budgets."""
+"""Reading wallets, their events, holds, budgets and usage."""
+AUDIT = allow("auditor")
+"""The journal and the trial balance: every wallet at once, so no customer or service key."""
 MANAGE_BUDGETS = allow(customer=True)
 """Setting and removing budgets."""
+
+
+async def metrics_access(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """The guard of ``/metrics`` (a ``PUBLIC`` route, so no key was checked yet).
+
+    With ``LEDGER_METRICS_PUBLIC=true`` (the default) anyone may read it, as Prometheus
+    scrapers usually send no key; otherwise it takes an admin or auditor key.
+    """
+    state = connection.app.state
+    settings = settings_of(state)
+    if settings.metrics_public:
+        return
+    principal = await anyio.to_thread.run_sync(
+        authenticate,
+        provide_ledger(state),
+        settings.bootstrap_admin_key,
+        connection.headers.get("authorization"),
+    )
+    if not (principal.is_admin or "auditor" in principal.scopes):
+        raise Forbidden("this API key may not read metrics")

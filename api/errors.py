@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
@@ -59,6 +60,7 @@ __all__ = [
     "NotReady",
     "Problem",
     "Unauthenticated",
+    "parameter_names",
     "problem_response",
     "to_problem",
 ]
@@ -201,15 +203,42 @@ def _extension_members(error: LedgerError) -> dict[str, Any]:
     }
 
 
-def _from_litestar_validation(exc: LitestarValidationError) -> ValidationFailed:
-    # litestar reports bad query/path parameters as {"key", "message", "source"} entries.
+def _from_litestar_validation(
+    exc: LitestarValidationError, names: Mapping[str, str]
+) -> ValidationFailed:
+    # litestar reports bad query/path parameters as {"key", "message", "source"} entries,
+    # keyed by the handler's Python name: ``names`` maps those back to what the client sent.
     entries = exc.extra if isinstance(exc.extra, list) else []
     errors = [
-        FieldError(str(e.get("key") or "request"), str(e.get("message", "invalid")))
+        FieldError(
+            names.get(str(e.get("key")), str(e.get("key") or "request")),
+            str(e.get("message", "invalid")),
+        )
         for e in entries
         if isinstance(e, dict)
     ]
     return ValidationFailed(*(errors or [FieldError("request", str(exc.detail))]))
+
+
+def parameter_names(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """Python name -> wire name of the route's parameters declared under another name.
+
+    ``from_`` is the query parameter ``from``: its errors must name ``from``.
+    """
+    # No route handler when the request failed before routing (unknown path, bad host).
+    handler = cast("dict[str, Any]", request.scope).get("route_handler")
+    if handler is None:
+        return {}
+    names = {}
+    for name, definition in handler.parsed_fn_signature.parameters.items():
+        kwarg = definition.kwarg_definition
+        wire = next(
+            (w for a in ("name", "query", "header", "cookie") if (w := getattr(kwarg, a, None))),
+            None,
+        )
+        if isinstance(wire, str) and wire != name:
+            names[name] = wire
+    return names
 
 
 def _http_code(status: int) -> str:
@@ -218,10 +247,13 @@ def _http_code(status: int) -> str:
     return known.get(status) or re.sub(r"[^a-z0-9]+", "_", HTTPStatus(status).phrase.lower())
 
 
-def to_problem(exc: Exception) -> Problem:
-    """The problem an exception answers with; anything unexpected is a bare 500."""
+def to_problem(exc: Exception, names: Mapping[str, str] | None = None) -> Problem:
+    """The problem an exception answers with; anything unexpected is a bare 500.
+
+    ``names`` maps parameters' Python names to their wire names (see :func:`parameter_names`).
+    """
     if isinstance(exc, LitestarValidationError):
-        exc = _from_litestar_validation(exc)
+        exc = _from_litestar_validation(exc, names or {})
     if isinstance(exc, LedgerError):
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if exc.transient else {}
         extra = _extension_members(exc)
@@ -242,7 +274,7 @@ def to_problem(exc: Exception) -> Problem:
 
 def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """The one exception handler of the app: every error becomes problem+json."""
-    problem = to_problem(exc)
+    problem = to_problem(exc, parameter_names(request))
     if problem is _INTERNAL:
         # Full detail goes to the server log only; the client learns nothing internal.
         logger.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)

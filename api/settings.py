@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     """An admin API key accepted without being stored, to issue the first real keys."""
     max_body_bytes: int = Field(default=1_048_576, ge=1)
     """Largest request body accepted; larger ones are refused with 413 before parsing."""
+    metrics_public: bool = True
+    """Serve ``/metrics`` without a key (scrapers usually have none); false: admin or auditor."""
 
     @field_validator("bootstrap_admin_key")
     @classmethod

@@ -215,6 +215,9 @@ class CreditLedgerBase(Application[UUID]):
                 try:
                     recordings = self.save(*aggregates)
                 except IntegrityError:
+                    # A repeated key collides on its receipt: that is a replay, not contention.
+                    if key_given and (replay := self.replay(rid, key, fingerprint)):
+                        return replay
                     self.conflicted(command)
                     time.sleep(backoff_seconds(attempt))
                     continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -155,7 +155,8 @@ def trial_balance(
 
 
 def window_start(when: datetime, window: str) -> datetime:
-    """Start of the UTC hour, day or month containing ``when``."""
+    """Start of the UTC hour, day or month containing ``when`` (whatever its offset)."""
+    when = when.astimezone(UTC)
     if window == "hour":
         return when.replace(minute=0, second=0, microsecond=0)
     if window == "day":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -160,9 +160,8 @@ class CreditLedger(LedgerReads):
         debit_id = str(receipt_id(cmd.wallet_id, key[0]))  # the debit's receipt is its record
 
         def act(wallet: Wallet, at: Any, key_value: str | None, _: bool) -> dict[str, Any]:
-            usage_at = (
-                at if cmd.occurred_at is None else check_aware("occurred_at", cmd.occurred_at)
-            )
+            # Stored in UTC, whatever offset the client sent, so usage windows agree everywhere.
+            usage_at = at if cmd.occurred_at is None else cmd.occurred_at.astimezone(UTC)
             if usage_at > at + MAX_FUTURE_SKEW:
                 raise fail("occurred_at", "must not be more than 5 minutes in the future")
             return wallet.debit(

@@ -9,11 +9,12 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from api.auth import MANAGE_BUDGETS, READ
+from api.metrics import decision
 from api.openapi import BEARER, problems
 from api.rendering import REPLAYED_HEADER, render, respond
 from api.routes.params import IdempotencyKey, PathId
 from api.schemas.budgets import BudgetIn, BudgetOut, BudgetsOut
-from ledger.commands import RemoveBudget
+from ledger.commands import RemoveBudget, SetBudget
 from ledger.service import CreditLedger
 
 __all__ = ["BUDGET_ROUTES", "BudgetController"]
@@ -29,6 +30,7 @@ class BudgetController(Controller):
     @put(
         "/{budget_id:str}",
         operation_id="setBudget",
+        opt=decision(SetBudget),
         summary="Create or change a budget",
         guards=[MANAGE_BUDGETS],
         status_code=HTTP_200_OK,
@@ -80,11 +82,15 @@ class BudgetController(Controller):
     @delete(
         "/{budget_id:str}",
         operation_id="removeBudget",
+        opt=decision(RemoveBudget),
         summary="Remove a budget",
         guards=[MANAGE_BUDGETS],
         status_code=HTTP_204_NO_CONTENT,
         sync_to_thread=True,
-        responses=problems(401, 403, 404, 409, 422, 503),
+        responses={
+            204: ResponseSpec(data_container=None, description="The budget was removed."),
+            **problems(401, 403, 404, 409, 422, 503),
+        },
     )
     def remove_budget(
         self,

@@ -8,10 +8,12 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from api.auth import SPEND
+from api.metrics import decision
 from api.openapi import BEARER, problems
 from api.rendering import respond
 from api.routes.params import IdempotencyKey, PathId
 from api.schemas.debits import DebitIn, DebitOut, RefundIn, RefundOut
+from ledger.commands import Debit, Refund
 from ledger.service import CreditLedger
 
 __all__ = ["DEBIT_ROUTES", "DebitController"]
@@ -28,6 +30,7 @@ class DebitController(Controller):
     @post(
         "/",
         operation_id="debitWallet",
+        opt=decision(Debit),
         summary="Debit a wallet",
         status_code=HTTP_201_CREATED,
         sync_to_thread=True,
@@ -50,6 +53,7 @@ class DebitController(Controller):
     @post(
         "/{debit_id:str}/refunds",
         operation_id="refundDebit",
+        opt=decision(Refund),
         summary="Refund a debit",
         status_code=HTTP_201_CREATED,
         sync_to_thread=True,

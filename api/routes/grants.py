@@ -8,10 +8,12 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from api.auth import ADMIN
+from api.metrics import decision
 from api.openapi import BEARER, problems
 from api.rendering import respond
 from api.routes.params import IdempotencyKey, PathId
 from api.schemas.grants import GrantIn, GrantOut, VoidGrantIn
+from ledger.commands import GrantCredits, VoidGrant
 from ledger.service import CreditLedger
 
 __all__ = ["GRANT_ROUTES", "GrantController"]
@@ -28,6 +30,7 @@ class GrantController(Controller):
     @post(
         "/",
         operation_id="grantCredits",
+        opt=decision(GrantCredits),
         summary="Grant credits",
         status_code=HTTP_201_CREATED,
         sync_to_thread=True,
@@ -47,6 +50,7 @@ class GrantController(Controller):
     @post(
         "/{grant_id:str}/void",
         operation_id="voidGrant",
+        opt=decision(VoidGrant),
         summary="Void a grant",
         status_code=HTTP_200_OK,
         sync_to_thread=True,

@@ -8,6 +8,7 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from api.auth import READ, SPEND
+from api.metrics import decision
 from api.openapi import BEARER, problems
 from api.rendering import render, respond
 from api.routes.params import IdempotencyKey, PathId
@@ -19,7 +20,7 @@ from api.schemas.holds import (
     PlacedHoldOut,
     ReleaseOut,
 )
-from ledger.commands import ReleaseHold
+from ledger.commands import CaptureHold, PlaceHold, ReleaseHold
 from ledger.service import CreditLedger
 
 __all__ = ["HOLD_ROUTES", "HoldController"]
@@ -35,6 +36,7 @@ class HoldController(Controller):
     @post(
         "/",
         operation_id="placeHold",
+        opt=decision(PlaceHold),
         summary="Place a hold",
         guards=[SPEND],
         status_code=HTTP_201_CREATED,
@@ -55,6 +57,7 @@ class HoldController(Controller):
     @post(
         "/{hold_id:str}/capture",
         operation_id="captureHold",
+        opt=decision(CaptureHold),
         summary="Capture a hold",
         guards=[SPEND],
         status_code=HTTP_200_OK,
@@ -79,6 +82,7 @@ class HoldController(Controller):
     @post(
         "/{hold_id:str}/release",
         operation_id="releaseHold",
+        opt=decision(ReleaseHold),
         summary="Release a hold",
         guards=[SPEND],
         status_code=HTTP_200_OK,

@@ -1,12 +1,19 @@
-"""``/healthz`` and ``/readyz``: liveness and readiness probes (no API key needed)."""
+"""``/healthz``, ``/readyz`` and ``/metrics``: probes and Prometheus metrics.
+
+The probes need no API key; ``/metrics`` needs none either unless ``LEDGER_METRICS_PUBLIC`` is
+false (see :func:`api.auth.metrics_access`).
+"""
 
 from __future__ import annotations
 
-from litestar import Controller, get
+from typing import Any
+
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 
-from api.auth import PUBLIC
+from api.auth import PUBLIC, metrics_access
 from api.errors import NotReady
+from api.metrics import EXPOSITION_MEDIA_TYPE, metrics_of
 from api.openapi import problem_spec
 from api.schemas.operations import StatusOut
 from ledger.service import CreditLedger
@@ -15,7 +22,7 @@ __all__ = ["OPERATIONS_ROUTES", "OperationsController"]
 
 
 class OperationsController(Controller):
-    """Probes for orchestrators and load balancers."""
+    """Probes for orchestrators and load balancers, and metrics for Prometheus."""
 
     path = "/"
     tags = ["Operations"]
@@ -40,6 +47,25 @@ class OperationsController(Controller):
         except Exception as exc:  # any failure of the store means "not ready", whatever it is
             raise NotReady("the event store does not answer") from exc
         return StatusOut(status="ready")
+
+    @get(
+        "/metrics",
+        operation_id="getMetrics",
+        summary="Prometheus metrics",
+        guards=[metrics_access],
+        media_type=EXPOSITION_MEDIA_TYPE,
+        sync_to_thread=False,
+        responses={401: problem_spec(401), 403: problem_spec(403)},
+    )
+    def metrics(self, request: Request[Any, Any, Any]) -> Response[str]:
+        """This process's metrics in the Prometheus text format.
+
+        Requests by route template, method and status (count and latency histogram), ledger
+        decisions by operation and outcome, and contention retries by operation. Public by
+        default; with ``LEDGER_METRICS_PUBLIC=false`` it takes an admin or auditor key.
+        """
+        body = metrics_of(request.app.state).exposition().decode()
+        return Response(body, media_type=EXPOSITION_MEDIA_TYPE)
 
 
 OPERATIONS_ROUTES = [OperationsController]

@@ -1,15 +1,22 @@
-"""Parameter annotations shared by the route modules."""
+"""Parameter annotations shared by the route modules.
+
+Times in query strings are taken as text and parsed here (:func:`parse_time`), not by
+litestar: its lax conversion would read ``?to=0.5`` as a Unix timestamp, where the contract
+accepts only RFC 3339 times with an offset.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
+import msgspec
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
 from api.validation import IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY_LENGTH
+from ledger.validation import check_aware, fail
 
-__all__ = ["AsOf", "IdempotencyKey", "PathId"]
+__all__ = ["AsOf", "FromTime", "IdempotencyKey", "PathId", "ToTime", "parse_time"]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -22,6 +29,39 @@ IdempotencyKey = Annotated[
 ]
 PathId = Annotated[str, PathParameter()]
 AsOf = Annotated[
-    datetime | None,
-    QueryParameter(description="Answer from history, as the ledger stood at this time."),
+    str | None,
+    QueryParameter(
+        format="date-time",
+        description="Answer from history, as the ledger stood at this time (RFC 3339).",
+    ),
 ]
+FromTime = Annotated[
+    str | None,
+    QueryParameter(
+        name="from",
+        format="date-time",
+        description="Only what occurred at or after this time (RFC 3339 with an offset).",
+    ),
+]
+ToTime = Annotated[
+    str | None,
+    QueryParameter(
+        format="date-time",
+        description="Only what occurred before this time (RFC 3339 with an offset).",
+    ),
+]
+
+
+def parse_time(name: str, raw: str | None) -> datetime | None:
+    """The time the query parameter ``name`` gave, if any.
+
+    Raises:
+        ValidationFailed: Not an RFC 3339 time, or one without an offset; naming ``name``.
+    """
+    if raw is None:
+        return None
+    try:
+        value = msgspec.convert(raw, datetime)  # RFC 3339 only; no numbers, no bare dates
+    except msgspec.ValidationError:
+        raise fail(name, "must be an RFC 3339 time, e.g. 2026-01-01T00:00:00Z") from None
+    return check_aware(name, value)

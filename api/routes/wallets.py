@@ -10,10 +10,12 @@ from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED
 
 from api.auth import ADMIN, READ
+from api.metrics import decision
 from api.openapi import BEARER, problems
 from api.rendering import render, respond
-from api.routes.params import AsOf, IdempotencyKey, PathId
+from api.routes.params import AsOf, IdempotencyKey, PathId, parse_time
 from api.schemas.wallets import EventsOut, OpenWalletIn, WalletAsOfOut, WalletOut
+from ledger.commands import OpenWallet
 from ledger.service import CreditLedger
 
 __all__ = ["WALLET_ROUTES", "WalletController"]
@@ -29,6 +31,7 @@ class WalletController(Controller):
     @post(
         "/",
         operation_id="openWallet",
+        opt=decision(OpenWallet),
         summary="Open a wallet",
         guards=[ADMIN],
         status_code=HTTP_201_CREATED,
@@ -57,7 +60,7 @@ class WalletController(Controller):
         self, ledger: NamedDependency[CreditLedger], wallet_id: PathId, as_of: AsOf = None
     ) -> WalletAsOfOut:
         """Read a wallet: balance, grants and budgets, now or ``as_of`` a past time."""
-        return render(ledger.wallet(wallet_id, as_of), WalletAsOfOut)
+        return render(ledger.wallet(wallet_id, parse_time("as_of", as_of)), WalletAsOfOut)
 
     @get(
         "/{wallet_id:str}/events",

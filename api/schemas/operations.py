@@ -25,7 +25,8 @@ class ProblemOut(ResponseBody, omit_defaults=True):
 
     type: str
     title: str
-    status: int
+    status: int | str
+    """The HTTP status; for ``hold_not_open`` the hold's (``captured``, ``released``, ...)."""
     detail: str
     code: str
     errors: list[FieldProblemOut] | None = None

@@ -16,6 +16,10 @@ from tests.unit.test_api_support import ADMIN_KEY, assert_problem, running_api
 CONTRACT_OPERATIONS = {
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/v1/journal"),
+    ("get", "/v1/trial-balance"),
+    ("get", "/v1/wallets/{wallet_id}/usage"),
     ("post", "/v1/wallets"),
     ("get", "/v1/wallets/{wallet_id}"),
     ("get", "/v1/wallets/{wallet_id}/events"),

@@ -200,3 +200,12 @@ def test_checks_run_in_order_authentication_scope_then_body(api: Api) -> None:
     assert_problem(api.post("/v1/wallets/acme/debits", bad_body, key=None), 401, "unauthenticated")
     assert_problem(api.post("/v1/wallets/acme/debits", bad_body, key=auditor), 403, "forbidden")
     assert error_fields(api.post("/v1/wallets/acme/debits", bad_body)) == ["amount"]
+
+
+def test_options_answers_without_a_key() -> None:
+    # The authentication middleware skips OPTIONS (CORS preflight); guards must not then fail.
+    with running_api() as api:
+        response = api.request("OPTIONS", "/v1/wallets/acme/grants", key=None)
+
+    assert response.status_code == 204
+    assert "POST" in response.headers["allow"]

@@ -1,0 +1,177 @@
+"""The ``ledger`` command line (``[project.scripts] ledger = "api.cli:main"``).
+
+    ledger serve [--host H] [--port P] [--workers N]
+    ledger keys create --scope admin|service|auditor|customer:<id> [--scope ...] [--name NAME]
+    ledger sweep
+
+Every subcommand is one small function registered in :data:`COMMANDS` with the words that
+call it (``("keys", "create")``) and a function adding its arguments; :func:`build_parser`
+makes the argparse tree from that table. To add one, append a :class:`Subcommand` (and a help
+line in :data:`GROUPS` for a new first word of a nested command). Settings come from the
+``LEDGER_*`` environment variables (``api.settings.Settings``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from api.app import open_ledger
+from api.keys import SCOPE_PATTERN, issue_key
+from api.serve import serve
+from api.settings import Settings
+from ledger.stores import store_env
+
+__all__ = ["COMMANDS", "GROUPS", "Subcommand", "build_parser", "main"]
+
+
+def _no_arguments(_: argparse.ArgumentParser) -> None:
+    """A subcommand without options."""
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One ``ledger ...`` command: the words that call it, its help, its arguments, its code."""
+
+    words: tuple[str, ...]
+    help: str
+    run: Callable[[argparse.Namespace], int]
+    arguments: Callable[[argparse.ArgumentParser], None] = field(default=_no_arguments)
+
+
+# -- serve ------------------------------------------------------------------------------------
+
+
+def _serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="address to bind (default: LEDGER_HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to bind (default: LEDGER_PORT or 8000)")
+    parser.add_argument(
+        "--workers", type=int, help="worker processes (default: LEDGER_WORKERS or 1)"
+    )
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve the HTTP API with uvicorn until interrupted."""
+    settings = Settings()
+    return serve(
+        settings,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+    )
+
+
+# -- keys create ------------------------------------------------------------------------------
+
+_SCOPE = re.compile(SCOPE_PATTERN)
+
+
+def _scope(value: str) -> str:
+    if not _SCOPE.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a scope: use admin, service, auditor or customer:<customer_id>"
+        )
+    return value
+
+
+def _keys_create_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        type=_scope,
+        help="admin, service, auditor or customer:<customer_id> (repeat for several)",
+    )
+    parser.add_argument("--name", default="", help="a name to recognise the key by")
+
+
+def run_keys_create(args: argparse.Namespace) -> int:
+    """Issue an API key and print it (stdout, alone, so scripts can capture it) once."""
+    settings = Settings()
+    if store_env(settings.database_url)["PERSISTENCE_MODULE"] == "eventsourcing.popo":
+        print("ledger keys create: a memory:// store forgets the key at once", file=sys.stderr)
+        return 2
+    ledger = open_ledger(settings.database_url)
+    try:
+        key_id, key = issue_key(ledger, args.scope, args.name)
+    finally:
+        ledger.close()
+    print(key)
+    scopes = ", ".join(args.scope)
+    print(f"issued API key {key_id} ({scopes}); it is shown only now", file=sys.stderr)
+    return 0
+
+
+# -- sweep ------------------------------------------------------------------------------------
+
+
+def run_sweep(_: argparse.Namespace) -> int:
+    """Record the expiries of grants and holds that are due, in every wallet."""
+    ledger = open_ledger(Settings().database_url)
+    try:
+        recorded = ledger.sweep()
+    finally:
+        ledger.close()
+    print(f"recorded {recorded} expiry event{'' if recorded == 1 else 's'}")
+    return 0
+
+
+# -- the table --------------------------------------------------------------------------------
+
+GROUPS: dict[str, str] = {"keys": "manage API keys"}
+"""Help of the first word of nested commands (``ledger keys ...``)."""
+
+COMMANDS: list[Subcommand] = [
+    Subcommand(("serve",), "serve the HTTP API", run_serve, _serve_arguments),
+    Subcommand(("keys", "create"), "issue an API key", run_keys_create, _keys_create_arguments),
+    Subcommand(("sweep",), "record due expiries of grants and holds", run_sweep),
+]
+"""Every subcommand, in the order ``ledger --help`` lists them."""
+
+
+def build_parser(commands: Sequence[Subcommand] = COMMANDS) -> argparse.ArgumentParser:
+    """The argparse tree of ``commands``; each leaf parser sets ``run``."""
+    parser = argparse.ArgumentParser(
+        prog="ledger", description="Event-sourced, double-entry credit ledger."
+    )
+    groups: dict[tuple[str, ...], argparse._SubParsersAction[argparse.ArgumentParser]] = {
+        (): parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    }
+    for command in commands:
+        for depth in range(1, len(command.words)):
+            prefix = command.words[:depth]
+            if prefix not in groups:
+                word = prefix[-1]
+                group = groups[prefix[:-1]].add_parser(word, help=GROUPS.get(word, ""))
+                groups[prefix] = group.add_subparsers(
+                    dest=f"{'_'.join(prefix)}_command", metavar="COMMAND", required=True
+                )
+        leaf = groups[command.words[:-1]].add_parser(
+            command.words[-1], help=command.help, description=command.help
+        )
+        command.arguments(leaf)
+        leaf.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``ledger`` with ``argv`` (the process's arguments by default); the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except ValidationError as error:
+        # hide_input_in_errors keeps secrets (a short bootstrap key) out of this message.
+        print(f"ledger: invalid LEDGER_* setting:\n{error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

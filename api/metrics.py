@@ -1,0 +1,216 @@
+"""Prometheus metrics of one app: HTTP traffic, ledger decisions and contention retries.
+
+Each app owns a ``CollectorRegistry`` (:class:`Metrics`), so the many apps a test run builds
+never clash over metric names in prometheus-client's global registry. The names are listed in
+``docs/decisions/0008-prometheus-client.md``:
+
+* ``ledger_http_requests_total{method, route, status}`` and
+  ``ledger_http_request_duration_seconds{method, route, status}`` (a histogram), recorded by
+  :class:`MetricsMiddleware`, the outermost middleware. ``route`` is the route's template
+  (``/v1/wallets/{wallet_id}/debits``), never the raw path, so ids cannot explode the label
+  set; requests no route matches (litestar answers those before any middleware) are not counted.
+* ``ledger_decisions_total{operation, outcome}``: one per answered command of a route marked
+  with :func:`decision`; ``outcome`` is ``ok``, ``replayed`` (an idempotent repeat) or the
+  problem's ``code`` (``insufficient_credits``, ``validation_error``, ...). Refusals of the
+  key itself (``unauthenticated``, ``forbidden``) are not decisions and are not counted.
+* ``ledger_contention_retries_total{operation}``: each time a command's save collided with
+  another writer and was decided again, fed by the ledger's ``on_conflict`` hook.
+
+``operation`` is the ledger command in snake_case (``debit``, ``capture_hold``), the same in
+both ledger metrics.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import TYPE_CHECKING, Any, cast
+
+import msgspec
+from litestar.datastructures import State
+from litestar.enums import ScopeType
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+)
+from prometheus_client.exposition import generate_latest
+
+from api.errors import PROBLEM_MEDIA_TYPE, to_problem
+from api.rendering import REPLAYED_HEADER
+
+if TYPE_CHECKING:
+    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = [
+    "DECISION",
+    "EXPOSITION_MEDIA_TYPE",
+    "METRICS_KEY",
+    "Metrics",
+    "MetricsMiddleware",
+    "decision",
+    "metrics_of",
+    "operation_name",
+]
+
+# The ``*_created`` series (when each label set first appeared) double the series count and
+# nothing here reads them. prometheus-client keeps this switch per process.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+METRICS_KEY = "metrics"
+DECISION = "decision"
+"""Route ``opt`` key naming the ledger operation a route decides (see :func:`decision`)."""
+EXPOSITION_MEDIA_TYPE = CONTENT_TYPE_LATEST.split("; charset=")[0]
+"""The text format's media type; litestar appends ``; charset=utf-8`` to ``text/*`` itself."""
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_NOT_DECISIONS = frozenset({"unauthenticated", "forbidden"})
+_MAX_PROBLEM_BYTES = 65_536
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def operation_name(command: str) -> str:
+    """A command class name in snake_case: ``CaptureHold`` -> ``capture_hold``."""
+    return _CAMEL_HUMP.sub("_", command).lower()
+
+
+def decision(command: type) -> dict[str, str]:
+    """Route ``opt`` marking a route that runs the ledger command ``command`` (a class)."""
+    return {DECISION: operation_name(command.__name__)}
+
+
+class Metrics:
+    """The app's metrics, in a registry of its own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        labels = ["method", "route", "status"]
+        self.http_requests = Counter(
+            "ledger_http_requests_total",
+            "HTTP requests answered, by route template, method and status.",
+            labels,
+            registry=self.registry,
+        )
+        self.http_duration = Histogram(
+            "ledger_http_request_duration_seconds",
+            "Time from receiving a request to sending the last byte of its answer.",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.decisions = Counter(
+            "ledger_decisions_total",
+            "Ledger commands answered, by operation and outcome (ok, replayed or error code).",
+            ["operation", "outcome"],
+            registry=self.registry,
+        )
+        self.contention_retries = Counter(
+            "ledger_contention_retries_total",
+            "Saves that collided with another writer and were decided again, by operation.",
+            ["operation"],
+            registry=self.registry,
+        )
+
+    def on_conflict(self, command: str) -> None:
+        """The ledger's ``on_conflict`` hook: count one contention retry of ``command``."""
+        self.contention_retries.labels(operation=operation_name(command)).inc()
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one answered request and its latency."""
+        labels = {"method": method, "route": route, "status": str(status)}
+        self.http_requests.labels(**labels).inc()
+        self.http_duration.labels(**labels).observe(seconds)
+
+    def observe_decision(self, operation: str, outcome: str) -> None:
+        """Count one answered command."""
+        self.decisions.labels(operation=operation, outcome=outcome).inc()
+
+    def exposition(self) -> bytes:
+        """Everything in the registry, in the Prometheus text format."""
+        return generate_latest(self.registry)
+
+
+def metrics_of(state: State) -> Metrics:
+    """The metrics of the app whose state this is."""
+    return cast("Metrics", state[METRICS_KEY])
+
+
+class _Answer:
+    """What the middleware saw of a response on its way out."""
+
+    __slots__ = ("code", "problem_body", "replayed", "status")
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+        self.replayed = False
+        self.code: str | None = None
+        self.problem_body: bytearray | None = None
+
+    def see(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            headers = {k.decode("latin-1").lower(): v for k, v in message.get("headers", [])}
+            self.replayed = headers.get(REPLAYED_HEADER.lower()) == b"true"
+            media_type = headers.get("content-type", b"").decode("latin-1")
+            if media_type.startswith(PROBLEM_MEDIA_TYPE):
+                self.problem_body = bytearray()
+        elif (
+            message["type"] == "http.response.body"
+            and self.problem_body is not None
+            and len(self.problem_body) < _MAX_PROBLEM_BYTES
+        ):
+            self.problem_body += message.get("body", b"")
+
+    def outcome(self) -> str:
+        """``ok``, ``replayed`` or the problem's code."""
+        status = self.status or 500
+        if status < 400:
+            return "replayed" if self.replayed else "ok"
+        if self.code is None and self.problem_body is not None:
+            try:
+                body: Any = msgspec.json.decode(bytes(self.problem_body))
+                self.code = str(body["code"])
+            except (msgspec.DecodeError, KeyError, TypeError):
+                self.code = None
+        return self.code or f"http_{status}"
+
+
+class MetricsMiddleware:
+    """ASGI middleware counting every answered request; put it outermost.
+
+    Exceptions raised by inner middleware (authentication) reach it before litestar's outer
+    exception handler renders them; they are counted with the status that handler will answer.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        metrics = metrics_of(scope["app"].state)
+        answer = _Answer()
+        started = time.perf_counter()
+
+        async def watched_send(message: Message) -> None:
+            answer.see(message)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        except Exception as exc:
+            problem = to_problem(exc)
+            answer.status = answer.status or problem.status
+            answer.code = problem.code
+            raise
+        finally:
+            status = answer.status or 500
+            route = scope.get("path_template") or "unmatched"
+            metrics.observe_request(scope["method"], route, status, time.perf_counter() - started)
+            operation = scope["route_handler"].opt.get(DECISION)
+            if operation is not None:
+                outcome = answer.outcome()
+                if outcome not in _NOT_DECISIONS:
+                    metrics.observe_decision(str(operation), outcome)

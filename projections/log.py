@@ -1,0 +1,118 @@
+"""Reading the ledger's notification log in batches, as decoded, checked wallet events.
+
+Positions are notification ids: ordered (the Postgres recorder commits inserts in id order
+under its table lock) but not gapless (a rolled-back insert burns ids), so readers always
+ask for ids *after* the last one they saw and never compute ``position + 1``. A batch's
+``last`` is the id of the last notification read, wallet event or not, so the tracked
+position also moves past receipts and hold records and the lag reaches zero at the head.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from ledger.application import CreditLedgerBase
+from ledger.events import WalletEvent, WalletOpened
+from projections.base import Change, check_change
+
+__all__ = ["MAX_BATCH", "Batch", "LogReader"]
+
+MAX_BATCH = 1000
+WALLET_CACHE_SIZE = 100_000
+# Wallet event topics are "ledger:Wallet.<Name>"; receipts and hold records (most of the
+# rest of the log) are skipped without being decoded. A prefix rather than a fixed list,
+# so that an event type added later is decoded (and checked) rather than silently missed.
+_WALLET_TOPIC_PREFIX = "ledger:Wallet."
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Notifications after some position: how many, the last id, and the wallet events."""
+
+    last: int
+    count: int
+    changes: list[Change]
+
+    @property
+    def last_event(self) -> int:
+        """Position of the last wallet event in the batch (0 if there is none)."""
+        return self.changes[-1].position if self.changes else 0
+
+
+class LogReader:
+    """Reads and decodes the log of one ledger application; remembers wallet ids and units.
+
+    Events other than ``WalletOpened`` do not carry the wallet's id or unit; both are fixed
+    when the wallet opens, so they are taken from that event (in the batch, or read once
+    as version 1 of the wallet's stream) and cached.
+    """
+
+    def __init__(self, app: CreditLedgerBase, *, cache_size: int = WALLET_CACHE_SIZE) -> None:
+        self.app = app
+        # Bounded (least recently used goes first): a miss costs one single-row read.
+        self._wallets: OrderedDict[UUID, tuple[str, str]] = OrderedDict()
+        self._cache_size = cache_size
+
+    def head(self) -> int:
+        """The highest notification id in the log (0 when empty)."""
+        return int(self.app.recorder.max_notification_id() or 0)
+
+    def read(self, after: int, limit: int, *, stop: int | None = None, check: bool = True) -> Batch:
+        """Up to ``limit`` notifications with ids above ``after`` (and at most ``stop``),
+        wallet events decoded.
+
+        Raises :class:`~projections.base.InvariantViolation` (with ``check``) when an
+        event's postings break double entry, before anything is written.
+        """
+        if not 1 <= limit <= MAX_BATCH:
+            raise ValueError(f"batch size must be between 1 and {MAX_BATCH}")
+        notifications = self.app.recorder.select_notifications(
+            start=after, limit=limit, stop=stop, inclusive_of_start=False
+        )
+        changes: list[Change] = []
+        for notification in notifications:
+            if not str(notification.topic).startswith(_WALLET_TOPIC_PREFIX):
+                continue
+            event: Any = self.app.mapper.to_domain_event(notification)
+            if not isinstance(event, WalletEvent):
+                continue
+            wallet_id, unit = self.wallet_of(event)
+            change = Change(notification.id, event, wallet_id, unit)
+            if check:
+                check_change(change)
+            changes.append(change)
+        last = notifications[-1].id if notifications else after
+        return Batch(last=last, count=len(notifications), changes=changes)
+
+    def recorded_at(self, after: int) -> datetime | None:
+        """When the first notification after ``after`` was recorded (None at the head)."""
+        page = self.app.recorder.select_notifications(
+            start=after, limit=1, inclusive_of_start=False
+        )
+        if not page:
+            return None
+        event: Any = self.app.mapper.to_domain_event(page[0])
+        timestamp: datetime = event.timestamp
+        return timestamp
+
+    def wallet_of(self, event: WalletEvent) -> tuple[str, str]:
+        """(wallet_id, unit) of the wallet that recorded ``event``."""
+        wallet = event.originator_id
+        if isinstance(event, WalletOpened):
+            known: tuple[str, str] | None = (event.wallet_id, event.unit)
+        else:
+            known = self._wallets.get(wallet)
+        if known is None:
+            first = list(self.app.events.get(wallet, lte=1))
+            if not first or not isinstance(first[0], WalletOpened):
+                raise LookupError(f"wallet stream {wallet} has no WalletOpened")
+            known = (first[0].wallet_id, first[0].unit)
+        self._wallets[wallet] = known
+        self._wallets.move_to_end(wallet)
+        if len(self._wallets) > self._cache_size:
+            self._wallets.popitem(last=False)
+        return known

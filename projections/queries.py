@@ -1,0 +1,242 @@
+"""Audit and dashboard reads answered from the views instead of by scanning the log.
+
+``journal``, ``trial_balance`` and ``usage_series`` take the same keyword parameters and
+return the same shapes as their namesakes in :mod:`ledger.audit`; only the first argument
+differs (the :class:`~projections.store.ViewStore` instead of the ledger application).
+Each answer comes from one read snapshot, so it describes one prefix of the log: the
+position the projection had reached (see ``wait_for`` for read-your-writes).
+
+Deliberate differences from the log scan:
+
+* ``usage_series`` requires ``from_``/``to`` on UTC hour boundaries (the view's grain)
+  and returns an empty series for a wallet it has never seen, rather than raising
+  ``WalletNotFound`` (the API checks the wallet anyway, to authorise the caller).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ledger.audit import MAX_LIMIT, WINDOWS
+from ledger.state import SUBJECT_KEYS
+from ledger.validation import fail
+from projections.budget_queries import budget_status
+from projections.catalog import BALANCES, JOURNAL, USAGE
+from projections.dialect import day_start, hour_start
+from projections.export import journal_csv
+from projections.journal import SELECT_COLUMNS, decode_row
+from projections.reading import Live, journal_filter, live, reading
+from projections.store import Tx, ViewStore
+from projections.usage import ABSENT
+
+__all__ = [
+    "account_balance",
+    "budget_status",
+    "journal",
+    "journal_csv",
+    "trial_balance",
+    "usage_series",
+]
+
+# Balances as of T (see projections.balances): whole days before T's day from the daily
+# movements, T's own day from the journal's legs, cut at the balances' position.
+AS_OF_SPLIT = (
+    "SELECT account, SUM(debit), SUM(credit) FROM ("
+    "SELECT account, unit, debit, credit FROM {days} WHERE day < ?"
+    " UNION ALL SELECT account, unit, debit, credit FROM {journal}"
+    " WHERE occurred_at >= ? AND occurred_at <= ? AND position <= ?) moves"
+    " WHERE 1 = 1{filters} GROUP BY account"
+)
+# The journal alone, for when it lags the balances (e.g. just after a switch).
+AS_OF_JOURNAL = (
+    "SELECT account, SUM(debit), SUM(credit) FROM {journal}"
+    " WHERE occurred_at <= ?{filters} GROUP BY account"
+)
+TOTALS = "SELECT account, debit_total, credit_total FROM {balances} WHERE 1 = 1{filters}"
+LATEST = "SELECT MAX(last_occurred_at) FROM {balances}"
+ACCOUNT = "SELECT unit, debit_total, credit_total FROM {balances} WHERE account = ?"
+USAGE_SERIES = (
+    "SELECT {window}{groups}, SUM(debited), SUM(debit_count) FROM {usage}"
+    " WHERE wallet_id = ?{filters} GROUP BY {positions}"
+)
+JOURNAL_LAST = (
+    "SELECT position FROM {journal} WHERE 1 = 1{filters} ORDER BY position, leg LIMIT 1 OFFSET ?"
+)
+JOURNAL_PAGE = (
+    f"SELECT {SELECT_COLUMNS} FROM {{journal}} WHERE 1 = 1{{filters}}"  # noqa: S608 - constant identifiers; values are parameters
+    " ORDER BY position, leg"
+)
+
+
+def journal(
+    views: ViewStore,
+    *,
+    wallet_id: str | None = None,
+    account: str | None = None,
+    from_: datetime | None = None,
+    to: datetime | None = None,
+    after: int = 0,
+    limit: int = 100,
+) -> dict[str, Any]:
+    """A page of journal rows, as :func:`ledger.audit.journal` returns it.
+
+    Whole events only: the page ends with the event holding the ``limit``-th matching row.
+    ``next_after`` is that event's position, or, on a short (last) page, the last wallet
+    event the view has applied, as the log scan reports the last event it looked at.
+    """
+    if not 1 <= limit <= MAX_LIMIT:
+        raise fail("limit", f"must be between 1 and {MAX_LIMIT}")
+
+    def query(tx: Tx) -> dict[str, Any]:
+        view = live(tx, JOURNAL)
+        filters, params = journal_filter(
+            tx, wallet_id=wallet_id, account=account, from_=from_, to=to
+        )
+        filters, params = filters + " AND position > ?", [*params, after]
+        names = {"journal": view.table()}
+        last = tx.one(
+            tx.dialect.sql(JOURNAL_LAST.replace("{filters}", filters), **names),
+            [*params, limit - 1],
+        )
+        if last is None:
+            page_sql, next_after = (
+                JOURNAL_PAGE.replace("{filters}", filters),
+                max(after, view.last_event),
+            )
+        else:
+            page_sql = JOURNAL_PAGE.replace("{filters}", filters + " AND position <= ?")
+            params, next_after = [*params, last[0]], int(last[0])
+        rows = tx.all(tx.dialect.sql(page_sql, **names), params)
+        return {"entries": [decode_row(tx.dialect, row) for row in rows], "next_after": next_after}
+
+    return reading(views, query)
+
+
+def _as_of_totals(
+    tx: Tx, as_of: datetime, filters: str, params: list[Any]
+) -> list[tuple[Any, ...]]:
+    """(account, debit, credit) over postings dated at or before ``as_of``."""
+    balances, journal_view = live(tx, BALANCES), live(tx, JOURNAL)
+    names = {
+        "balances": balances.table(),
+        "days": balances.table("days"),
+        "journal": journal_view.table(),
+    }
+    to_db = tx.dialect.to_db
+    latest = tx.one(tx.dialect.sql(LATEST, **names))
+    if latest is None or latest[0] is None or as_of >= tx.dialect.from_db(latest[0]):
+        return tx.all(tx.dialect.sql(TOTALS.replace("{filters}", filters), **names), params)
+    if journal_view.position >= balances.position:
+        day = day_start(as_of)
+        sql = tx.dialect.sql(AS_OF_SPLIT.replace("{filters}", filters), **names)
+        return tx.all(sql, [to_db(day), to_db(day), to_db(as_of), balances.position, *params])
+    sql = tx.dialect.sql(AS_OF_JOURNAL.replace("{filters}", filters), **names)
+    return tx.all(sql, [to_db(as_of), *params])
+
+
+def trial_balance(views: ViewStore, *, as_of: datetime, unit: str | None = None) -> dict[str, Any]:
+    """Debit and credit totals per account over postings dated at or before ``as_of``."""
+    filters, params = (" AND unit = ?", [unit]) if unit is not None else ("", [])
+    rows = reading(views, lambda tx: _as_of_totals(tx, as_of, filters, params))
+    accounts = [
+        {
+            "account": account,
+            "debit_total": int(d),
+            "credit_total": int(c),
+            "balance": int(d) - int(c),
+        }
+        for account, d, c in sorted(rows)
+    ]
+    debit_total = sum(a["debit_total"] for a in accounts)
+    credit_total = sum(a["credit_total"] for a in accounts)
+    return {
+        "as_of": as_of,
+        "unit": unit,
+        "accounts": accounts,
+        "debit_total": debit_total,
+        "credit_total": credit_total,
+        "balanced": debit_total == credit_total,
+    }
+
+
+def account_balance(
+    views: ViewStore, account: str, as_of: datetime | None = None
+) -> dict[str, Any]:
+    """One account's totals now (``as_of`` None) or over postings dated at or before ``as_of``."""
+
+    def query(tx: Tx) -> tuple[str | None, list[tuple[Any, ...]]]:
+        names = {"balances": live(tx, BALANCES).table()}
+        row = tx.one(tx.dialect.sql(ACCOUNT, **names), (account,))
+        if row is None:
+            return None, []
+        if as_of is None:
+            return row[0], [(account, row[1], row[2])]
+        return row[0], _as_of_totals(tx, as_of, " AND account = ?", [account])
+
+    unit, rows = reading(views, query)
+    debit_total = sum(int(d) for _, d, _ in rows)
+    credit_total = sum(int(c) for _, _, c in rows)
+    return {
+        "account": account,
+        "unit": unit,
+        "as_of": as_of,
+        "debit_total": debit_total,
+        "credit_total": credit_total,
+        "balance": debit_total - credit_total,
+    }
+
+
+def _check_usage_bounds(from_: datetime | None, to: datetime | None) -> None:
+    for field, bound in (("from", from_), ("to", to)):
+        if bound is not None and bound != hour_start(bound):
+            raise fail(field, "must be on a UTC hour boundary (usage is kept per hour)")
+
+
+def usage_series(
+    views: ViewStore,
+    *,
+    wallet_id: str,
+    from_: datetime | None,
+    to: datetime | None,
+    window: str,
+    group_by: list[str],
+) -> dict[str, Any]:
+    """Credits debited and their count per window and subject group (``ledger.audit``)."""
+    if window not in WINDOWS:
+        raise fail("window", "must be hour, day or month")
+    for key in group_by:
+        if key not in SUBJECT_KEYS:
+            raise fail("group_by", f"unknown key {key!r}")
+    _check_usage_bounds(from_, to)
+
+    def query(tx: Tx) -> list[tuple[Any, ...]]:
+        view: Live = live(tx, USAGE)
+        filters, params = "", [wallet_id]
+        if from_ is not None:
+            filters, params = filters + " AND hour >= ?", [*params, tx.dialect.to_db(from_)]
+        if to is not None:
+            filters, params = filters + " AND hour < ?", [*params, tx.dialect.to_db(to)]
+        # group_by holds only validated subject keys, which are the column names.
+        sql = USAGE_SERIES.replace("{window}", tx.dialect.window_start(window, "hour"))
+        sql = sql.replace("{groups}", "".join(f", {key}" for key in group_by))
+        sql = sql.replace("{filters}", filters)
+        sql = sql.replace("{positions}", ", ".join(str(i + 1) for i in range(len(group_by) + 1)))
+        return tx.all(tx.dialect.sql(sql, usage=view.table()), params)
+
+    cells = []
+    for row in reading(views, query):
+        group = tuple(None if value == ABSENT else value for value in row[1:-2])
+        cells.append((views.dialect.from_db(row[0]), group, int(row[-2]), int(row[-1])))
+    # The log scan's order: window start, then the group tuple's text.
+    cells.sort(key=lambda cell: (cell[0], str(cell[1])))
+    series = [
+        {
+            "window_start": start,
+            "group": dict(zip(group_by, group, strict=True)),
+            "debited": debited,
+            "count": count,
+        }
+        for start, group, debited, count in cells
+    ]
+    return {"series": series}
