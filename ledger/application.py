@@ -40,6 +40,7 @@ from ledger.events import HoldCaptured, HoldExpired, HoldPlaced, HoldReleased
 from ledger.executor import Decision, Outcome, StripedLocks, backoff_seconds
 from ledger.ids import hold_record_id, receipt_id, wallet_uuid
 from ledger.records import HoldRecord, Receipt
+from ledger.snapshots import Snapshotter
 from ledger.state import Budget, Grant, Hold
 from ledger.stores import store_env
 from ledger.wallet import Wallet
@@ -47,6 +48,7 @@ from ledger.wallet import Wallet
 __all__ = ["CreditLedgerBase", "utc_now"]
 
 MAX_ATTEMPTS = 8
+SNAPSHOT_INTERVAL = 500
 STARTUP_ATTEMPTS = 6
 
 
@@ -95,11 +97,18 @@ class CreditLedgerBase(Application[UUID]):
         # With group commit, one thread per ledger decides and commits wallet commands in
         # batches (ledger.committer); without, each caller runs its own decide-save loop.
         self.committer: Committer | None = Committer(self) if group_commit else None
+        # LEDGER_SNAPSHOT_INTERVAL (or SNAPSHOT_INTERVAL): versions between wallet snapshots.
+        interval = int(self.env.get("SNAPSHOT_INTERVAL", str(SNAPSHOT_INTERVAL)))
+        self.snapshotter = Snapshotter(self._snapshot, interval=interval)
 
     def close(self) -> None:
         if self.committer is not None:
             self.committer.close()
+        self.snapshotter.close()
         super().close()
+
+    def _snapshot(self, aggregate_id: UUID, version: int) -> None:
+        self.take_snapshot(aggregate_id, version=version)
 
     def _construct(self, env: dict[str, str]) -> None:
         """Build the infrastructure; retry a race between processes creating the tables.
@@ -239,14 +248,19 @@ class CreditLedgerBase(Application[UUID]):
         The commit may or may not have happened (a lost acknowledgement), which is why the
         answer is "retry with the same idempotency key": the receipt makes that safe.
         """
+        before = {id(o): o.version - len(o.pending_events) for o in objs if isinstance(o, Wallet)}
         try:
-            return super().save(*objs, **kwargs)
+            recordings = super().save(*objs, **kwargs)
         except IntegrityError:
             raise
         except PersistenceError as error:
             raise Overloaded(
                 f"the event store did not accept the write: {type(error).__name__}"
             ) from error
+        for obj in objs:
+            if isinstance(obj, Wallet):
+                self.snapshotter.saved(obj.id, before[id(obj)], obj.version)
+        return recordings
 
     def conflicted(self, command: Command) -> None:
         """A save of ``command`` collided and will be re-decided (counted by the API)."""

@@ -1,0 +1,84 @@
+"""Snapshots taken off the request path, so a long-lived wallet loads fast after a restart.
+
+eventsourcing's own ``snapshotting_intervals`` snapshots synchronously inside ``save()``; here
+a save only *notes* that a wallet crossed a multiple of ``interval`` versions, and one
+background thread takes the snapshot (a read and an insert) later. A full queue drops the
+request: the next crossing asks again, and a snapshot is only ever an optimisation.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from uuid import UUID
+
+__all__ = ["Snapshotter"]
+
+log = logging.getLogger(__name__)
+
+
+class Snapshotter:
+    """Takes snapshots in a daemon thread via ``take(aggregate_id, version)``."""
+
+    def __init__(
+        self, take: Callable[[UUID, int], None], *, interval: int = 500, queue_size: int = 1024
+    ) -> None:
+        if interval < 1:
+            raise ValueError("snapshot interval must be at least 1")
+        self.interval = interval
+        self._take = take
+        self._queue: queue.Queue[tuple[UUID, int]] = queue.Queue(maxsize=queue_size)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.taken = 0
+
+    def saved(self, aggregate_id: UUID, old_version: int, new_version: int) -> None:
+        """Note a save; ask for a snapshot when it crossed a multiple of ``interval``."""
+        if new_version // self.interval == old_version // self.interval:
+            return
+        self._ensure_started()
+        try:
+            self._queue.put_nowait((aggregate_id, new_version))
+        except queue.Full:
+            log.warning("snapshot queue full; skipping %s at version %d", aggregate_id, new_version)
+
+    def drain(self, timeout: float = 5.0) -> None:
+        """Wait until every requested snapshot is taken (tests, orderly shutdown)."""
+        deadline = threading.Event()
+        timer = threading.Timer(timeout, deadline.set)
+        timer.start()
+        try:
+            while self._queue.unfinished_tasks and not deadline.is_set():
+                deadline.wait(0.01)
+        finally:
+            timer.cancel()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _ensure_started(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._loop, name="ledger-snapshots", daemon=True
+                )
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                aggregate_id, version = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            try:
+                self._take(aggregate_id, version)
+                self.taken += 1
+            except Exception:  # a failed snapshot costs load time only, never correctness
+                log.exception("snapshot of %s at version %d failed", aggregate_id, version)
+            finally:
+                self._queue.task_done()
