@@ -33,8 +33,8 @@ from ledger.errors import (
     IdempotencyConflict,
     LedgerError,
     Overloaded,
-    ValidationFailed,
     WalletNotFound,
+    refuses_input,
 )
 from ledger.events import HoldCaptured, HoldExpired, HoldPlaced, HoldReleased
 from ledger.executor import Decision, Outcome, StripedLocks, backoff_seconds
@@ -185,12 +185,15 @@ class CreditLedgerBase(Application[UUID]):
         command: Command,
         decide: Callable[[bool], Decision],
         keep_receipt: bool = False,
+        receipt_when_unchanged: bool = False,
     ) -> Outcome:
         """Decide and save ``command`` atomically with its receipt; replay a repeated key.
 
         ``key`` is the client's idempotency key (``key_given``) or one the server made.
         ``keep_receipt`` records a receipt even without a client key (a debit's receipt is
-        its record). ``decide(retrying)`` gets True after a conflict.
+        its record). ``receipt_when_unchanged`` records the client's key even when the
+        decision changes nothing (a price book PUT equal to the current version), so the key
+        keeps answering that result. ``decide(retrying)`` gets True after a conflict.
         """
         rid = receipt_id(scope, key)
         fingerprint = command.fingerprint()
@@ -200,13 +203,17 @@ class CreditLedgerBase(Application[UUID]):
                     return replay
                 try:
                     decision = decide(attempt > 0)
-                except ValidationFailed:
-                    raise  # bad input is refused as such, whatever the key did before
-                except LedgerError:
-                    if key_given and (replay := self.replay(rid, key, fingerprint)):
+                except LedgerError as refusal:
+                    # Bad input is refused as such, whatever the key did before; a refusal
+                    # that depends on state yields to the key's earlier result.
+                    if (
+                        not refuses_input(refusal)
+                        and key_given
+                        and (replay := self.replay(rid, key, fingerprint))
+                    ):
                         return replay
                     raise
-                if not decision.aggregates:
+                if not decision.aggregates and not (receipt_when_unchanged and key_given):
                     return Outcome(decision.body)
                 aggregates = [*decision.aggregates, *self.hold_records_for(decision.aggregates)]
                 if key_given or keep_receipt:

@@ -2,18 +2,23 @@
 
 A command's :meth:`Command.fingerprint` is taken over exactly what the caller sent, so a
 retry with the same idempotency key matches even though server defaults (generated ids,
-``effective_at`` = now) would differ between the two calls.
+``effective_at`` = now) would differ between the two calls. Fingerprints are stored in
+receipts, so they must not change for a request that was valid before: a field added later
+is declared with ``metadata=ADDED_LATER`` and left out of the fingerprint while at its default.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 __all__ = [
+    "ADDED_LATER",
     "CaptureHold",
     "Command",
     "Debit",
@@ -26,6 +31,12 @@ __all__ = [
     "SetBudget",
     "VoidGrant",
 ]
+
+_OMIT_AT_DEFAULT = "fingerprint_omits_default"
+ADDED_LATER: Mapping[str, bool] = MappingProxyType({_OMIT_AT_DEFAULT: True})
+"""``field(metadata=ADDED_LATER)``: a field added after its command's fingerprints were first
+stored in receipts. While it has its default it is left out of the fingerprint, so a retry of
+a request recorded before the field existed still matches its receipt (not a conflict)."""
 
 
 def _canonical(value: Any) -> Any:
@@ -43,11 +54,15 @@ class Command:
     idempotency_key: str | None = None
 
     def fingerprint(self) -> str:
-        """sha256 over the command's name and fields, idempotency key excluded."""
+        """sha256 over the command's name and fields, idempotency key excluded.
+
+        Fields declared with ``ADDED_LATER`` count only when they differ from their default.
+        """
         body = {
             f.name: _canonical(getattr(self, f.name))
             for f in fields(self)
             if f.name != "idempotency_key"
+            and not (f.metadata.get(_OMIT_AT_DEFAULT) and getattr(self, f.name) == f.default)
         }
         text = json.dumps([type(self).__name__, body], sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
@@ -85,11 +100,14 @@ class VoidGrant(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class Debit(Command):
+    """Spend ``amount``, or what ``usage`` rates to (exactly one of the two)."""
+
     wallet_id: str
-    amount: int
+    amount: int | None = None
     subject: dict[str, str] = field(default_factory=dict)
     occurred_at: datetime | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    usage: dict[str, Any] | None = field(default=None, metadata=ADDED_LATER)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,20 +120,26 @@ class Refund(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class PlaceHold(Command):
+    """Reserve ``amount``, or what ``usage`` rates to (exactly one of the two)."""
+
     wallet_id: str
-    amount: int
+    amount: int | None = None
     hold_id: str | None = None
     subject: dict[str, str] = field(default_factory=dict)
     expires_at: datetime | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    usage: dict[str, Any] | None = field(default=None, metadata=ADDED_LATER)
 
 
 @dataclass(frozen=True, kw_only=True)
 class CaptureHold(Command):
+    """Capture ``amount``, or what ``usage`` rates to, or (neither) the held amount."""
+
     wallet_id: str
     hold_id: str
     amount: int | None = None
     allow_overage: bool = False
+    usage: dict[str, Any] | None = field(default=None, metadata=ADDED_LATER)
 
 
 @dataclass(frozen=True, kw_only=True)

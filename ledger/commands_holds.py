@@ -24,6 +24,7 @@ from ledger.postings import (
     holds_account,
     postings_to_dicts,
 )
+from ledger.rating import rating_summary
 from ledger.state import Hold
 from ledger.validation import check_amount, check_aware, check_id, check_subject, fail
 from ledger.wallet_state import WalletState
@@ -34,10 +35,12 @@ MAX_HOLD_DURATION = timedelta(days=7)
 
 
 def check_hold_input(
-    hold_id: str, amount: int, subject: dict[str, str], expires_at: datetime
+    hold_id: str, amount: int | None, subject: dict[str, str], expires_at: datetime
 ) -> None:
+    """``amount`` is None only for a hold of ``usage``, rated by the application."""
     check_id("hold_id", hold_id)
-    check_amount("amount", amount)
+    if amount is not None:
+        check_amount("amount", amount)
     check_subject(subject)
     check_aware("expires_at", expires_at)
 
@@ -53,8 +56,13 @@ class HoldCommands(WalletState):
         metadata: dict[str, Any],
         idempotency_key: str | None,
         at: datetime,
+        rating: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Reserve credits from specific grants (policy order); they count against budgets."""
+        """Reserve credits from specific grants (policy order); they count against budgets.
+
+        ``rating`` records how the application rated usage into ``amount`` (if it did).
+        """
+        check_amount("amount", amount)
         check_hold_input(hold_id, amount, subject, expires_at)
         subject = dict(subject)
         at, _ = self.advance(at)
@@ -85,12 +93,16 @@ class HoldCommands(WalletState):
             expires_at=expires_at,
             metadata=metadata,
             idempotency_key=idempotency_key,
+            rating=rating,
         )
-        return {
+        body = {
             **self.hold_view(self.holds[hold_id]),
             "balance": self.balance(at),
             "warnings": decision.warnings,
         }
+        if rating is not None:
+            body["rating"] = rating_summary(rating)
+        return body
 
     def open_hold(self, hold_id: str, expired_now: set[str]) -> Hold:
         if hold_id in expired_now:
@@ -109,11 +121,13 @@ class HoldCommands(WalletState):
         allow_overage: bool,
         idempotency_key: str | None,
         at: datetime,
+        rating: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Consume up to the held amount from the pinned grants and release the rest.
 
         With ``allow_overage`` the excess is debited like a normal debit (checked against
         hard budgets) and what the grants cannot cover becomes debt, up to the overdraft limit.
+        ``rating`` records how the application rated usage into ``amount`` (if it did).
         """
         if amount is not None:
             check_amount("amount", amount)
@@ -147,10 +161,11 @@ class HoldCommands(WalletState):
             subject=dict(hold.subject),
             budget_charges=charges,
             idempotency_key=idempotency_key,
+            rating=rating,
         )
         self.settle_returned(released, at)
         self._incur_debt(shortfall, f"hold:{hold_id}", at)
-        return {
+        body = {
             "hold_id": hold_id,
             "status": "captured",
             "captured": requested,
@@ -160,6 +175,9 @@ class HoldCommands(WalletState):
             "balance": self.balance(at),
             "warnings": decision.warnings,
         }
+        if rating is not None:
+            body["rating"] = rating_summary(rating)
+        return body
 
     @staticmethod
     def _captured_allocations(hold: Hold, captured: int) -> list[dict[str, Any]]:

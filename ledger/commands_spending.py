@@ -18,6 +18,7 @@ from ledger.postings import (
     grant_account,
     postings_to_dicts,
 )
+from ledger.rating import rating_summary
 from ledger.validation import check_amount, check_subject
 from ledger.wallet_state import WalletState
 
@@ -44,8 +45,10 @@ def refund_pieces(
     return pieces
 
 
-def check_debit_input(amount: int, subject: dict[str, str]) -> dict[str, str]:
-    check_amount("amount", amount)
+def check_debit_input(amount: int | None, subject: dict[str, str]) -> dict[str, str]:
+    """``amount`` is None only for a debit of ``usage``, rated by the application."""
+    if amount is not None:
+        check_amount("amount", amount)
     return check_subject(subject)
 
 
@@ -60,8 +63,13 @@ class SpendingCommands(WalletState):
         metadata: dict[str, Any],
         idempotency_key: str | None,
         at: datetime,
+        rating: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Authorize and deduct in one decision: budgets, then balance, then allocation."""
+        """Authorize and deduct in one decision: budgets, then balance, then allocation.
+
+        ``rating`` records how the application rated usage into ``amount`` (if it did).
+        """
+        check_amount("amount", amount)
         subject = check_debit_input(amount, subject)
         at, _ = self.advance(at)
         decision = decide_budgets(self.budgets, self.holds.values(), subject, amount, at)
@@ -90,8 +98,9 @@ class SpendingCommands(WalletState):
             usage_at=usage_at,
             metadata=metadata,
             idempotency_key=idempotency_key,
+            rating=rating,
         )
-        return {
+        body = {
             "debit_id": debit_id,
             "wallet_id": self.wallet_id,
             "amount": amount,
@@ -100,6 +109,9 @@ class SpendingCommands(WalletState):
             "budgets": self.budget_views(at, subject),
             "warnings": decision.warnings,
         }
+        if rating is not None:
+            body["rating"] = rating_summary(rating)
+        return body
 
     def refund(
         self,

@@ -33,7 +33,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from ledger.commands import Command
-from ledger.errors import Contention, LedgerError, Overloaded, ValidationFailed
+from ledger.errors import Contention, LedgerError, Overloaded, refuses_input
 from ledger.executor import Outcome, backoff_seconds
 from ledger.ids import receipt_id, wallet_uuid
 from ledger.records import Receipt
@@ -235,10 +235,10 @@ class Committer:
             before = len(wallet.pending_events)
             body = job.act(wallet, at, job.key if job.key_given else None, retrying)
             touched[job.wallet_id] = wallet
-        except ValidationFailed as refusal:
-            job.future.set_exception(refusal)
-            return
         except LedgerError as refusal:
+            if refuses_input(refusal):  # bad input: refused at once, whatever the key did
+                job.future.set_exception(refusal)
+                return
             if not (job.key_given and self._replayed(job)):
                 decided.append(_Decided(job, {}, None, refusal))
             return

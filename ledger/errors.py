@@ -7,16 +7,21 @@ to one HTTP status in a single table; clients rely on ``code`` and on the extra 
 Precedence: when a request is wrong in several ways, the first matching check wins, in this
 documented order (TigerBeetle style, so clients can rely on which error they see):
 
-1. ``validation_error`` — malformed input (amounts, times, ids, subject keys, periods);
-2. ``wallet_not_found`` / ``wallet_exists``;
+1. ``validation_error`` — malformed input (amounts, times, ids, subject keys, periods, usage,
+   rates);
+2. ``wallet_not_found`` / ``wallet_exists`` (and ``price_book_not_found`` for price book reads);
 3. ``idempotency_conflict`` — the key was used before for a different request (a repeat of
    the same request returns the first result instead of any error);
-4. the addressed object: ``grant_not_found``, ``grant_exists``, ``grant_not_voidable``,
+4. rating ``usage`` against the wallet's price book: ``unknown_model``, or a
+   ``validation_error`` naming ``usage`` for what only the price book can tell (its unit is not
+   the wallet's; the usage rates to 0 or to more than the largest amount). These depend on
+   stored state, so, like every refusal below, they yield to the key's earlier result;
+5. the addressed object: ``grant_not_found``, ``grant_exists``, ``grant_not_voidable``,
    ``hold_not_found``, ``hold_exists``, ``hold_not_open``, ``capture_exceeds_hold``,
    ``debit_not_found``, ``refund_exceeds_debit``, ``budget_not_found``;
-5. ``budget_exceeded`` — a hard budget refuses (budgets sorted by ``budget_id``);
-6. ``insufficient_credits`` — the balance (plus overdraft, for overage) does not cover it;
-7. ``contention`` — the command could not be committed within its bounded retries, or
+6. ``budget_exceeded`` — a hard budget refuses (budgets sorted by ``budget_id``);
+7. ``insufficient_credits`` — the balance (plus overdraft, for overage) does not cover it;
+8. ``contention`` — the command could not be committed within its bounded retries, or
    ``overloaded`` — the write queue is full or the answer did not come in time (both
    transient: retry with the same idempotency key, which makes the retry safe).
 """
@@ -43,10 +48,13 @@ __all__ = [
     "InsufficientCredits",
     "LedgerError",
     "Overloaded",
+    "PriceBookNotFound",
     "RefundExceedsDebit",
+    "UnknownModel",
     "ValidationFailed",
     "WalletExists",
     "WalletNotFound",
+    "refuses_input",
 ]
 
 
@@ -84,12 +92,24 @@ class ValidationFailed(LedgerError):
     code = "validation_error"
     title = "Invalid request"
 
-    def __init__(self, *errors: FieldError) -> None:
+    def __init__(self, *errors: FieldError, depends_on_state: bool = False) -> None:
         super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
         self.errors = list(errors)
+        self.depends_on_state = depends_on_state
+        """True when the input is well formed but wrong against stored state (a price book):
+        then, like any other refusal, it yields to the result its idempotency key recorded."""
 
     def details(self) -> dict[str, Any]:
         return {"errors": [e.as_dict() for e in self.errors]}
+
+
+def refuses_input(error: LedgerError) -> bool:
+    """Is ``error`` about the request alone, so refused as such whatever its key did before?
+
+    Every other refusal depends on stored state, and a repeat of a request that succeeded
+    earlier answers with that first result instead.
+    """
+    return isinstance(error, ValidationFailed) and not error.depends_on_state
 
 
 class _NotFound(LedgerError):
@@ -128,6 +148,20 @@ class DebitNotFound(_NotFound):
     code = "debit_not_found"
     title = "Debit not found"
     noun = "debit"
+
+
+class PriceBookNotFound(_NotFound):
+    code = "price_book_not_found"
+    title = "Price book not found"
+    noun = "price book"
+
+    def __init__(self, price_book_id: str, version: int | None = None) -> None:
+        if version is None:
+            super().__init__(price_book_id)
+        else:  # the book exists, the asked-for version does not
+            LedgerError.__init__(self, f"price book {price_book_id!r} has no version {version}")
+            self.object_id = price_book_id
+        self.version = version
 
 
 class _Exists(LedgerError):
@@ -245,6 +279,22 @@ class BudgetExceeded(LedgerError):
             "requested": self.requested,
             "period_end": self.period_end,
         }
+
+
+class UnknownModel(LedgerError):
+    """The wallet's price book has no rate for the usage's model (or has no version yet)."""
+
+    code = "unknown_model"
+    title = "Unknown model"
+
+    def __init__(self, model: str, price_book_id: str | None = None) -> None:
+        where = "the rates" if price_book_id is None else f"price book {price_book_id!r}"
+        super().__init__(f"model {model!r} has no rate in {where}")
+        self.model = model
+        self.price_book_id = price_book_id
+
+    def details(self) -> dict[str, Any]:
+        return {"model": self.model, "price_book_id": self.price_book_id}
 
 
 class IdempotencyConflict(LedgerError):

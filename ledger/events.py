@@ -1,7 +1,10 @@
 """Wallet events: the persisted, public record of every decision.
 
 Topics are explicit (``ledger:Wallet.<Name>``) and never change; a schema change bumps
-``class_version`` and adds an ``upcast_vN_vN+1``. Each ``apply`` only assigns facts already
+``class_version`` and adds an ``upcast_vN_vN+1``. A field may also be added *last* with a
+default (``rating``): an event stored before it existed decodes with the default, because
+the store's mapper restores an event's ``__dict__`` and the dataclass default is the class
+attribute behind it. Each ``apply`` only assigns facts already
 decided by a command: it never re-runs a policy, reads a clock or raises for business
 reasons, so replaying history reproduces exactly what was decided. The invariant checks at
 the end of ``apply`` are pair assertions against corrupt history, not business rules.
@@ -141,6 +144,9 @@ class CreditsDebited(WalletEvent):
     usage_at: datetime
     metadata: dict[str, Any]
     idempotency_key: str | None
+    rating: dict[str, Any] | None = None
+    """How ``usage`` was rated into ``amount`` (``price_book_id``, ``version``, ``amount``,
+    ``usage``); None when the client gave the amount."""
 
     def apply_to(self, wallet: Wallet) -> None:
         for allocation in self.allocations:
@@ -158,6 +164,8 @@ class HoldPlaced(WalletEvent):
     expires_at: datetime
     metadata: dict[str, Any]
     idempotency_key: str | None
+    rating: dict[str, Any] | None = None
+    """How ``usage`` was rated into ``amount``, as on ``CreditsDebited``."""
 
     def apply_to(self, wallet: Wallet) -> None:
         for allocation in self.allocations:
@@ -189,6 +197,8 @@ class HoldCaptured(WalletEvent):
     subject: dict[str, str]
     budget_charges: list[dict[str, Any]]
     idempotency_key: str | None
+    rating: dict[str, Any] | None = None
+    """How ``usage`` was rated into ``captured``, as on ``CreditsDebited``."""
 
     def apply_to(self, wallet: Wallet) -> None:
         for allocation in self.captured_allocations:

@@ -38,7 +38,8 @@ from ledger.events import CreditsDebited, HoldCaptured, HoldExpired, HoldRelease
 from ledger.executor import Decision, Outcome
 from ledger.ids import hold_record_id, receipt_id, wallet_uuid
 from ledger.periods import Period, period_bounds
-from ledger.reads import LedgerReads
+from ledger.pricing import PricingLedger
+from ledger.rating import Rating, Usage, check_amount_or_usage
 from ledger.records import HoldRecord, Receipt
 from ledger.validation import check_amount, check_aware, check_id, fail
 from ledger.wallet import Wallet
@@ -59,7 +60,23 @@ class ExpireDue(Command):
     """Internal command of the sweep: record the expiries due in one wallet."""
 
 
-class CreditLedger(LedgerReads):
+def _with_model(subject: dict[str, str], usage: Usage | None) -> dict[str, str]:
+    """The subject, naming the usage's model when it names none (budgets match on it)."""
+    if usage is None or "model" in subject:
+        return subject
+    return {**subject, "model": usage.model}
+
+
+def _spent(amount: int | None, rating: Rating | None) -> int:
+    """What a debit or hold spends: what its usage rated to, or the client's amount."""
+    if rating is not None:
+        return rating.amount
+    if amount is None:  # check_amount_or_usage made sure one of the two was given
+        raise AssertionError("neither amount nor usage")
+    return amount
+
+
+class CreditLedger(PricingLedger):
     # eventsourcing names tables and env prefixes after the class unless told: keep "Ledger"
     # (tables ledger_events, ledger_snapshots; env prefix LEDGER_).
     name = "Ledger"
@@ -154,6 +171,7 @@ class CreditLedger(LedgerReads):
 
     def debit(self, cmd: Debit) -> Outcome:
         check_debit_input(cmd.amount, dict(cmd.subject))
+        usage = check_amount_or_usage(cmd.amount, cmd.usage)
         if cmd.occurred_at is not None:
             check_aware("occurred_at", cmd.occurred_at)
         key = self.key_of(cmd)
@@ -164,14 +182,16 @@ class CreditLedger(LedgerReads):
             usage_at = at if cmd.occurred_at is None else cmd.occurred_at.astimezone(UTC)
             if usage_at > at + MAX_FUTURE_SKEW:
                 raise fail("occurred_at", "must not be more than 5 minutes in the future")
+            rating = None if usage is None else self.rating_for(wallet, usage)
             return wallet.debit(
                 debit_id=debit_id,
-                amount=cmd.amount,
-                subject=dict(cmd.subject),
+                amount=_spent(cmd.amount, rating),
+                subject=_with_model(dict(cmd.subject), usage),
                 usage_at=usage_at,
                 metadata=dict(cmd.metadata),
                 idempotency_key=key_value,
                 at=at,
+                rating=None if rating is None else rating.record(),
             )
 
         return self._on_wallet(cmd, cmd.wallet_id, act, keep_receipt=True, key=key)
@@ -225,8 +245,10 @@ class CreditLedger(LedgerReads):
     def place_hold(self, cmd: PlaceHold) -> Outcome:
         hold_id = f"h_{uuid4().hex}" if cmd.hold_id is None else cmd.hold_id
         check_hold_input(hold_id, cmd.amount, dict(cmd.subject), cmd.expires_at or self.now())
+        usage = check_amount_or_usage(cmd.amount, cmd.usage)
 
         def act(wallet: Wallet, at: Any, key: str | None, retrying: bool) -> dict[str, Any]:
+            rating = None if usage is None else self.rating_for(wallet, usage)
             # A resolved hold is only in its record: a success finds out by colliding at save
             # (then retrying), a refusal asks, since hold_exists precedes budgets and balance.
             if retrying and self._hold_was_placed(cmd.wallet_id, hold_id):
@@ -234,12 +256,13 @@ class CreditLedger(LedgerReads):
             try:
                 return wallet.place_hold(
                     hold_id=hold_id,
-                    amount=cmd.amount,
-                    subject=dict(cmd.subject),
+                    amount=_spent(cmd.amount, rating),
+                    subject=_with_model(dict(cmd.subject), usage),
                     expires_at=cmd.expires_at or at + DEFAULT_HOLD_DURATION,
                     metadata=dict(cmd.metadata),
                     idempotency_key=key,
                     at=at,
+                    rating=None if rating is None else rating.record(),
                 )
             except (BudgetExceeded, InsufficientCredits):
                 if self._hold_was_placed(cmd.wallet_id, hold_id):
@@ -262,17 +285,18 @@ class CreditLedger(LedgerReads):
         return HoldNotFound(hold_id) if record is None else HoldNotOpen(hold_id, record.status)
 
     def capture_hold(self, cmd: CaptureHold) -> Outcome:
-        if cmd.amount is not None:
-            check_amount("amount", cmd.amount)
+        usage = check_amount_or_usage(cmd.amount, cmd.usage, required=False)
 
         def act(wallet: Wallet, at: Any, key: str | None, _: bool) -> dict[str, Any]:
+            rating = None if usage is None else self.rating_for(wallet, usage)
             try:
                 return wallet.capture_hold(
                     hold_id=cmd.hold_id,
-                    amount=cmd.amount,
+                    amount=cmd.amount if rating is None else rating.amount,
                     allow_overage=cmd.allow_overage,
                     idempotency_key=key,
                     at=at,
+                    rating=None if rating is None else rating.record(),
                 )
             except HoldNotFound:
                 raise self._resolved_hold(wallet, cmd.hold_id) from None

@@ -50,6 +50,8 @@ CONTRACT_CODES = {
     "debit_not_found",
     "refund_exceeds_debit",
     "budget_not_found",
+    "price_book_not_found",
+    "unknown_model",
     "budget_exceeded",
     "insufficient_credits",
     "contention",
