@@ -31,14 +31,17 @@ def event_type(event: object) -> str:
 class LedgerReads(CreditLedgerBase):
     name = "Ledger"
 
-    def wallet_at(self, wallet_id: str, at: datetime) -> Wallet:
-        """The wallet as of ``at`` (now, or the past), with expiries due by then applied."""
-        if at >= self.now():
-            wallet = self.load_wallet(wallet_id)
-        else:
-            wallet = self._wallet_as_of(wallet_id, at)
+    def wallet_at(self, wallet_id: str, as_of: datetime | None = None) -> tuple[Wallet, datetime]:
+        """The wallet now (cached, fast-forwarded) or as of a past time, and that time.
+
+        The expiries due by then are applied to this copy (never saved). A future ``as_of``
+        answers what the wallet will hold then if nothing else happens.
+        """
+        now = self.now()
+        at = now if as_of is None else check_aware("as_of", as_of)
+        wallet = self.load_wallet(wallet_id) if at >= now else self._wallet_as_of(wallet_id, at)
         wallet.advance(at)
-        return wallet
+        return wallet, at
 
     def _wallet_as_of(self, wallet_id: str, as_of: datetime) -> Wallet:
         # Event dates never decrease by version (Wallet.advance): stop at the first later one.
@@ -52,14 +55,12 @@ class LedgerReads(CreditLedgerBase):
         return wallet
 
     def wallet(self, wallet_id: str, as_of: datetime | None = None) -> dict[str, Any]:
-        at = self.now() if as_of is None else check_aware("as_of", as_of)
-        wallet = self.wallet_at(wallet_id, at)
+        wallet, at = self.wallet_at(wallet_id, as_of)
         stored_version = wallet.version - len(wallet.pending_events)
         return {**wallet.view(at), "version": stored_version, "as_of": at}
 
     def hold(self, wallet_id: str, hold_id: str) -> dict[str, Any]:
-        at = self.now()
-        wallet = self.wallet_at(wallet_id, at)
+        wallet, _ = self.wallet_at(wallet_id)
         if hold_id in wallet.holds:
             return wallet.hold_view(wallet.holds[hold_id])
         record: HoldRecord | None = self.find(hold_record_id(wallet_id, hold_id))
@@ -78,8 +79,8 @@ class LedgerReads(CreditLedgerBase):
         return dict(record.view)
 
     def budgets(self, wallet_id: str) -> list[dict[str, Any]]:
-        at = self.now()
-        return self.wallet_at(wallet_id, at).budget_views(at)
+        wallet, at = self.wallet_at(wallet_id)
+        return wallet.budget_views(at)
 
     def budget(self, wallet_id: str, budget_id: str) -> dict[str, Any]:
         for view in self.budgets(wallet_id):

@@ -21,7 +21,9 @@ _POSTGRES_DEFAULTS = {
     "POSTGRES_POOL_SIZE": "8",
     "POSTGRES_MAX_OVERFLOW": "8",
     "POSTGRES_MAX_WAITING": "256",
-    "POSTGRES_PRE_PING": "y",
+    # No ping per checkout (a round trip each); a dead connection fails its query instead,
+    # which eventsourcing retries on a fresh one. Measured: +45% debits/s on one hot wallet.
+    "POSTGRES_PRE_PING": "n",
 }
 _QUERY_KEYS = {
     "schema": "POSTGRES_SCHEMA",
