@@ -21,10 +21,18 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.types import ControllerRouterHandler
 
 from api.auth import auth_middleware
-from api.dependencies import LEDGER_KEY, SETTINGS_KEY, provide_ledger
+from api.dependencies import (
+    LEDGER_KEY,
+    READ_MODELS_KEY,
+    SETTINGS_KEY,
+    provide_ledger,
+    provide_read_models,
+)
 from api.errors import problem_response
 from api.metrics import METRICS_KEY, Metrics, MetricsMiddleware
 from api.openapi import openapi_config
+from api.read_models import ReadModels
+from api.routes.admin import ADMIN_ROUTES
 from api.routes.api_keys import API_KEY_ROUTES
 from api.routes.audit import AUDIT_ROUTES
 from api.routes.budgets import BUDGET_ROUTES
@@ -49,6 +57,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     *BUDGET_ROUTES,
     *API_KEY_ROUTES,
     *AUDIT_ROUTES,
+    *ADMIN_ROUTES,
 ]
 """Every route of the API, one ``*_ROUTES`` list per module of ``api.routes``."""
 
@@ -83,6 +92,23 @@ def _chain(
     return both
 
 
+@asynccontextmanager
+async def _read_models(
+    app: Litestar, ledger: CreditLedger, settings: Settings, metrics: Metrics
+) -> AsyncIterator[None]:
+    """The ledger's read models, with their in-process worker if this process projects."""
+    read_models = await anyio.to_thread.run_sync(ReadModels.open, ledger, settings)
+    try:
+        read_models.start()
+        app.state[READ_MODELS_KEY] = read_models
+        metrics.projections.source = read_models.status
+        yield
+    finally:
+        metrics.projections.source = None
+        # Joins the worker and any rebuild thread: blocking, so off the event loop.
+        await anyio.to_thread.run_sync(read_models.close)
+
+
 def _ledger_lifespan(
     settings: Settings, given: CreditLedger | None, metrics: Metrics
 ) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
@@ -97,7 +123,8 @@ def _ledger_lifespan(
         ledger.on_conflict = _chain(previous_hook, metrics.on_conflict)
         app.state[LEDGER_KEY] = ledger
         try:
-            yield
+            async with _read_models(app, ledger, settings, metrics):
+                yield
         finally:
             # A ledger handed in belongs to the caller (tests keep using it); ours we close.
             ledger.on_conflict = previous_hook
@@ -116,11 +143,15 @@ def create_app(settings: Settings | None = None, *, ledger: CreditLedger | None 
             one on ``memory://`` with a fake clock). It is not closed when the app stops.
 
     Returns:
-        The litestar app; the ledger is opened and closed by its lifespan.
+        The litestar app; the ledger and its read models (with the in-process projection
+        worker, see :mod:`api.read_models`) are opened and closed by its lifespan.
     """
     settings = settings or Settings()
     metrics = Metrics()
-    dependencies: dict[str, Any] = {"ledger": Provide(provide_ledger, sync_to_thread=False)}
+    dependencies: dict[str, Any] = {
+        "ledger": Provide(provide_ledger, sync_to_thread=False),
+        "read_models": Provide(provide_read_models, sync_to_thread=False),
+    }
     return Litestar(
         route_handlers=ROUTE_HANDLERS,
         middleware=middleware(),

@@ -3,6 +3,10 @@
     ledger serve [--host H] [--port P] [--workers N]
     ledger keys create --scope admin|service|auditor|customer:<id> [--scope ...] [--name NAME]
     ledger sweep
+    ledger project
+    ledger projections rebuild NAME|all [--restart]
+    ledger projections status [--json]
+    ledger reconcile
 
 Every subcommand is one small function registered in :data:`COMMANDS` with the words that
 call it (``("keys", "create")``) and a function adding its arguments; :func:`build_parser`
@@ -23,6 +27,14 @@ from pydantic import ValidationError
 
 from api.app import open_ledger
 from api.keys import SCOPE_PATTERN, issue_key
+from api.projection_cli import (
+    rebuild_arguments,
+    run_project,
+    run_rebuild,
+    run_reconcile,
+    run_status,
+    status_arguments,
+)
 from api.serve import serve
 from api.settings import Settings
 from ledger.stores import store_env
@@ -123,13 +135,31 @@ def run_sweep(_: argparse.Namespace) -> int:
 
 # -- the table --------------------------------------------------------------------------------
 
-GROUPS: dict[str, str] = {"keys": "manage API keys"}
+GROUPS: dict[str, str] = {"keys": "manage API keys", "projections": "manage the read models"}
 """Help of the first word of nested commands (``ledger keys ...``)."""
 
 COMMANDS: list[Subcommand] = [
     Subcommand(("serve",), "serve the HTTP API", run_serve, _serve_arguments),
     Subcommand(("keys", "create"), "issue an API key", run_keys_create, _keys_create_arguments),
     Subcommand(("sweep",), "record due expiries of grants and holds", run_sweep),
+    Subcommand(("project",), "keep the read models current until stopped", run_project),
+    Subcommand(
+        ("projections", "rebuild"),
+        "rebuild a read model from the log, without downtime",
+        run_rebuild,
+        rebuild_arguments,
+    ),
+    Subcommand(
+        ("projections", "status"),
+        "show each read model's position, lag and status",
+        run_status,
+        status_arguments,
+    ),
+    Subcommand(
+        ("reconcile",),
+        "check the read models against the log (exit 1 on any difference)",
+        run_reconcile,
+    ),
 ]
 """Every subcommand, in the order ``ledger --help`` lists them."""
 

@@ -43,7 +43,9 @@ from ledger.errors import (
     InsufficientCredits,
     LedgerError,
     Overloaded,
+    PriceBookNotFound,
     RefundExceedsDebit,
+    UnknownModel,
     ValidationFailed,
     WalletExists,
     WalletNotFound,
@@ -80,6 +82,8 @@ ERROR_STATUS: dict[type[LedgerError], int] = {
     HoldNotFound: 404,
     BudgetNotFound: 404,
     DebitNotFound: 404,
+    PriceBookNotFound: 404,
+    UnknownModel: 422,
     WalletExists: 409,
     GrantExists: 409,
     HoldExists: 409,
@@ -112,6 +116,10 @@ class ApiError(Exception):
 
     def headers(self) -> dict[str, str]:
         """Response headers the error needs (``WWW-Authenticate``, ``Retry-After``)."""
+        return {}
+
+    def members(self) -> dict[str, Any]:
+        """Extension members of the problem body (``position`` of ``projection_lagging``)."""
         return {}
 
 
@@ -262,7 +270,7 @@ def to_problem(exc: Exception, names: Mapping[str, str] | None = None) -> Proble
             overrides["status"] = exc.details()["status"]
         return Problem(_status_of(exc), exc.code, exc.title, exc.detail, extra, headers, overrides)
     if isinstance(exc, ApiError):
-        return Problem(exc.status, exc.code, exc.title, exc.detail, {}, exc.headers())
+        return Problem(exc.status, exc.code, exc.title, exc.detail, exc.members(), exc.headers())
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         # litestar's own client errors: unknown route (404), wrong method (405), 413, ...
         status = exc.status_code

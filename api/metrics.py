@@ -18,12 +18,18 @@ never clash over metric names in prometheus-client's global registry. The names 
 
 ``operation`` is the ledger command in snake_case (``debit``, ``capture_hold``), the same in
 both ledger metrics.
+
+* ``ledger_projection_position{projection}``, ``ledger_projection_lag_events{projection}`` and
+  ``ledger_projection_lag_seconds{projection}``: gauges read from the read models' status at
+  scrape time (:class:`ProjectionCollector`), so they are current whichever process projects.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
@@ -36,7 +42,9 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
 )
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
 
 from api.errors import PROBLEM_MEDIA_TYPE, to_problem
 from api.rendering import REPLAYED_HEADER
@@ -50,6 +58,7 @@ __all__ = [
     "METRICS_KEY",
     "Metrics",
     "MetricsMiddleware",
+    "ProjectionCollector",
     "decision",
     "metrics_of",
     "operation_name",
@@ -70,6 +79,9 @@ _MAX_PROBLEM_BYTES = 65_536
 _CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
+log = logging.getLogger(__name__)
+
+
 def operation_name(command: str) -> str:
     """A command class name in snake_case: ``CaptureHold`` -> ``capture_hold``."""
     return _CAMEL_HUMP.sub("_", command).lower()
@@ -78,6 +90,56 @@ def operation_name(command: str) -> str:
 def decision(command: type) -> dict[str, str]:
     """Route ``opt`` marking a route that runs the ledger command ``command`` (a class)."""
     return {DECISION: operation_name(command.__name__)}
+
+
+class ProjectionCollector(Collector):
+    """Projection gauges computed when scraped, from ``source`` (the read models' status).
+
+    Without a source (the app is not started) or when the status cannot be read, the
+    gauges have no samples; the scrape itself never fails.
+    """
+
+    def __init__(self) -> None:
+        self.source: Callable[[], list[dict[str, Any]]] | None = None
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+        labels = ["projection"]
+        return (
+            GaugeMetricFamily(
+                "ledger_projection_position",
+                "Last ledger position (notification id) the live read model has applied.",
+                labels=labels,
+            ),
+            GaugeMetricFamily(
+                "ledger_projection_lag_events",
+                "Ledger head minus the read model's position (0 when caught up).",
+                labels=labels,
+            ),
+            GaugeMetricFamily(
+                "ledger_projection_lag_seconds",
+                "Age of the oldest event the read model has not applied yet (0 when caught up).",
+                labels=labels,
+            ),
+        )
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        position, lag, lag_seconds = self._families()
+        entries: list[dict[str, Any]] = []
+        if self.source is not None:
+            try:
+                entries = self.source()
+            except Exception:  # a scrape must answer even when the views do not
+                log.warning("projection status is not available for metrics", exc_info=True)
+        for entry in entries:
+            name = [str(entry["name"])]
+            position.add_metric(name, float(entry["position"]))
+            lag.add_metric(name, float(entry["lag"]))
+            lag_seconds.add_metric(name, float(entry.get("lag_seconds") or 0.0))
+        yield from (position, lag, lag_seconds)
 
 
 class Metrics:
@@ -111,6 +173,8 @@ class Metrics:
             ["operation"],
             registry=self.registry,
         )
+        self.projections = ProjectionCollector()
+        self.registry.register(self.projections)
 
     def on_conflict(self, command: str) -> None:
         """The ledger's ``on_conflict`` hook: count one contention retry of ``command``."""

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from litestar.datastructures import ResponseHeader
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
 
 from api.errors import PROBLEM_MEDIA_TYPE
 from api.schemas.operations import ProblemOut
 
-__all__ = ["BEARER", "openapi_config", "problem_spec", "problems"]
+__all__ = ["BEARER", "POSITION_HEADERS", "openapi_config", "problem_spec", "problems"]
 
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 """``security`` of every route that needs an API key."""
+POSITION_HEADERS = [
+    ResponseHeader(
+        name="Ledger-Position",
+        documentation_only=True,
+        description="The ledger position (notification id) of the last event this command "
+        "recorded. Pass it as `min_position` to the journal, trial balance or usage to read "
+        "your own write. Absent on an idempotent replay and when nothing was recorded.",
+    )
+]
+"""``response_headers`` of every route that runs a ledger command (see api.rendering)."""
 
 
 def openapi_config() -> OpenAPIConfig:
@@ -43,7 +54,8 @@ _WHY = {
     404: "Not found (`wallet_not_found`, `grant_not_found`, ...).",
     409: "Conflicts with what exists (`wallet_exists`, `idempotency_conflict`, ...).",
     422: "Invalid request (`validation_error`, with `errors` naming each field).",
-    503: "The store is busy or does not answer; retry after `Retry-After` seconds.",
+    503: "The store is busy or does not answer, or (reads with `min_position`) the read "
+    "models have not reached it yet (`projection_lagging`); retry after `Retry-After` seconds.",
 }
 
 

@@ -4,6 +4,11 @@ A command's first answer is rendered from the live result and a replay from the 
 receipt (after a round trip through the event store's transcoder). Both go through the same
 ``msgspec.convert`` into the same response Struct, and every time is moved to UTC, so a
 replay answers byte for byte what the first call did.
+
+A command that recorded events answers with the header ``Ledger-Position``: the position
+(notification id) of the last event it wrote, which reads can wait for with
+``?min_position=`` (read-your-writes). The position is not in the body, which a replay must
+repeat byte for byte, and a replay (the receipt does not keep it) answers without it.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from litestar import Response
 
 from ledger.executor import Outcome
 
-__all__ = ["REPLAYED_HEADER", "as_utc", "render", "respond"]
+__all__ = ["POSITION_HEADER", "REPLAYED_HEADER", "as_utc", "outcome_headers", "render", "respond"]
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+POSITION_HEADER = "Ledger-Position"
 
 T = TypeVar("T")
 
@@ -44,7 +50,16 @@ def render(body: dict[str, Any], body_type: type[T]) -> T:
     return msgspec.convert(as_utc(body), body_type)
 
 
+def outcome_headers(outcome: Outcome) -> dict[str, str]:
+    """``Idempotent-Replayed`` for a replay, else ``Ledger-Position`` if the command wrote."""
+    if outcome.replayed:
+        return {REPLAYED_HEADER: "true"}
+    if outcome.position is not None:
+        return {POSITION_HEADER: str(outcome.position)}
+    return {}
+
+
 def respond(outcome: Outcome, body_type: type[T], status_code: int) -> Response[T]:
-    """The response of a command: its body, its status and, for a replay, the replay header."""
-    headers = {REPLAYED_HEADER: "true"} if outcome.replayed else {}
-    return Response(render(outcome.body, body_type), status_code=status_code, headers=headers)
+    """The response of a command: its body, its status and its headers (see above)."""
+    body = render(outcome.body, body_type)
+    return Response(body, status_code=status_code, headers=outcome_headers(outcome))

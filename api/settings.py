@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     """Largest request body accepted; larger ones are refused with 413 before parsing."""
     metrics_public: bool = True
     """Serve ``/metrics`` without a key (scrapers usually have none); false: admin or auditor."""
+    projections_in_process: bool | None = None
+    """Keep the read models current from a thread of each API process. Unset: true for
+    ``sqlite://`` and ``memory://`` stores, false for ``postgresql://`` (where a separate
+    ``ledger project`` worker does it)."""
+    projection_wait_seconds: float = Field(default=2.0, ge=0, le=30)
+    """How long a read with ``?min_position=`` waits for the read models to reach it before
+    answering 503 ``projection_lagging``."""
 
     @field_validator("bootstrap_admin_key")
     @classmethod

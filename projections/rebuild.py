@@ -10,11 +10,15 @@
    the worker maintains N+1 from its own tracking row, so nothing is skipped or doubled.
 4. **Drop** generation N after a grace period; a query that still resolved N retries on
    the missing table (see :mod:`projections.queries`).
+
+A ``stop`` event set during the build ends it between two batches with
+:class:`RebuildStopped`; the unfinished generation is resumed by the next rebuild.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,7 +32,15 @@ from projections.log import MAX_BATCH, LogReader
 from projections.runner import Target, apply_batch, utc_now
 from projections.store import Tx, ViewStore
 
-__all__ = ["RebuildReport", "build", "drop_generation", "rebuild", "start_generation", "switch"]
+__all__ = [
+    "RebuildReport",
+    "RebuildStopped",
+    "build",
+    "drop_generation",
+    "rebuild",
+    "start_generation",
+    "switch",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +55,10 @@ INSERT_TRACKING = (
     " VALUES (?, ?, 0, 0, ?)"
 )
 DELETE_TRACKING = "DELETE FROM {tracking} WHERE name = ? AND generation = ?"
+
+
+class RebuildStopped(Exception):
+    """The rebuild was asked to stop before it switched; the next one resumes it."""
 
 
 @dataclass(frozen=True)
@@ -100,11 +116,15 @@ def build(
     *,
     batch_size: int = MAX_BATCH,
     clock: Callable[[], datetime] = utc_now,
+    stop: threading.Event | None = None,
 ) -> tuple[int, int]:
     """Bring building generations to the head together, decoding each batch once;
-    returns (notifications, wallet events) read."""
+    returns (notifications, wallet events) read. Raises :class:`RebuildStopped` once
+    ``stop`` is set."""
     notifications = events = 0
     while True:
+        if stop is not None and stop.is_set():
+            raise RebuildStopped(f"stopped after {notifications} notifications")
         with views.read() as tx:
             tracking = meta.read_tracking(tx)
         targets = []
@@ -157,25 +177,29 @@ def rebuild(
     drop_grace: float = 1.0,
     restart: bool = False,
     clock: Callable[[], datetime] = utc_now,
+    stop: threading.Event | None = None,
 ) -> RebuildReport:
     """Rebuild one projection (or several, in one pass over the log) from position 0 beside
     the live generation, then switch reads to it and drop the old one.
 
     ``drop_grace`` seconds pass between the switch and dropping the old tables, for queries
     that resolved the old generation just before the switch. ``restart`` discards an
-    unfinished earlier rebuild instead of resuming it.
+    unfinished earlier rebuild instead of resuming it. Setting ``stop`` ends the build
+    early (:class:`RebuildStopped`) or cuts the grace period short.
     """
     projections = select([names] if isinstance(names, str) else names)
     started = time.perf_counter()
     generations = {p: start_generation(views, p, clock(), restart=restart) for p in projections}
     notifications, events = build(
-        LogReader(app), views, generations, batch_size=batch_size, clock=clock
+        LogReader(app), views, generations, batch_size=batch_size, clock=clock, stop=stop
     )
     previous = {p.name: switch(views, p, g, clock()) for p, g in generations.items()}
     seconds = time.perf_counter() - started
     built = {p.name: g for p, g in generations.items()}
     log.info("rebuilt %s: %d events in %.1fs", built, events, seconds)
-    if drop_grace > 0:
+    if drop_grace > 0 and stop is not None:
+        stop.wait(drop_grace)
+    elif drop_grace > 0:
         time.sleep(drop_grace)
     for projection in projections:
         drop_generation(views, projection, previous[projection.name])

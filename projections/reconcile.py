@@ -140,6 +140,38 @@ def _check_zero(name: str, rows: Iterable[tuple[Any, ...]], found: _Differences)
             found.add(f"{name}: trial balance of {unit} is {debit - credit}, not zero")
 
 
+class _NotInstalled(Exception):
+    """The bookkeeping tables do not exist: no runner or rebuild has installed the views."""
+
+
+def _replay(
+    tx: Tx,
+    reader: LogReader,
+    targets: list[_Target],
+    batch_size: int,
+    found: _Differences,
+) -> None:
+    fold = Fold()
+    journal = next((t for t in targets if t.projection is JOURNAL), None)
+    position = 0
+    for target in targets:
+        while position < target.position:
+            batch = reader.read(position, batch_size, stop=target.position, check=False)
+            if batch.count == 0:
+                found.add(f"{target.projection.name}: position {target.position} is past the log")
+                break
+            for change in batch.changes:
+                try:
+                    check_change(change)
+                except InvariantViolation as violation:
+                    found.add(str(violation))
+                fold.apply(change)
+            if journal is not None and batch.last <= journal.position:
+                _compare_journal(tx, journal, position, batch, found)
+            position = batch.last
+        _check_target(tx, target, fold, found)
+
+
 def reconcile_views(
     app: CreditLedgerBase,
     views: ViewStore,
@@ -148,29 +180,18 @@ def reconcile_views(
     batch_size: int = MAX_BATCH,
     max_differences: int = 100,
 ) -> list[str]:
-    """Differences between the live views (all, or ``names``) and a replay of the log."""
+    """Differences between the live views (all, or ``names``) and a replay of the log
+    (each projection ``not installed`` before any runner or rebuild has run)."""
     found = _Differences(max_differences)
-    reader, fold = LogReader(app), Fold()
-    with views.read() as tx:
-        targets = _targets(tx, names, found)
-        journal = next((t for t in targets if t.projection is JOURNAL), None)
-        position = 0
-        for target in targets:
-            while position < target.position:
-                batch = reader.read(position, batch_size, stop=target.position, check=False)
-                if batch.count == 0:
-                    found.add(
-                        f"{target.projection.name}: position {target.position} is past the log"
-                    )
-                    break
-                for change in batch.changes:
-                    try:
-                        check_change(change)
-                    except InvariantViolation as violation:
-                        found.add(str(violation))
-                    fold.apply(change)
-                if journal is not None and batch.last <= journal.position:
-                    _compare_journal(tx, journal, position, batch, found)
-                position = batch.last
-            _check_target(tx, target, fold, found)
+    try:
+        with views.read() as tx:
+            try:
+                targets = _targets(tx, names, found)
+            except Exception as error:
+                if views.is_missing_table(error):
+                    raise _NotInstalled from error
+                raise
+            _replay(tx, LogReader(app), targets, batch_size, found)
+    except _NotInstalled:
+        return [f"{projection.name}: not installed" for projection in select(names)]
     return found.result()

@@ -1,7 +1,9 @@
 """``/v1/journal``, ``/v1/trial-balance`` and ``/v1/wallets/{wallet_id}/usage``.
 
-For now these fold the event log on every call (``ledger.audit``); the read models in
-``projections`` take over with the same shapes.
+Answered from the read models (:mod:`projections.queries`, the same shapes as the log scan
+of ``ledger.audit``, which stays the reference ``ledger reconcile`` checks them against).
+Each answer describes the log up to the position the views have reached; ``?min_position=``
+first waits for a position (read-your-writes, see :class:`api.read_models.ReadModels`).
 """
 
 from __future__ import annotations
@@ -16,18 +18,41 @@ from litestar.params import QueryParameter
 from litestar.response import Stream
 
 from api.auth import AUDIT, READ
-from api.exports import CSV_COLUMNS, CSV_MEDIA_TYPE, journal_csv
 from api.openapi import BEARER, problems
+from api.read_models import ReadModels
 from api.rendering import render
-from api.routes.params import FromTime, PathId, ToTime, parse_time
+from api.routes.params import FromTime, MinPosition, PathId, ToTime, parse_time
 from api.schemas.audit import JournalOut, TrialBalanceOut, UsageOut
-from ledger.audit import journal, trial_balance, usage_series
 from ledger.service import CreditLedger
+from ledger.state import SUBJECT_KEYS
+from ledger.validation import fail
+from projections.catalog import BALANCES, JOURNAL, USAGE
+from projections.dialect import hour_start
+from projections.export import CSV_COLUMNS, journal_csv
+from projections.queries import journal, trial_balance, usage_series
 
-__all__ = ["AUDIT_ROUTES", "AuditController", "UsageController", "wants_csv"]
+__all__ = ["AUDIT_ROUTES", "HOUR_BOUNDARY", "AuditController", "UsageController", "wants_csv"]
 
 _JSON = "application/json"
-_CSV = "text/csv"
+_CSV = "text/csv"  # litestar adds "; charset=utf-8" to text media types itself
+HOUR_BOUNDARY = "usage is kept per hour: from/to must be on a UTC hour boundary"
+UsageFrom = Annotated[
+    str | None,
+    QueryParameter(
+        name="from",
+        format="date-time",
+        description="Only usage at or after this time (RFC 3339 with an offset), on a UTC "
+        "hour boundary: usage is kept per hour.",
+    ),
+]
+UsageTo = Annotated[
+    str | None,
+    QueryParameter(
+        format="date-time",
+        description="Only usage before this time (RFC 3339 with an offset), on a UTC hour "
+        "boundary: usage is kept per hour.",
+    ),
+]
 
 
 def wants_csv(request: Request[Any, Any, Any]) -> bool:
@@ -66,12 +91,12 @@ class AuditController(Controller):
         summary="Read the journal",
         sync_to_thread=True,
         operation_class=_JournalOperation,
-        responses=problems(401, 403, 422),
+        responses=problems(401, 403, 422, 503),
     )
     def get_journal(
         self,
         request: Request[Any, Any, Any],
-        ledger: NamedDependency[CreditLedger],
+        read_models: NamedDependency[ReadModels],
         *,
         wallet_id: Annotated[str | None, QueryParameter(description="Only this wallet.")] = None,
         account: Annotated[str | None, QueryParameter(description="Only this account.")] = None,
@@ -81,6 +106,7 @@ class AuditController(Controller):
             int, QueryParameter(ge=0, description="A position: rows of later events only.")
         ] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+        min_position: MinPosition = 0,
     ) -> Response[JournalOut]:
         """Journal rows, two per posting (debit leg, credit leg), in log order.
 
@@ -88,6 +114,9 @@ class AuditController(Controller):
         and ``next_after`` continues it. With ``Accept: text/csv`` the rows come as a streamed
         CSV export of everything after ``after``: header row first, ``event`` flattened to
         ``event_wallet_id``, ``event_version`` and ``event_type``.
+
+        Answered from the journal read model, up to the position it has reached; pass
+        ``min_position`` (a command's ``Ledger-Position``) to include that command's rows.
         """
         filters: dict[str, Any] = {
             "wallet_id": wallet_id,
@@ -96,26 +125,29 @@ class AuditController(Controller):
             "to": parse_time("to", to),
             "after": after,
         }
+        read_models.wait_for(min_position, [JOURNAL.name])
+        views = read_models.views
         if wants_csv(request):
             # The rows are read page by page while the body is sent (each page in a thread).
             stream = Stream(
-                journal_csv(ledger, **filters),
-                media_type=CSV_MEDIA_TYPE,
+                journal_csv(views, **filters),
+                media_type=_CSV,
                 headers={"Content-Disposition": 'attachment; filename="journal.csv"'},
             )
             return cast("Response[JournalOut]", stream)
-        return Response(render(journal(ledger, **filters, limit=limit), JournalOut))
+        return Response(render(journal(views, **filters, limit=limit), JournalOut))
 
     @get(
         "/trial-balance",
         operation_id="getTrialBalance",
         summary="Read the trial balance",
         sync_to_thread=True,
-        responses=problems(401, 403, 422),
+        responses=problems(401, 403, 422, 503),
     )
     def get_trial_balance(
         self,
         ledger: NamedDependency[CreditLedger],
+        read_models: NamedDependency[ReadModels],
         as_of: Annotated[
             str | None,
             QueryParameter(
@@ -126,10 +158,16 @@ class AuditController(Controller):
         unit: Annotated[
             str | None, QueryParameter(description="Only wallets of this unit.")
         ] = None,
+        min_position: MinPosition = 0,
     ) -> TrialBalanceOut:
-        """Debit and credit totals per account; ``balanced`` is whether they are equal."""
+        """Debit and credit totals per account; ``balanced`` is whether they are equal.
+
+        Answered from the balances and journal read models, up to the position they have
+        reached; pass ``min_position`` (a command's ``Ledger-Position``) to include it.
+        """
         at = parse_time("as_of", as_of) or ledger.now()
-        return render(trial_balance(ledger, as_of=at, unit=unit), TrialBalanceOut)
+        read_models.wait_for(min_position, [BALANCES.name, JOURNAL.name])
+        return render(trial_balance(read_models.views, as_of=at, unit=unit), TrialBalanceOut)
 
 
 class UsageController(Controller):
@@ -145,15 +183,16 @@ class UsageController(Controller):
         operation_id="getWalletUsage",
         summary="Read a wallet's usage",
         sync_to_thread=True,
-        responses=problems(401, 403, 404, 422),
+        responses=problems(401, 403, 404, 422, 503),
     )
     def get_usage(
         self,
         ledger: NamedDependency[CreditLedger],
+        read_models: NamedDependency[ReadModels],
         wallet_id: PathId,
         *,
-        from_: FromTime = None,
-        to: ToTime = None,
+        from_: UsageFrom = None,
+        to: UsageTo = None,
         window: Annotated[
             Literal["hour", "day", "month"], QueryParameter(description="Window size (UTC).")
         ] = "day",
@@ -164,17 +203,31 @@ class UsageController(Controller):
                 "feature, model): comma-separated, repeated, or both."
             ),
         ] = None,
+        min_position: MinPosition = 0,
     ) -> UsageOut:
         """Credits debited (debits and hold captures) and how many, per UTC window and group.
 
-        ``from``/``to`` filter the usage time in ``[from, to)``.
+        ``from``/``to`` filter the usage time in ``[from, to)``. Usage is kept per UTC hour,
+        so both must be on an hour boundary (``2026-01-01T05:00:00Z``, or ``06:30+01:30``);
+        any other time is refused with 422 ``validation_error`` naming the parameter, as
+        rounding it would change the answer. Answered from the usage read model, up to the
+        position it has reached; pass ``min_position`` (a ``Ledger-Position``) to include it.
         """
         keys = list(dict.fromkeys(k for value in group_by or [] for k in value.split(",") if k))
+        for key in keys:
+            if key not in SUBJECT_KEYS:
+                raise fail("group_by", f"unknown key {key!r}")
+        bounds = {"from": parse_time("from", from_), "to": parse_time("to", to)}
+        for name, bound in bounds.items():
+            if bound is not None and bound != hour_start(bound):
+                raise fail(name, HOUR_BOUNDARY)
+        ledger.load_wallet(wallet_id)  # 404 wallet_not_found, which the views cannot tell
+        read_models.wait_for(min_position, [USAGE.name])
         series = usage_series(
-            ledger,
+            read_models.views,
             wallet_id=wallet_id,
-            from_=parse_time("from", from_),
-            to=parse_time("to", to),
+            from_=bounds["from"],
+            to=bounds["to"],
             window=window,
             group_by=keys,
         )

@@ -10,8 +10,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 
 from api.auth import MANAGE_BUDGETS, READ
 from api.metrics import decision
-from api.openapi import BEARER, problems
-from api.rendering import REPLAYED_HEADER, render, respond
+from api.openapi import BEARER, POSITION_HEADERS, problems
+from api.rendering import outcome_headers, render, respond
 from api.routes.params import IdempotencyKey, PathId
 from api.schemas.budgets import BudgetIn, BudgetOut, BudgetsOut
 from ledger.commands import RemoveBudget, SetBudget
@@ -31,6 +31,7 @@ class BudgetController(Controller):
         "/{budget_id:str}",
         operation_id="setBudget",
         opt=decision(SetBudget),
+        response_headers=POSITION_HEADERS,
         summary="Create or change a budget",
         guards=[MANAGE_BUDGETS],
         status_code=HTTP_200_OK,
@@ -83,6 +84,7 @@ class BudgetController(Controller):
         "/{budget_id:str}",
         operation_id="removeBudget",
         opt=decision(RemoveBudget),
+        response_headers=POSITION_HEADERS,
         summary="Remove a budget",
         guards=[MANAGE_BUDGETS],
         status_code=HTTP_204_NO_CONTENT,
@@ -104,8 +106,7 @@ class BudgetController(Controller):
             wallet_id=wallet_id, budget_id=budget_id, idempotency_key=idempotency_key
         )
         outcome = ledger.remove_budget(command)
-        headers = {REPLAYED_HEADER: "true"} if outcome.replayed else {}
-        return Response(None, status_code=HTTP_204_NO_CONTENT, headers=headers)
+        return Response(None, status_code=HTTP_204_NO_CONTENT, headers=outcome_headers(outcome))
 
 
 BUDGET_ROUTES = [BudgetController]

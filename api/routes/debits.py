@@ -9,7 +9,7 @@ from litestar.status_codes import HTTP_201_CREATED
 
 from api.auth import SPEND
 from api.metrics import decision
-from api.openapi import BEARER, problems
+from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import respond
 from api.routes.params import IdempotencyKey, PathId
 from api.schemas.debits import DebitIn, DebitOut, RefundIn, RefundOut
@@ -31,6 +31,7 @@ class DebitController(Controller):
         "/",
         operation_id="debitWallet",
         opt=decision(Debit),
+        response_headers=POSITION_HEADERS,
         summary="Debit a wallet",
         status_code=HTTP_201_CREATED,
         sync_to_thread=True,
@@ -54,6 +55,7 @@ class DebitController(Controller):
         "/{debit_id:str}/refunds",
         operation_id="refundDebit",
         opt=decision(Refund),
+        response_headers=POSITION_HEADERS,
         summary="Refund a debit",
         status_code=HTTP_201_CREATED,
         sync_to_thread=True,

@@ -9,7 +9,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from api.auth import ADMIN
 from api.metrics import decision
-from api.openapi import BEARER, problems
+from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import respond
 from api.routes.params import IdempotencyKey, PathId
 from api.schemas.grants import GrantIn, GrantOut, VoidGrantIn
@@ -31,6 +31,7 @@ class GrantController(Controller):
         "/",
         operation_id="grantCredits",
         opt=decision(GrantCredits),
+        response_headers=POSITION_HEADERS,
         summary="Grant credits",
         status_code=HTTP_201_CREATED,
         sync_to_thread=True,
@@ -51,6 +52,7 @@ class GrantController(Controller):
         "/{grant_id:str}/void",
         operation_id="voidGrant",
         opt=decision(VoidGrant),
+        response_headers=POSITION_HEADERS,
         summary="Void a grant",
         status_code=HTTP_200_OK,
         sync_to_thread=True,

@@ -9,7 +9,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from api.auth import READ, SPEND
 from api.metrics import decision
-from api.openapi import BEARER, problems
+from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import render, respond
 from api.routes.params import IdempotencyKey, PathId
 from api.schemas.holds import (
@@ -37,6 +37,7 @@ class HoldController(Controller):
         "/",
         operation_id="placeHold",
         opt=decision(PlaceHold),
+        response_headers=POSITION_HEADERS,
         summary="Place a hold",
         guards=[SPEND],
         status_code=HTTP_201_CREATED,
@@ -58,6 +59,7 @@ class HoldController(Controller):
         "/{hold_id:str}/capture",
         operation_id="captureHold",
         opt=decision(CaptureHold),
+        response_headers=POSITION_HEADERS,
         summary="Capture a hold",
         guards=[SPEND],
         status_code=HTTP_200_OK,
@@ -83,6 +85,7 @@ class HoldController(Controller):
         "/{hold_id:str}/release",
         operation_id="releaseHold",
         opt=decision(ReleaseHold),
+        response_headers=POSITION_HEADERS,
         summary="Release a hold",
         guards=[SPEND],
         status_code=HTTP_200_OK,

@@ -54,15 +54,16 @@ class OperationsController(Controller):
         summary="Prometheus metrics",
         guards=[metrics_access],
         media_type=EXPOSITION_MEDIA_TYPE,
-        sync_to_thread=False,
+        sync_to_thread=True,  # the projection gauges read the views
         responses={401: problem_spec(401), 403: problem_spec(403)},
     )
     def metrics(self, request: Request[Any, Any, Any]) -> Response[str]:
         """This process's metrics in the Prometheus text format.
 
         Requests by route template, method and status (count and latency histogram), ledger
-        decisions by operation and outcome, and contention retries by operation. Public by
-        default; with ``LEDGER_METRICS_PUBLIC=false`` it takes an admin or auditor key.
+        decisions by operation and outcome, contention retries by operation, and each
+        projection's position and lag (events and seconds). Public by default; with
+        ``LEDGER_METRICS_PUBLIC=false`` it takes an admin or auditor key.
         """
         body = metrics_of(request.app.state).exposition().decode()
         return Response(body, media_type=EXPOSITION_MEDIA_TYPE)

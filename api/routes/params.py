@@ -16,7 +16,7 @@ from litestar.params import HeaderParameter, PathParameter, QueryParameter
 from api.validation import IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY_LENGTH
 from ledger.validation import check_aware, fail
 
-__all__ = ["AsOf", "FromTime", "IdempotencyKey", "PathId", "ToTime", "parse_time"]
+__all__ = ["AsOf", "FromTime", "IdempotencyKey", "MinPosition", "PathId", "ToTime", "parse_time"]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -48,6 +48,17 @@ ToTime = Annotated[
     QueryParameter(
         format="date-time",
         description="Only what occurred before this time (RFC 3339 with an offset).",
+    ),
+]
+
+MinPosition = Annotated[
+    int,
+    QueryParameter(
+        ge=0,
+        description="Read your writes: first wait (briefly) until the read models have applied "
+        "this ledger position, the `Ledger-Position` header of an earlier command; 503 "
+        "`projection_lagging` if they have not in time. 0 (the default): answer at once, as "
+        "of wherever the read models are.",
     ),
 ]
 

@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_201_CREATED
 
 from api.auth import ADMIN, READ
 from api.metrics import decision
-from api.openapi import BEARER, problems
+from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import render, respond
 from api.routes.params import AsOf, IdempotencyKey, PathId, parse_time
 from api.schemas.wallets import EventsOut, OpenWalletIn, WalletAsOfOut, WalletOut
@@ -32,6 +32,7 @@ class WalletController(Controller):
         "/",
         operation_id="openWallet",
         opt=decision(OpenWallet),
+        response_headers=POSITION_HEADERS,
         summary="Open a wallet",
         guards=[ADMIN],
         status_code=HTTP_201_CREATED,

@@ -4,6 +4,11 @@
 current interpreter, waits until ``/healthz`` answers, and always stops the process. Its
 standard output (the banner) and error (uvicorn's log) go to files, never to pipes that could
 fill up and stall the server.
+
+:func:`projection_worker` starts ``ledger project`` beside it on the same store (what the
+``projections`` service of docker-compose.yml runs): on PostgreSQL the API does not keep the
+read models current itself. It is handed over once its heartbeat shows in the views
+(``status`` of every projection ``running``), is stopped with SIGTERM and must exit 0.
 """
 
 from __future__ import annotations
@@ -21,14 +26,18 @@ from pathlib import Path
 
 import httpx
 
+from projections.entrypoints import status
+
 __all__ = [
     "REPO_ROOT",
     "TEST_ADMIN_KEY",
     "LiveServer",
+    "ProjectionWorker",
     "cli_command",
     "free_port",
     "live_server",
     "pg_store_url",
+    "projection_worker",
     "server_env",
 ]
 
@@ -139,3 +148,60 @@ def live_server(env: Mapping[str, str], logs: Path, attempts: int = 3) -> Iterat
             raise RuntimeError(
                 f"ledger serve exited with {process.returncode}:\n{err.read_text()[-4000:]}"
             )
+
+
+@dataclass(frozen=True)
+class ProjectionWorker:
+    """A running ``ledger project`` process and where its output goes."""
+
+    process: subprocess.Popen[bytes]
+    output_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def output(self) -> str:
+        return self.output_path.read_text()
+
+
+def _wait_until_projecting(process: subprocess.Popen[bytes], database_url: str) -> bool:
+    """True once every projection reports ``running``; False if the process exits first."""
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        if {entry["status"] for entry in status(database_url)} == {"running"}:
+            return True
+        time.sleep(0.1)
+    raise TimeoutError(f"ledger project did not start in {START_TIMEOUT_SECONDS} s")
+
+
+@contextmanager
+def projection_worker(env: Mapping[str, str], logs: Path) -> Iterator[ProjectionWorker]:
+    """``ledger project`` on the store of ``env``, once running; stopped with SIGTERM on exit.
+
+    Raises:
+        RuntimeError: The worker exited early, or did not exit 0 (checked when the block
+            itself succeeded).
+    """
+    logs.mkdir(parents=True, exist_ok=True)
+    output = logs / "project.out"
+    with output.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603 - a fixed command line of our own
+            cli_command("project"),
+            cwd=REPO_ROOT,
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        if not _wait_until_projecting(process, env["LEDGER_DATABASE_URL"]):
+            raise RuntimeError(f"ledger project exited early:\n{output.read_text()[-4000:]}")
+        yield ProjectionWorker(process, output)
+    finally:
+        _stop(process)
+    if process.returncode != 0:
+        raise RuntimeError(
+            f"ledger project exited with {process.returncode}:\n{output.read_text()[-4000:]}"
+        )

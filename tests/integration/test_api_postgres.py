@@ -2,7 +2,9 @@
 
 The unit tests run the API on the in-memory store; these run every endpoint's happy path and
 the main error codes again where the events really go through a database (transcoding, the
-notification log, receipts and keys as rows), using the same harness.
+notification log, receipts and keys as rows), using the same harness. The read models live
+in the same database; on PostgreSQL the app is told to project in process here
+(``LEDGER_PROJECTIONS_IN_PROCESS``), as no separate worker runs beside a TestClient.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
     clock = FakeClock()
     ledger = make_ledger(url, clock=clock)
     try:
-        with running_api(ledger, clock) as running:
+        with running_api(ledger, clock, projections_in_process=True) as running:
             yield running
     finally:
         ledger.close()
@@ -160,16 +162,29 @@ def test_audit_and_usage(api: Api) -> None:
     api.funded_wallet(amount=1000)
     api.post("/v1/wallets/acme/debits", {"amount": 30, "subject": {"model": "m1"}})
 
-    entries = api.get("/v1/journal?wallet_id=acme").json()["entries"]
+    entries = api.get(api.fresh("/v1/journal?wallet_id=acme")).json()["entries"]
     assert sum(e["debit"] for e in entries) == sum(e["credit"] for e in entries) == 1030
-    exported = api.get("/v1/journal?wallet_id=acme", headers={"Accept": "text/csv"}).text
+    csv = {"Accept": "text/csv"}
+    exported = api.get(api.fresh("/v1/journal?wallet_id=acme"), headers=csv).text
     assert len(exported.strip().splitlines()) == len(entries) + 1
-    balance = api.get("/v1/trial-balance").json()
+    balance = api.get(api.fresh("/v1/trial-balance")).json()
     assert (balance["balanced"], balance["debit_total"]) == (True, 1030)
-    usage = api.get("/v1/wallets/acme/usage?group_by=model").json()["series"]
+    usage = api.get(api.fresh("/v1/wallets/acme/usage?group_by=model")).json()["series"]
     assert [(p["group"], p["debited"], p["count"]) for p in usage] == [({"model": "m1"}, 30, 1)]
     assert error_fields(api.get("/v1/journal?from=2026-01-01T00:00:00")) == ["from"]
     assert_problem(api.get("/v1/journal", key=None), 401, "unauthenticated")
+
+
+def test_projections_admin(api: Api) -> None:
+    api.funded_wallet(amount=10)
+    api.read_models.wait_for(api.position, ["journal", "balances", "usage", "budget_status"])
+
+    status = api.get("/v1/admin/projections").json()["projections"]
+    assert {(p["name"], p["position"], p["lag"]) for p in status} == {
+        (name, api.position, 0) for name in ("journal", "balances", "usage", "budget_status")
+    }
+    assert api.post("/v1/admin/projections/balances/rebuild").status_code == 202
+    assert_problem(api.post("/v1/admin/projections/nope/rebuild"), 404, "projection_not_found")
 
 
 def test_operations(api: Api) -> None:

@@ -1,8 +1,11 @@
-"""docs/quickstart.md, run as written against a real server process on PostgreSQL.
+"""docs/quickstart.md, run as written against a real server process on PostgreSQL, with a
+``ledger project`` process beside it keeping the read models current (what ``make run``'s
+SQLite server does in a thread).
 
 Every command of the document's ```bash blocks is run by bash, in order, as a reader would:
 ``curl`` calls against ``ledger serve`` on a free port (the document's ``127.0.0.1:8000`` and
-its placeholder key are substituted), ``export`` lines carried into later commands, and
+its placeholder key are substituted), ``export`` lines carried into later commands (the
+capture's ``Ledger-Position`` among them, which the audit reads pass as ``min_position``), and
 ``.venv/bin/ledger`` run through a stand-in script for the current interpreter. ``make run`` is
 the server itself: ``scripts/run.sh`` only prepares ``.venv`` and then execs ``ledger serve``,
 which the fixture starts. Each command's status is checked against :data:`EXPECTED`, and the
@@ -30,6 +33,7 @@ from tests.integration.live_server import (
     LiveServer,
     live_server,
     pg_store_url,
+    projection_worker,
     server_env,
 )
 
@@ -51,6 +55,7 @@ EXPECTED: list[tuple[str, int | None]] = [
     ("POST /v1/wallets/acme/grants", 201),
     ("POST /v1/wallets/acme/holds", 201),
     ("POST /v1/wallets/acme/holds/h1/capture", 200),
+    ("export POSITION", None),
     ("GET /v1/wallets/acme", 200),
     ("GET /v1/wallets/acme/usage", 200),
     ("GET /v1/journal", 200),
@@ -141,15 +146,20 @@ def _list_matches(shown: list[Any], actual: Any, where: str) -> list[str]:
 @pytest.fixture
 def server(postgres_url: str, pg_schema: str, tmp_path: Path) -> Iterator[LiveServer]:
     env = server_env(pg_store_url(postgres_url, pg_schema), TEST_ADMIN_KEY)
-    with live_server(env, tmp_path / "logs") as running:
+    with (
+        live_server(env, tmp_path / "logs") as running,
+        projection_worker(env, tmp_path / "logs"),
+    ):
         yield running
 
 
 @pytest.fixture
 def ledger_stand_in(tmp_path: Path) -> Path:
-    """A directory whose ``.venv/bin/ledger`` runs the CLI with the current interpreter."""
+    """A directory whose ``.venv/bin/ledger`` runs the CLI with the current interpreter (and
+    with the ``var/`` that ``make run`` makes)."""
     bin_dir = tmp_path / "reader" / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
+    (tmp_path / "reader" / "var").mkdir()
     script = bin_dir / "ledger"
     script.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m api.cli "$@"\n')
     script.chmod(0o755)
@@ -198,6 +208,7 @@ def test_every_quickstart_command_works(server: LiveServer, ledger_stand_in: Pat
             done = run_bash(f"{command}\nenv -0", env, ledger_stand_in)
             assert done.returncode == 0, done.stderr
             env = dict(item.split("=", 1) for item in done.stdout.split("\0") if "=" in item)
+            assert env[name.removeprefix("export ")], f"{name}: empty"
             continue
         done = run_bash(command, env, ledger_stand_in)
         assert done.returncode == (0 if step.words[0] == "curl" else status), done.stderr

@@ -1,13 +1,17 @@
 """The real server process over a real socket: ``ledger serve`` on a free port, driven by httpx.
 
 PostgreSQL runs the full scenario (open, grant, debit, hold, capture, refund, budgets, journal,
-trial balance) plus the CLI's ``keys create`` and ``sweep`` on the same store. SQLite checks
-what ``make run`` does for a developer: make up an admin key for the run and print it.
+trial balance) plus the CLI's ``keys create`` and ``sweep`` on the same store. The journal,
+trial balance and usage come from the read models, which a separate ``ledger project``
+process keeps current there (the API process does not project on PostgreSQL); reads pass the
+last write's ``Ledger-Position`` as ``min_position``. SQLite checks what ``make run`` does for
+a developer: make up an admin key for the run and print it.
 """
 
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,9 +26,11 @@ from tests.integration.live_server import (
     REPO_ROOT,
     TEST_ADMIN_KEY,
     LiveServer,
+    ProjectionWorker,
     cli_command,
     live_server,
     pg_store_url,
+    projection_worker,
     server_env,
 )
 
@@ -37,6 +43,12 @@ def pg_url(postgres_url: str, pg_schema: str) -> str:
 @pytest.fixture
 def server(pg_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     with live_server(server_env(pg_url), tmp_path / "logs") as running:
+        yield running
+
+
+@pytest.fixture
+def worker(server: LiveServer, tmp_path: Path) -> Iterator[ProjectionWorker]:
+    with projection_worker(server.env, tmp_path / "logs") as running:
         yield running
 
 
@@ -72,7 +84,12 @@ def ledger_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
     )
 
 
-def test_full_scenario_over_a_socket(server: LiveServer) -> None:
+def position(response: httpx.Response) -> int:
+    """The ``Ledger-Position`` of a command that recorded events."""
+    return int(response.headers["Ledger-Position"])
+
+
+def test_full_scenario_over_a_socket(server: LiveServer, worker: ProjectionWorker) -> None:
     with client(server) as http:
         ok(http.post("/v1/wallets", json={"wallet_id": "acme"}), 201)
         grant = {"grant_id": "g1", "amount": 1000, "category": "paid"}
@@ -100,14 +117,16 @@ def test_full_scenario_over_a_socket(server: LiveServer) -> None:
         assert (captured["captured"], captured["released"]) == (30, 20)
         assert captured["balance"] == {"available": 870, "held": 0, "debt": 0}
 
-        refund = ok(
-            http.post(f"/v1/wallets/acme/debits/{debit['debit_id']}/refunds", json={"amount": 40}),
-            201,
+        refunded = http.post(
+            f"/v1/wallets/acme/debits/{debit['debit_id']}/refunds", json={"amount": 40}
         )
-        assert refund["balance"]["available"] == 910
+        assert ok(refunded, 201)["balance"]["available"] == 910
 
         budget = {"scope": {"team_id": "t1"}, "limit": 150, "period": "month"}
-        created = ok(http.put("/v1/wallets/acme/budgets/team-t1", json=budget), 201)
+        budget_set = http.put("/v1/wallets/acme/budgets/team-t1", json=budget)
+        created = ok(budget_set, 201)
+        last = position(budget_set)
+        assert last > position(refunded)
         assert created["spent"] == 90  # 100 debited - 40 refunded + 30 captured
         problem(
             http.post("/v1/wallets/acme/debits", json={"amount": 61, "subject": {"team_id": "t1"}}),
@@ -117,26 +136,62 @@ def test_full_scenario_over_a_socket(server: LiveServer) -> None:
         budgets = ok(http.get("/v1/wallets/acme/budgets"), 200)["budgets"]
         assert [(b["budget_id"], b["remaining"]) for b in budgets] == [("team-t1", 60)]
 
-        journal = ok(http.get("/v1/journal", params={"wallet_id": "acme", "limit": 1000}), 200)
+        fresh = {"min_position": last}
+        journal = ok(http.get("/v1/journal", params={"wallet_id": "acme", **fresh}), 200)
         entries = journal["entries"]
         debits, credits = sum(e["debit"] for e in entries), sum(e["credit"] for e in entries)
         assert debits == credits > 0
-        csv_export = http.get("/v1/journal?wallet_id=acme", headers={"Accept": "text/csv"})
+        assert len(entries) == 2 * 6  # grant, debit, hold, capture (2 postings), refund
+        csv_export = http.get(
+            "/v1/journal", params={"wallet_id": "acme", **fresh}, headers={"Accept": "text/csv"}
+        )
         assert csv_export.headers["content-type"].startswith("text/csv")
         assert len(csv_export.text.strip().splitlines()) == len(entries) + 1
 
-        balance = ok(http.get("/v1/trial-balance"), 200)
+        balance = ok(http.get("/v1/trial-balance", params=fresh), 200)
         assert balance["balanced"] is True
         assert balance["debit_total"] == balance["credit_total"] == debits
 
-        usage = ok(http.get("/v1/wallets/acme/usage", params={"group_by": "team_id"}), 200)
+        params: dict[str, str | int] = {"group_by": "team_id", **fresh}
+        usage = ok(http.get("/v1/wallets/acme/usage", params=params), 200)
         assert [(p["group"], p["debited"]) for p in usage["series"]] == [({"team_id": "t1"}, 130)]
 
+        # The worker process keeps the views, not the API process.
+        projections = ok(http.get("/v1/admin/projections"), 200)["projections"]
+        assert {p["name"] for p in projections} == {"journal", "balances", "usage", "budget_status"}
+        for entry in projections:
+            assert (entry["status"], entry["lag"], entry["position"]) == ("running", 0, last)
+            assert entry["worker"] == f"{socket.gethostname()}:{worker.pid}"
+
         metrics = http.get("/metrics").text
+    assert f'ledger_projection_position{{projection="journal"}} {float(last)}' in metrics
+    assert 'ledger_projection_lag_events{projection="usage"} 0.0' in metrics
     assert 'ledger_decisions_total{operation="debit",outcome="ok"} 1.0' in metrics
     assert 'ledger_decisions_total{operation="debit",outcome="replayed"} 1.0' in metrics
     assert 'ledger_decisions_total{operation="debit",outcome="budget_exceeded"} 1.0' in metrics
     assert 'route="/v1/wallets/{wallet_id}/debits",status="402"' in metrics
+
+
+def test_without_a_worker_reads_lag_until_one_starts(pg_url: str, tmp_path: Path) -> None:
+    env = {**server_env(pg_url), "LEDGER_PROJECTION_WAIT_SECONDS": "0.2"}
+    with live_server(env, tmp_path / "logs") as running, client(running) as http:
+        last = position(http.post("/v1/wallets", json={"wallet_id": "acme"}))
+
+        lagging = problem(
+            http.get("/v1/journal", params={"min_position": last}), 503, "projection_lagging"
+        )
+        assert (lagging["position"], lagging["required"]) == (0, last)
+        assert ok(http.get("/v1/journal"), 200)["entries"] == []
+        stopped = ok(http.get("/v1/admin/projections"), 200)["projections"]
+        assert {p["status"] for p in stopped} == {"stopped"}
+
+        with projection_worker(running.env, tmp_path / "logs"):
+            deadline = time.monotonic() + 30
+            while (
+                answer := http.get("/v1/trial-balance", params={"min_position": last})
+            ).status_code == 503:
+                assert time.monotonic() < deadline, answer.text
+            assert ok(answer, 200)["balanced"] is True
 
 
 def test_cli_keys_and_sweep_share_the_servers_store(server: LiveServer) -> None:

@@ -5,7 +5,9 @@ generated request must never answer 5xx, every 4xx must be an RFC 9457 problem
 (``application/problem+json`` with its ``code``), and every answer must match what the
 document says (status, content type, headers, body schema). Path ids are sometimes swapped
 for ids that exist (a funded wallet with a grant, an open hold, a budget and a debit), so
-requests get past ``*_not_found`` into the ledger's decisions.
+requests get past ``*_not_found`` into the ledger's decisions. The one 5xx allowed is 503
+``projection_lagging``, the documented answer to a ``min_position`` the read models do not
+reach in time (generated positions are mostly far beyond the log's head).
 
 Bounded: :data:`EXAMPLES` per operation (about 10 s for the whole file on two cores).
 """
@@ -65,9 +67,12 @@ def seeded_ledger() -> tuple[CreditLedger, dict[str, str]]:
 
 
 LEDGER, KNOWN_IDS = seeded_ledger()
-APP = create_app(
-    Settings(database_url="memory://", bootstrap_admin_key=SecretStr(ADMIN_KEY)), ledger=LEDGER
+SETTINGS = Settings(
+    database_url="memory://",
+    bootstrap_admin_key=SecretStr(ADMIN_KEY),
+    projection_wait_seconds=0.05,  # a generated min_position is mostly out of reach
 )
+APP = create_app(SETTINGS, ledger=LEDGER)
 schema = schemathesis.openapi.from_asgi("/schema/openapi.json", APP)
 
 
@@ -95,7 +100,9 @@ def flatmap_path_parameters(
 def test_no_operation_fails_or_breaks_its_contract(case: schemathesis.Case[Any]) -> None:
     response = case.call(headers={"Authorization": f"Bearer {ADMIN_KEY}"})
 
-    case.validate_response(response, checks=CHECKS)
+    lagging = response.status_code == 503 and response.json().get("code") == "projection_lagging"
+    checks = [check for check in CHECKS if not (lagging and check is not_a_server_error)]
+    case.validate_response(response, checks=checks)
     if 400 <= response.status_code < 500:
         media_type = response.headers["content-type"][0]
         assert media_type.startswith(PROBLEM_MEDIA_TYPE), (response.status_code, media_type)

@@ -37,6 +37,8 @@ CONTRACT_OPERATIONS = {
     ("delete", "/v1/wallets/{wallet_id}/budgets/{budget_id}"),
     ("post", "/v1/api-keys"),
     ("delete", "/v1/api-keys/{key_id}"),
+    ("get", "/v1/admin/projections"),
+    ("post", "/v1/admin/projections/{name}/rebuild"),
 }
 
 

@@ -1,4 +1,9 @@
-"""Audit and usage routes: the journal (JSON and CSV), the trial balance and usage series."""
+"""Audit routes: the journal (JSON and CSV) and the trial balance (usage: test_api_usage.py),
+and who may read them.
+
+They answer from the read models; each read passes the last write's position as
+``min_position`` (``api.fresh``), so it sees that write.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from api.exports import CSV_COLUMNS, journal_csv
+from projections.export import CSV_COLUMNS, journal_csv
 from tests.builders import at
 from tests.unit.test_api_support import ADMIN_KEY, Api, assert_problem, error_fields, running_api
 
@@ -34,7 +39,7 @@ def test_the_journal_lists_both_legs_of_every_posting(api: Api) -> None:
     api.funded_wallet()
     spend(api, 30, key="d-1")
 
-    body = api.get("/v1/journal").json()
+    body = api.get(api.fresh("/v1/journal")).json()
 
     legs = [(e["account"], e["debit"], e["credit"]) for e in body["entries"]]
     assert legs == [
@@ -57,8 +62,8 @@ def test_journal_pages_hold_whole_events(api: Api) -> None:
     spend(api, 10)
     spend(api, 20)
 
-    first = api.get("/v1/journal?limit=3").json()
-    second = api.get(f"/v1/journal?limit=3&after={first['next_after']}").json()
+    first = api.get(api.fresh("/v1/journal?limit=3")).json()
+    second = api.get(api.fresh(f"/v1/journal?limit=3&after={first['next_after']}")).json()
 
     assert [e["debit"] + e["credit"] for e in first["entries"]] == [1000, 1000, 10, 10]
     assert [e["debit"] + e["credit"] for e in second["entries"]] == [20, 20]
@@ -66,7 +71,8 @@ def test_journal_pages_hold_whole_events(api: Api) -> None:
 
 def journal(api: Api, **params: str) -> list[dict[str, Any]]:
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    response = api.client.get("/v1/journal", params=params, headers=headers)
+    query = {**params, "min_position": str(api.position)}
+    response = api.client.get("/v1/journal", params=query, headers=headers)
     assert response.status_code == 200, response.text
     entries: list[dict[str, Any]] = response.json()["entries"]
     return entries
@@ -103,6 +109,8 @@ def test_journal_filters_by_wallet_account_and_time(api: Api) -> None:
         ("limit=0", "limit"),
         ("limit=1001", "limit"),
         ("after=-1", "after"),
+        ("min_position=-1", "min_position"),
+        ("min_position=soon", "min_position"),
     ],
 )
 def test_bad_journal_queries_name_the_parameter(api: Api, query: str, field: str) -> None:
@@ -113,8 +121,8 @@ def test_the_journal_as_csv_is_the_same_rows_flattened(api: Api) -> None:
     api.funded_wallet()
     spend(api, 30, key="=HYPERLINK(1)")
 
-    as_json = api.get("/v1/journal").json()["entries"]
-    response = api.get("/v1/journal", headers={"Accept": "text/csv"})
+    as_json = api.get(api.fresh("/v1/journal")).json()["entries"]
+    response = api.get(api.fresh("/v1/journal"), headers={"Accept": "text/csv"})
 
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
@@ -139,8 +147,10 @@ def test_the_csv_export_streams_every_matching_row(api: Api) -> None:
     for amount in range(1, 6):
         spend(api, amount)
 
-    chunks = list(journal_csv(api.ledger, account="platform:credits:consumed", chunk_rows=2))
-    response = api.get("/v1/journal?limit=1", headers={"Accept": "text/csv"})
+    api.read_models.wait_for(api.position, ["journal"])
+    views = api.read_models.views
+    chunks = list(journal_csv(views, account="platform:credits:consumed", chunk_rows=2))
+    response = api.get(api.fresh("/v1/journal?limit=1"), headers={"Accept": "text/csv"})
 
     assert chunks[0] == ",".join(CSV_COLUMNS) + "\r\n"
     assert len(chunks) == 4  # header, then pages of 2, 2 and 1 rows
@@ -159,7 +169,7 @@ def test_the_csv_export_streams_every_matching_row(api: Api) -> None:
     ],
 )
 def test_csv_only_when_preferred(api: Api, accept: str, csv_wanted: bool) -> None:
-    response = api.get("/v1/journal", headers={"Accept": accept})
+    response = api.get(api.fresh("/v1/journal"), headers={"Accept": accept})
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv") is csv_wanted
@@ -169,7 +179,7 @@ def test_the_trial_balance_balances(api: Api) -> None:
     api.funded_wallet()
     spend(api, 30)
 
-    body = api.get("/v1/trial-balance").json()
+    body = api.get(api.fresh("/v1/trial-balance")).json()
 
     assert body["as_of"] == "2026-01-01T00:00:00Z"  # now, by the ledger's clock
     assert body["balanced"] is True
@@ -189,8 +199,8 @@ def test_the_trial_balance_as_of_a_time_and_by_unit(api: Api) -> None:
     spend(api, 30)
     api.open_wallet("tokens", unit="tokens")
 
-    earlier = api.get("/v1/trial-balance?as_of=2026-01-15T00:00:00Z").json()
-    other_unit = api.get("/v1/trial-balance?unit=tokens").json()
+    earlier = api.get(api.fresh("/v1/trial-balance?as_of=2026-01-15T00:00:00Z")).json()
+    other_unit = api.get(api.fresh("/v1/trial-balance?unit=tokens")).json()
 
     assert (earlier["debit_total"], earlier["balanced"]) == (1000, True)
     assert earlier["as_of"] == "2026-01-15T00:00:00Z"
@@ -200,77 +210,6 @@ def test_the_trial_balance_as_of_a_time_and_by_unit(api: Api) -> None:
         True,
     )
     assert error_fields(api.get("/v1/trial-balance?as_of=2026-01-15T00:00:00")) == ["as_of"]
-
-
-def test_usage_is_grouped_by_window_and_subject(api: Api) -> None:
-    api.funded_wallet()
-    spend(api, 10, model="m1", user_id="u1")
-    spend(api, 20, model="m1", user_id="u2")
-    api.clock.set(at("2026-01-01T05:00"))
-    spend(api, 5, model="m2")
-
-    by_model = api.get("/v1/wallets/acme/usage?group_by=model").json()["series"]
-    by_hour = api.get(
-        "/v1/wallets/acme/usage?window=hour&group_by=model,user_id&group_by=model"
-    ).json()["series"]
-
-    assert by_model == [
-        {
-            "window_start": "2026-01-01T00:00:00Z",
-            "group": {"model": "m1"},
-            "debited": 30,
-            "count": 2,
-        },
-        {
-            "window_start": "2026-01-01T00:00:00Z",
-            "group": {"model": "m2"},
-            "debited": 5,
-            "count": 1,
-        },
-    ]
-    assert [(p["window_start"][11:13], p["group"], p["debited"]) for p in by_hour] == [
-        ("00", {"model": "m1", "user_id": "u1"}, 10),
-        ("00", {"model": "m1", "user_id": "u2"}, 20),
-        ("05", {"model": "m2", "user_id": None}, 5),
-    ]
-
-
-def test_usage_counts_hold_captures_and_filters_by_time(api: Api) -> None:
-    api.funded_wallet()
-    spend(api, 10)
-    api.clock.set(at("2026-01-03T00:00"))
-    placed = api.post("/v1/wallets/acme/holds", {"hold_id": "h1", "amount": 50})
-    assert placed.status_code == 201
-    captured = api.post("/v1/wallets/acme/holds/h1/capture", {"amount": 40})
-    assert captured.status_code == 200
-
-    series = api.get(
-        "/v1/wallets/acme/usage?window=month&from=2026-01-02T00:00:00Z&to=2026-02-01T00:00:00Z"
-    ).json()["series"]
-
-    assert series == [
-        {"window_start": "2026-01-01T00:00:00Z", "group": {}, "debited": 40, "count": 1}
-    ]
-
-
-@pytest.mark.parametrize(
-    ("query", "field"),
-    [
-        ("window=week", "window"),
-        ("group_by=colour", "group_by"),
-        ("from=2026-01-01T00:00:00", "from"),
-        ("to=2026-01-01", "to"),
-        ("from=1767225600", "from"),
-    ],
-)
-def test_bad_usage_queries_name_the_parameter(api: Api, query: str, field: str) -> None:
-    api.open_wallet()
-
-    assert error_fields(api.get(f"/v1/wallets/acme/usage?{query}")) == [field]
-
-
-def test_usage_of_an_unknown_wallet(api: Api) -> None:
-    assert_problem(api.get("/v1/wallets/nope/usage"), 404, "wallet_not_found")
 
 
 def test_who_may_read_audit_routes(api: Api) -> None:
@@ -297,7 +236,9 @@ def test_the_openapi_document_offers_the_journal_as_csv(api: Api) -> None:
     answer = document["paths"]["/v1/journal"]["get"]["responses"]["200"]
     assert set(answer["content"]) == {"application/json", "text/csv"}
     parameters = document["paths"]["/v1/wallets/{wallet_id}/usage"]["get"]["parameters"]
-    assert {"from", "to", "window", "group_by"} <= {p["name"] for p in parameters}
+    assert {"from", "to", "window", "group_by", "min_position"} <= {p["name"] for p in parameters}
+    bounds = {p["name"]: p["description"] for p in parameters if p["name"] in {"from", "to"}}
+    assert all("hour boundary" in text for text in bounds.values())
 
 
 @pytest.mark.parametrize("as_of", ["0.5", "2026-01-01", "2026-01-01T00:00:00", "soon"])

@@ -2,13 +2,18 @@
 
 Each API test module defines a three-line ``api`` fixture over :func:`running_api`, then talks
 HTTP through :class:`Api`, which sends the bootstrap admin key unless told otherwise.
+
+Audit reads come from the read models, which the app's in-process worker fills a moment
+after each write. :class:`Api` remembers the highest ``Ledger-Position`` its commands were
+answered with (:attr:`Api.position`), and :meth:`Api.fresh` adds it to a read's query as
+``min_position``, as a client reading its own writes would.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from litestar import Litestar
@@ -16,6 +21,8 @@ from litestar.testing import TestClient
 from pydantic import SecretStr
 
 from api.app import create_app
+from api.dependencies import READ_MODELS_KEY
+from api.read_models import ReadModels
 from api.settings import Settings
 from ledger.service import CreditLedger
 from tests.builders import FakeClock, make_ledger
@@ -38,6 +45,17 @@ class Api:
         self.client = client
         self.ledger = ledger
         self.clock = clock
+        self.position = 0
+        """The highest ``Ledger-Position`` a response carried so far."""
+
+    @property
+    def read_models(self) -> ReadModels:
+        """The running app's read models (its view store, worker and rebuilds)."""
+        return cast("ReadModels", self.client.app.state[READ_MODELS_KEY])
+
+    def fresh(self, path: str) -> str:
+        """``path`` with ``min_position`` set to :attr:`position` (read your writes)."""
+        return f"{path}{'&' if '?' in path else '?'}min_position={self.position}"
 
     def request(
         self,
@@ -55,7 +73,11 @@ class Api:
             sent["Authorization"] = f"Bearer {key}"
         if idempotency_key is not None:
             sent["Idempotency-Key"] = idempotency_key
-        return self.client.request(method, path, json=json, headers=sent)
+        response = self.client.request(method, path, json=json, headers=sent)
+        written = response.headers.get("Ledger-Position")
+        if written is not None:
+            self.position = max(self.position, int(written))
+        return response
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", path, **kwargs)

@@ -51,7 +51,15 @@ def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 
 def test_every_subcommand_is_in_the_table() -> None:
-    assert [command.words for command in COMMANDS] == [("serve",), ("keys", "create"), ("sweep",)]
+    assert [command.words for command in COMMANDS] == [
+        ("serve",),
+        ("keys", "create"),
+        ("sweep",),
+        ("project",),
+        ("projections", "rebuild"),
+        ("projections", "status"),
+        ("reconcile",),
+    ]
     assert all(command.help for command in COMMANDS)
     parsed = build_parser().parse_args(["keys", "create", "--scope", "admin"])
     assert parsed.run is COMMANDS[1].run
@@ -59,7 +67,16 @@ def test_every_subcommand_is_in_the_table() -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["keys"], ["keys", "create"], ["keys", "create", "--scope", "root"], ["nope"]],
+    [
+        [],
+        ["keys"],
+        ["keys", "create"],
+        ["keys", "create", "--scope", "root"],
+        ["nope"],
+        ["projections"],
+        ["projections", "rebuild"],
+        ["projections", "rebuild", "ledger"],
+    ],
 )
 def test_bad_command_lines_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
