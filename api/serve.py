@@ -115,5 +115,13 @@ def serve(
     dev_key = local_admin_key(settings)
     print(banner(settings, public_url(host, port), workers, dev_key), file=out or sys.stdout)
     (out or sys.stdout).flush()
-    uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers)
+    # loop/http "auto" pick uvloop and httptools (dependencies) when they are installed.
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=settings.access_log,
+    )
     return 0

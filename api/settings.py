@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     """Keep the read models current from a thread of each API process. Unset: true for
     ``sqlite://`` and ``memory://`` stores, false for ``postgresql://`` (where a separate
     ``ledger project`` worker does it)."""
+    access_log: bool = False
+    """Log every request line (uvicorn's access log). Off by default: it costs about a
+    quarter of the server's throughput (docs/performance.md); request metrics stay on."""
     projection_wait_seconds: float = Field(default=2.0, ge=0, le=30)
     """How long a read with ``?min_position=`` waits for the read models to reach it before
     answering 503 ``projection_lagging``."""

@@ -159,6 +159,7 @@ def test_serve_on_sqlite_without_a_key_makes_one_up_and_prints_it(
             "host": "127.0.0.1",
             "port": 8123,
             "workers": 2,
+            "access_log": False,  # off unless LEDGER_ACCESS_LOG: it costs throughput
         }
     ]
 
