@@ -40,6 +40,7 @@ from api.routes.debits import DEBIT_ROUTES
 from api.routes.grants import GRANT_ROUTES
 from api.routes.holds import HOLD_ROUTES
 from api.routes.operations import OPERATIONS_ROUTES
+from api.routes.price_books import PRICE_BOOK_ROUTES
 from api.routes.wallets import WALLET_ROUTES
 from api.settings import Settings
 from api.validation import check_request
@@ -55,6 +56,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     *DEBIT_ROUTES,
     *HOLD_ROUTES,
     *BUDGET_ROUTES,
+    *PRICE_BOOK_ROUTES,
     *API_KEY_ROUTES,
     *AUDIT_ROUTES,
     *ADMIN_ROUTES,

@@ -2,6 +2,8 @@
 
 Scopes: ``admin`` (everything), ``service`` (debits, refunds, holds, reads), ``auditor``
 (reads), ``customer:<customer_id>`` (reads of its own wallets, and its wallets' budgets).
+Price books are shared by every wallet: only ``admin`` changes them, ``service`` and
+``auditor`` read them, customer keys do not.
 A customer key asking for another customer's wallet gets ``wallet_not_found``, exactly as
 for a wallet that does not exist, so keys cannot probe for other customers' wallet ids.
 
@@ -37,6 +39,7 @@ __all__ = [
     "MANAGE_BUDGETS",
     "PUBLIC",
     "READ",
+    "READ_PRICE_BOOKS",
     "SPEND",
     "BearerAuthMiddleware",
     "Principal",
@@ -157,13 +160,15 @@ def allow(*scopes: str, customer: bool = False) -> Guard:
 
 
 ADMIN = allow()
-"""Opening wallets, granting and voiding credits, managing API keys."""
+"""Opening wallets, granting and voiding credits, managing API keys and price books."""
 SPEND = allow("service")
 """Debits, refunds and holds."""
 READ = allow("service", "auditor", customer=True)
 """Reading wallets, their events, holds, budgets and usage."""
 AUDIT = allow("auditor")
 """The journal and the trial balance: every wallet at once, so no customer or service key."""
+READ_PRICE_BOOKS = allow("service", "auditor")
+"""Reading price books: shared by all wallets, so no customer key."""
 MANAGE_BUDGETS = allow(customer=True)
 """Setting and removing budgets."""
 

@@ -25,6 +25,7 @@ __all__ = [
     "GrantCredits",
     "OpenWallet",
     "PlaceHold",
+    "PutPriceBook",
     "Refund",
     "ReleaseHold",
     "RemoveBudget",
@@ -164,3 +165,16 @@ class SetBudget(Command):
 class RemoveBudget(Command):
     wallet_id: str
     budget_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PutPriceBook(Command):
+    """Make ``rates`` (and ``unit``) the next version of a price book, unless they already are.
+
+    ``rates`` are dicts as clients send them: ``model``, ``input_per_million``,
+    ``cached_input_per_million`` (defaults to the input rate) and ``output_per_million``.
+    """
+
+    price_book_id: str
+    rates: list[dict[str, Any]]
+    unit: str = "credits"

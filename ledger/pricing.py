@@ -13,10 +13,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from ledger.commands import Command
+from ledger.commands import PutPriceBook
 from ledger.errors import FieldError, PriceBookNotFound, UnknownModel, ValidationFailed
 from ledger.executor import Decision, Outcome
 from ledger.ids import PRICE_BOOKS_SCOPE, price_book_uuid
@@ -26,20 +25,7 @@ from ledger.reads import LedgerReads
 from ledger.validation import MAX_AMOUNT, check_amount, check_id
 from ledger.wallet import Wallet
 
-__all__ = ["PricingLedger", "PutPriceBook"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class PutPriceBook(Command):
-    """Make ``rates`` (and ``unit``) the next version of a price book, unless they already are.
-
-    ``rates`` are dicts as clients send them: ``model``, ``input_per_million``,
-    ``cached_input_per_million`` (defaults to the input rate) and ``output_per_million``.
-    """
-
-    price_book_id: str
-    rates: list[dict[str, Any]]
-    unit: str = "credits"
+__all__ = ["PricingLedger"]
 
 
 def _usage_refused(message: str) -> ValidationFailed:

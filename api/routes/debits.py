@@ -46,7 +46,10 @@ class DebitController(Controller):
     ) -> Response[DebitOut]:
         """Debit ``amount`` if the balance and every matching hard budget allow it.
 
-        A refusal (402 ``insufficient_credits`` or ``budget_exceeded``) records nothing.
+        Instead of ``amount``, ``usage`` (model and token counts) is rated against the
+        wallet's price book; the answer then adds ``rating`` (422 ``unknown_model`` for a
+        model without a rate). A refusal (402 ``insufficient_credits`` or
+        ``budget_exceeded``) records nothing.
         """
         outcome = ledger.debit(data.to_command(wallet_id, idempotency_key))
         return respond(outcome, DebitOut, HTTP_201_CREATED)

@@ -51,7 +51,11 @@ class HoldController(Controller):
         data: JSONBody[HoldIn],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[PlacedHoldOut]:
-        """Reserve credits from specific grants; they count against budgets until released."""
+        """Reserve credits from specific grants; they count against budgets until released.
+
+        Instead of ``amount``, ``usage`` is rated against the wallet's price book (the
+        answer adds ``rating``).
+        """
         outcome = ledger.place_hold(data.to_command(wallet_id, idempotency_key))
         return respond(outcome, PlacedHoldOut, HTTP_201_CREATED)
 
@@ -76,7 +80,9 @@ class HoldController(Controller):
     ) -> Response[CaptureOut]:
         """Capture the hold (all of it by default) and release the rest.
 
-        More than held needs ``allow_overage``; a hold not open answers 409 ``hold_not_open``.
+        ``usage`` instead of ``amount`` captures what it rates to (the answer adds
+        ``rating``). More than held needs ``allow_overage``; a hold not open answers 409
+        ``hold_not_open``.
         """
         command = (data or CaptureIn()).to_command(wallet_id, hold_id, idempotency_key)
         return respond(ledger.capture_hold(command), CaptureOut, HTTP_200_OK)

@@ -17,24 +17,33 @@ from api.schemas.fields import (
     ResponseBody,
     Subject,
 )
+from api.schemas.rating import RatingOut, UsageIn, amount_or_usage
 from ledger.commands import Debit, Refund
 
 __all__ = ["DebitIn", "DebitOut", "RefundAllocation", "RefundIn", "RefundOut"]
 
 
 class DebitIn(RequestBody):
-    """Spend ``amount`` now, if the balance and every hard budget allow it."""
+    """Spend ``amount``, or what ``usage`` rates to (exactly one of the two), if the balance
+    and every hard budget allow it."""
 
-    amount: Amount
+    amount: Amount | msgspec.UnsetType = msgspec.UNSET
+    usage: UsageIn | None = None
     subject: Subject = msgspec.field(default_factory=Subject)
     occurred_at: AwareDatetime | None = None
     metadata: Metadata = {}
 
     def to_command(self, wallet_id: str, idempotency_key: str | None) -> Debit:
-        """The ledger command for this request."""
+        """The ledger command for this request.
+
+        Raises:
+            ValidationFailed: Both ``amount`` and ``usage``, or neither.
+        """
+        amount, usage = amount_or_usage(self.amount, self.usage)
         return Debit(
             wallet_id=wallet_id,
-            amount=self.amount,
+            amount=amount,
+            usage=usage,
             subject=self.subject.as_dict(),
             occurred_at=self.occurred_at,
             metadata=dict(self.metadata),
@@ -42,8 +51,9 @@ class DebitIn(RequestBody):
         )
 
 
-class DebitOut(ResponseBody):
-    """The debit, the grants it drew on and the wallet and budgets after it."""
+class DebitOut(ResponseBody, omit_defaults=True):
+    """The debit, the grants it drew on and the wallet and budgets after it; ``rating`` when
+    the amount was rated from ``usage``."""
 
     debit_id: str
     wallet_id: str
@@ -52,6 +62,7 @@ class DebitOut(ResponseBody):
     balance: Balance
     budgets: list[BudgetOut]
     warnings: list[BudgetWarning]
+    rating: RatingOut | None = None
 
 
 class RefundIn(RequestBody):

@@ -19,25 +19,34 @@ from api.schemas.fields import (
     ResponseBody,
     Subject,
 )
+from api.schemas.rating import RatingOut, UsageIn, amount_or_usage
 from ledger.commands import CaptureHold, PlaceHold
 
 __all__ = ["CaptureIn", "CaptureOut", "HoldIn", "HoldOut", "PlacedHoldOut", "ReleaseOut"]
 
 
 class HoldIn(RequestBody):
-    """Reserve ``amount`` until ``expires_at`` (default 15 minutes, at most 7 days)."""
+    """Reserve ``amount``, or what ``usage`` rates to (exactly one of the two), until
+    ``expires_at`` (default 15 minutes, at most 7 days)."""
 
-    amount: Amount
+    amount: Amount | msgspec.UnsetType = msgspec.UNSET
+    usage: UsageIn | None = None
     hold_id: ClientId | None = None
     subject: Subject = msgspec.field(default_factory=Subject)
     expires_at: AwareDatetime | None = None
     metadata: Metadata = {}
 
     def to_command(self, wallet_id: str, idempotency_key: str | None) -> PlaceHold:
-        """The ledger command for this request."""
+        """The ledger command for this request.
+
+        Raises:
+            ValidationFailed: Both ``amount`` and ``usage``, or neither.
+        """
+        amount, usage = amount_or_usage(self.amount, self.usage)
         return PlaceHold(
             wallet_id=wallet_id,
-            amount=self.amount,
+            amount=amount,
+            usage=usage,
             hold_id=self.hold_id,
             subject=self.subject.as_dict(),
             expires_at=self.expires_at,
@@ -47,17 +56,25 @@ class HoldIn(RequestBody):
 
 
 class CaptureIn(RequestBody):
-    """Consume ``amount`` of the hold (all of it by default); the rest is released."""
+    """Consume ``amount``, or what ``usage`` rates to (all of the hold if neither is given);
+    the rest is released."""
 
     amount: Amount | None = None
+    usage: UsageIn | None = None
     allow_overage: bool = False
 
     def to_command(self, wallet_id: str, hold_id: str, idempotency_key: str | None) -> CaptureHold:
-        """The ledger command for this request."""
+        """The ledger command for this request.
+
+        Raises:
+            ValidationFailed: Both ``amount`` and ``usage``.
+        """
+        amount, usage = amount_or_usage(self.amount, self.usage, required=False)
         return CaptureHold(
             wallet_id=wallet_id,
             hold_id=hold_id,
-            amount=self.amount,
+            amount=amount,
+            usage=usage,
             allow_overage=self.allow_overage,
             idempotency_key=idempotency_key,
         )
@@ -81,14 +98,17 @@ class HoldOut(ResponseBody, omit_defaults=True):
 
 
 class PlacedHoldOut(HoldOut, kw_only=True):
-    """A new hold and the wallet's balance with it taken out."""
+    """A new hold and the wallet's balance with it taken out; ``rating`` when the amount was
+    rated from ``usage``."""
 
     balance: Balance
     warnings: list[BudgetWarning]
+    rating: RatingOut | None = None
 
 
-class CaptureOut(ResponseBody):
-    """A captured hold: consumed, released, overage beyond it and debt that made."""
+class CaptureOut(ResponseBody, omit_defaults=True):
+    """A captured hold: consumed, released, overage beyond it and debt that made; ``rating``
+    when the captured amount was rated from ``usage``."""
 
     hold_id: str
     status: str
@@ -98,6 +118,7 @@ class CaptureOut(ResponseBody):
     debt_incurred: int
     balance: Balance
     warnings: list[BudgetWarning]
+    rating: RatingOut | None = None
 
 
 class ReleaseOut(ResponseBody):

@@ -61,6 +61,8 @@ EXPECTED: list[tuple[str, int | None]] = [
     ("GET /v1/journal", 200),
     ("GET /v1/journal", 200),
     ("GET /v1/trial-balance", 200),
+    ("PUT /v1/price-books/default", 201),
+    ("POST /v1/wallets/acme/debits", 201),
     ("export BACKEND_KEY", None),
     ("POST /v1/wallets/acme/debits", 201),
     ("ledger sweep", 0),

@@ -4,10 +4,11 @@ The app runs in-process (ASGI, no network) on an in-memory ledger with an admin 
 generated request must never answer 5xx, every 4xx must be an RFC 9457 problem
 (``application/problem+json`` with its ``code``), and every answer must match what the
 document says (status, content type, headers, body schema). Path ids are sometimes swapped
-for ids that exist (a funded wallet with a grant, an open hold, a budget and a debit), so
-requests get past ``*_not_found`` into the ledger's decisions. The one 5xx allowed is 503
-``projection_lagging``, the documented answer to a ``min_position`` the read models do not
-reach in time (generated positions are mostly far beyond the log's head).
+for ids that exist (a funded wallet with a grant, an open hold, a budget, a debit and the
+price book the wallet rates usage against), so requests get past ``*_not_found`` into the
+ledger's decisions. The one 5xx allowed is 503 ``projection_lagging``, the documented answer
+to a ``min_position`` the read models do not reach in time (generated positions are mostly
+far beyond the log's head).
 
 Bounded: :data:`EXAMPLES` per operation (about 10 s for the whole file on two cores).
 """
@@ -31,7 +32,7 @@ from schemathesis.checks import (
 from api.app import create_app
 from api.errors import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
 from api.settings import Settings
-from ledger.commands import Debit, GrantCredits, OpenWallet, PlaceHold, SetBudget
+from ledger.commands import Debit, GrantCredits, OpenWallet, PlaceHold, PutPriceBook, SetBudget
 from ledger.service import CreditLedger
 from tests.builders import make_ledger
 
@@ -56,12 +57,15 @@ def seeded_ledger() -> tuple[CreditLedger, dict[str, str]]:
         SetBudget(wallet_id="acme", budget_id="b1", limit=10**6, period="month", scope={})
     )
     debit = ledger.debit(Debit(wallet_id="acme", amount=10))
+    rate = {"model": "gpt-4.1", "input_per_million": 2000, "output_per_million": 8000}
+    ledger.put_price_book(PutPriceBook(price_book_id="default", rates=[rate]))
     ids = {
         "wallet_id": "acme",
         "grant_id": "g1",
         "hold_id": "h1",
         "budget_id": "b1",
         "debit_id": str(debit.body["debit_id"]),
+        "price_book_id": "default",
     }
     return ledger, ids
 

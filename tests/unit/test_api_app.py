@@ -35,6 +35,8 @@ CONTRACT_OPERATIONS = {
     ("get", "/v1/wallets/{wallet_id}/budgets/{budget_id}"),
     ("put", "/v1/wallets/{wallet_id}/budgets/{budget_id}"),
     ("delete", "/v1/wallets/{wallet_id}/budgets/{budget_id}"),
+    ("put", "/v1/price-books/{price_book_id}"),
+    ("get", "/v1/price-books/{price_book_id}"),
     ("post", "/v1/api-keys"),
     ("delete", "/v1/api-keys/{key_id}"),
     ("get", "/v1/admin/projections"),
@@ -145,10 +147,19 @@ def test_errors_are_documented_as_problems() -> None:
 def test_request_bodies_carry_the_contract_constraints() -> None:
     schemas = openapi_document()["components"]["schemas"]
 
-    amount = schemas["DebitIn"]["properties"]["amount"]
+    amount = schemas["GrantIn"]["properties"]["amount"]
     assert amount["type"] == "integer"
     assert amount["exclusiveMinimum"] == 0
     assert amount["maximum"] == 9_007_199_254_740_991
+    # A debit gives amount or usage: neither is required on its own (the server wants one).
+    debit = schemas["DebitIn"]
+    assert {"amount", "usage"} <= set(debit["properties"])
+    assert not debit["required"]
+    assert debit["properties"]["amount"]["maximum"] == 9_007_199_254_740_991
+    tokens = schemas["UsageIn"]["properties"]["output_tokens"]
+    assert (tokens["type"], tokens["minimum"]) == ("integer", 0)
+    rate = schemas["RateIn"]["properties"]["input_per_million"]
+    assert (rate["type"], rate["minimum"], rate["maximum"]) == ("integer", 0, 2**53 - 1)
     assert set(schemas["Subject"]["properties"]) == {
         "user_id",
         "team_id",

@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from ledger.commands import Debit
+from ledger.commands import Debit, PutPriceBook
 from ledger.errors import IdempotencyConflict, PriceBookNotFound, ValidationFailed
 from ledger.ids import price_book_uuid
-from ledger.pricing import PutPriceBook
 from ledger.service import CreditLedger
 from tests.builders import T0, FakeClock, make_ledger, open_funded_wallet
 

@@ -8,10 +8,9 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
-from ledger.commands import CaptureHold, Debit, PlaceHold
+from ledger.commands import CaptureHold, Debit, PlaceHold, PutPriceBook
 from ledger.events import CreditsDebited
 from ledger.ids import wallet_uuid
-from ledger.pricing import PutPriceBook
 from ledger.service import CreditLedger
 from tests.builders import T0, make_ledger, new_wallet, open_funded_wallet
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ledger.commands import CaptureHold, Debit, OpenWallet, PlaceHold
+from ledger.commands import CaptureHold, Debit, OpenWallet, PlaceHold, PutPriceBook
 from ledger.errors import (
     BudgetExceeded,
     CaptureExceedsHold,
@@ -17,7 +17,6 @@ from ledger.errors import (
     WalletNotFound,
 )
 from ledger.executor import Outcome
-from ledger.pricing import PutPriceBook
 from ledger.service import CreditLedger
 from tests.builders import make_ledger, open_funded_wallet
 from tests.unit.support import events, grant, set_budget, version
