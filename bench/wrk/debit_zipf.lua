@@ -4,12 +4,7 @@
 -- Wallet of rank k is "<wallet_prefix><k>". The CDF is precomputed once per thread and
 -- searched by bisection, so choosing a wallet costs O(log N).
 
-local threads = {}
-
-function setup(thread)
-  table.insert(threads, thread)
-  thread:set("tid", #threads)
-end
+dofile((debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./") .. "report.lua")
 
 function init(args)
   run_tag = args[1]
@@ -55,29 +50,5 @@ function request()
 end
 
 function response(status, headers, body)
-  local key = tostring(status)
-  statuses[key] = (statuses[key] or 0) + 1
-end
-
-function done(summary, latency, requests)
-  local counts = {}
-  local sent = 0
-  for _, thread in ipairs(threads) do
-    sent = sent + thread:get("counter")
-    for status, n in pairs(thread:get("statuses")) do
-      counts[status] = (counts[status] or 0) + n
-    end
-  end
-  local parts = {}
-  for status, n in pairs(counts) do
-    table.insert(parts, string.format('"%s":%d', status, n))
-  end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_JSON {"requests":%d,"sent":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"p999_us":%d,'
-      .. '"mean_us":%.1f,"max_us":%d,"socket_errors":{"connect":%d,"read":%d,"write":%d,'
-      .. '"timeout":%d},"status_counts":{%s}}\n',
-    summary.requests, sent, summary.duration, latency:percentile(50), latency:percentile(99),
-    latency:percentile(99.9), latency.mean, latency.max, e.connect, e.read, e.write,
-    e.timeout, table.concat(parts, ",")))
+  count_status(tostring(status))
 end
