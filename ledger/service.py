@@ -1,4 +1,8 @@
-"""CreditLedger: every command of the ledger, each one decide-then-save via ``_run``."""
+"""CreditLedger: the spending and hold commands, on top of ledger.service_base.WalletService.
+
+Every command is one decision on one wallet (``_on_wallet``): through the group-commit writer
+or the direct decide-then-save loop.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,18 @@ from datetime import UTC, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from ledger.budgets import spent_from_history
 from ledger.commands import (
     CaptureHold,
-    Command,
     Debit,
     GrantCredits,
-    OpenWallet,
     PlaceHold,
     Refund,
     ReleaseHold,
-    RemoveBudget,
-    SetBudget,
     VoidGrant,
 )
-from ledger.commands_budgets import check_budget_input
 from ledger.commands_grants import check_grant_input
 from ledger.commands_holds import check_hold_input
 from ledger.commands_spending import check_debit_input
-from ledger.committer import Job
 from ledger.errors import (
     BudgetExceeded,
     DebitNotFound,
@@ -32,32 +29,25 @@ from ledger.errors import (
     HoldNotFound,
     HoldNotOpen,
     InsufficientCredits,
-    WalletExists,
 )
-from ledger.events import CreditsDebited, HoldCaptured, HoldExpired, HoldReleased, WalletOpened
-from ledger.executor import Decision, Outcome
+from ledger.events import CreditsDebited, HoldCaptured, HoldExpired, HoldReleased
+from ledger.executor import Outcome
 from ledger.ids import hold_record_id, receipt_id, wallet_uuid
-from ledger.periods import Period, period_bounds
-from ledger.pricing import PricingLedger
 from ledger.rating import Rating, Usage, check_amount_or_usage
 from ledger.records import HoldRecord, Receipt
-from ledger.validation import check_amount, check_aware, check_id, fail
+from ledger.service_base import ExpireDue, WalletService
+from ledger.validation import check_amount, check_aware, fail
 from ledger.wallet import Wallet
 
 __all__ = ["DEFAULT_HOLD_DURATION", "MAX_FUTURE_SKEW", "CreditLedger", "ExpireDue"]
 
 DEFAULT_HOLD_DURATION = timedelta(minutes=15)
 MAX_FUTURE_SKEW = timedelta(minutes=5)
-SWEEP_PAGE = 500
 _CLOSING_STATUS: dict[type, str] = {
     HoldCaptured: "captured",
     HoldReleased: "released",
     HoldExpired: "expired",
 }
-
-
-class ExpireDue(Command):
-    """Internal command of the sweep: record the expiries due in one wallet."""
 
 
 def _with_model(subject: dict[str, str], usage: Usage | None) -> dict[str, str]:
@@ -76,62 +66,10 @@ def _spent(amount: int | None, rating: Rating | None) -> int:
     return amount
 
 
-class CreditLedger(PricingLedger):
+class CreditLedger(WalletService):
     # eventsourcing names tables and env prefixes after the class unless told: keep "Ledger"
     # (tables ledger_events, ledger_snapshots; env prefix LEDGER_).
     name = "Ledger"
-
-    def open_wallet(self, cmd: OpenWallet) -> Outcome:
-        key, given = self.key_of(cmd)
-
-        def decide(_: bool) -> Decision:
-            at = self.now()
-            check_id("wallet_id", cmd.wallet_id)
-            if self.find(wallet_uuid(cmd.wallet_id)) is not None:
-                raise WalletExists(cmd.wallet_id)
-            wallet = Wallet.open(
-                wallet_id=cmd.wallet_id,
-                customer_id=cmd.customer_id or cmd.wallet_id,
-                unit=cmd.unit,
-                overdraft_limit=cmd.overdraft_limit,
-                price_book_id=cmd.price_book_id,
-                metadata=dict(cmd.metadata),
-                at=at,
-            )
-            return Decision(
-                {**wallet.view(at), "version": wallet.version}, [wallet], wallet.version
-            )
-
-        return self._run(scope="", key=key, key_given=given, command=cmd, decide=decide)
-
-    def _on_wallet(
-        self,
-        cmd: Command,
-        wallet_id: str,
-        act: Any,
-        *,
-        keep_receipt: bool = False,
-        key: tuple[str, bool] | None = None,
-    ) -> Outcome:
-        """Run ``act(wallet, at, key, retrying) -> body`` as one decision on the wallet."""
-        key_value, given = key or self.key_of(cmd)
-        if self.committer is not None:
-            return self.committer.submit(Job(wallet_id, key_value, given, cmd, act, keep_receipt))
-
-        def decide(retrying: bool) -> Decision:
-            at = self.now()
-            wallet = self.load_wallet(wallet_id)
-            body = act(wallet, at, key_value if given else None, retrying)
-            return Decision(body, [wallet] if wallet.pending_events else [], wallet.version)
-
-        return self._run(
-            scope=wallet_id,
-            key=key_value,
-            key_given=given,
-            command=cmd,
-            decide=decide,
-            keep_receipt=keep_receipt,
-        )
 
     def grant(self, cmd: GrantCredits) -> Outcome:
         grant_id = f"g_{uuid4().hex}" if cmd.grant_id is None else cmd.grant_id
@@ -311,68 +249,3 @@ class CreditLedger(PricingLedger):
                 raise self._resolved_hold(wallet, cmd.hold_id) from None
 
         return self._on_wallet(cmd, cmd.wallet_id, act)
-
-    def set_budget(self, cmd: SetBudget) -> Outcome:
-        check_budget_input(
-            budget_id=cmd.budget_id,
-            scope=dict(cmd.scope),
-            limit=cmd.limit,
-            period=cmd.period,
-            timezone=cmd.timezone,
-            mode=cmd.mode,
-            alert_thresholds_bps=list(cmd.alert_thresholds_bps),
-        )
-
-        def act(wallet: Wallet, at: Any, key: str | None, _: bool) -> dict[str, Any]:
-            spent = None
-            if wallet.budget_needs_history(
-                cmd.budget_id, dict(cmd.scope), cmd.period, cmd.timezone
-            ):
-                start, _end = period_bounds(Period(cmd.period), max(at, wallet.clock), cmd.timezone)
-                newest_first = self.events.get(wallet_uuid(cmd.wallet_id), desc=True)
-                spent = spent_from_history(newest_first, dict(cmd.scope), start)
-            return wallet.set_budget(
-                budget_id=cmd.budget_id,
-                scope=dict(cmd.scope),
-                limit=cmd.limit,
-                period=cmd.period,
-                timezone=cmd.timezone,
-                mode=cmd.mode,
-                alert_thresholds_bps=list(cmd.alert_thresholds_bps),
-                spent_in_period=spent,
-                idempotency_key=key,
-                at=at,
-            )
-
-        return self._on_wallet(cmd, cmd.wallet_id, act)
-
-    def remove_budget(self, cmd: RemoveBudget) -> Outcome:
-        def act(wallet: Wallet, at: Any, key: str | None, _: bool) -> dict[str, Any]:
-            return wallet.remove_budget(budget_id=cmd.budget_id, idempotency_key=key, at=at)
-
-        return self._on_wallet(cmd, cmd.wallet_id, act)
-
-    def expire_due(self, wallet_id: str) -> int:
-        """Record the expiries due now in one wallet; returns how many events that made."""
-
-        def act(wallet: Wallet, at: Any, _key: str | None, _: bool) -> dict[str, Any]:
-            before = wallet.version
-            wallet.advance(at)
-            return {"events": wallet.version - before}
-
-        outcome = self._on_wallet(ExpireDue(), wallet_id, act)
-        return int(outcome.body["events"])
-
-    def sweep(self) -> int:
-        """Expire due grants and holds in every wallet (for cron / ``ledger sweep``)."""
-        recorded, start = 0, 1
-        while True:
-            page = self.recorder.select_notifications(
-                start=start, limit=SWEEP_PAGE, topics=[WalletOpened.TOPIC]
-            )
-            for notification in page:
-                wallet: Wallet = self.repository.get(UUID(str(notification.originator_id)))
-                recorded += self.expire_due(wallet.wallet_id)
-            if len(page) < SWEEP_PAGE:
-                return recorded
-            start = page[-1].id + 1

@@ -1,0 +1,149 @@
+"""WalletService: the shared command runner, wallet opening, budgets and expiry upkeep.
+
+``CreditLedger`` (ledger/service.py) adds the spending and hold commands on top.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from ledger.budgets import spent_from_history
+from ledger.commands import Command, OpenWallet, RemoveBudget, SetBudget
+from ledger.commands_budgets import check_budget_input
+from ledger.committer import Job
+from ledger.errors import WalletExists
+from ledger.events import WalletOpened
+from ledger.executor import Decision, Outcome
+from ledger.ids import wallet_uuid
+from ledger.periods import Period, period_bounds
+from ledger.pricing import PricingLedger
+from ledger.validation import check_id
+from ledger.wallet import Wallet
+
+__all__ = ["ExpireDue", "WalletService"]
+
+SWEEP_PAGE = 500
+
+
+class ExpireDue(Command):
+    """Internal command of the sweep: record the expiries due in one wallet."""
+
+
+class WalletService(PricingLedger):
+    def open_wallet(self, cmd: OpenWallet) -> Outcome:
+        key, given = self.key_of(cmd)
+
+        def decide(_: bool) -> Decision:
+            at = self.now()
+            check_id("wallet_id", cmd.wallet_id)
+            if self.find(wallet_uuid(cmd.wallet_id)) is not None:
+                raise WalletExists(cmd.wallet_id)
+            wallet = Wallet.open(
+                wallet_id=cmd.wallet_id,
+                customer_id=cmd.customer_id or cmd.wallet_id,
+                unit=cmd.unit,
+                overdraft_limit=cmd.overdraft_limit,
+                price_book_id=cmd.price_book_id,
+                metadata=dict(cmd.metadata),
+                at=at,
+            )
+            return Decision(
+                {**wallet.view(at), "version": wallet.version}, [wallet], wallet.version
+            )
+
+        return self._run(scope="", key=key, key_given=given, command=cmd, decide=decide)
+
+    def _on_wallet(
+        self,
+        cmd: Command,
+        wallet_id: str,
+        act: Any,
+        *,
+        keep_receipt: bool = False,
+        key: tuple[str, bool] | None = None,
+    ) -> Outcome:
+        """Run ``act(wallet, at, key, retrying) -> body`` as one decision on the wallet."""
+        key_value, given = key or self.key_of(cmd)
+        if self.committer is not None:
+            return self.committer.submit(Job(wallet_id, key_value, given, cmd, act, keep_receipt))
+
+        def decide(retrying: bool) -> Decision:
+            at = self.now()
+            wallet = self.load_wallet(wallet_id)
+            body = act(wallet, at, key_value if given else None, retrying)
+            return Decision(body, [wallet] if wallet.pending_events else [], wallet.version)
+
+        return self._run(
+            scope=wallet_id,
+            key=key_value,
+            key_given=given,
+            command=cmd,
+            decide=decide,
+            keep_receipt=keep_receipt,
+        )
+
+    def set_budget(self, cmd: SetBudget) -> Outcome:
+        check_budget_input(
+            budget_id=cmd.budget_id,
+            scope=dict(cmd.scope),
+            limit=cmd.limit,
+            period=cmd.period,
+            timezone=cmd.timezone,
+            mode=cmd.mode,
+            alert_thresholds_bps=list(cmd.alert_thresholds_bps),
+        )
+
+        def act(wallet: Wallet, at: Any, key: str | None, _: bool) -> dict[str, Any]:
+            spent = None
+            if wallet.budget_needs_history(
+                cmd.budget_id, dict(cmd.scope), cmd.period, cmd.timezone
+            ):
+                start, _end = period_bounds(Period(cmd.period), max(at, wallet.clock), cmd.timezone)
+                newest_first = self.events.get(wallet_uuid(cmd.wallet_id), desc=True)
+                spent = spent_from_history(newest_first, dict(cmd.scope), start)
+            return wallet.set_budget(
+                budget_id=cmd.budget_id,
+                scope=dict(cmd.scope),
+                limit=cmd.limit,
+                period=cmd.period,
+                timezone=cmd.timezone,
+                mode=cmd.mode,
+                alert_thresholds_bps=list(cmd.alert_thresholds_bps),
+                spent_in_period=spent,
+                idempotency_key=key,
+                at=at,
+            )
+
+        return self._on_wallet(cmd, cmd.wallet_id, act)
+
+    def remove_budget(self, cmd: RemoveBudget) -> Outcome:
+        def act(wallet: Wallet, at: Any, key: str | None, _: bool) -> dict[str, Any]:
+            return wallet.remove_budget(budget_id=cmd.budget_id, idempotency_key=key, at=at)
+
+        return self._on_wallet(cmd, cmd.wallet_id, act)
+
+    def expire_due(self, wallet_id: str) -> int:
+        """Record the expiries due now in one wallet; returns how many events that made."""
+
+        def act(wallet: Wallet, at: Any, _key: str | None, _: bool) -> dict[str, Any]:
+            before = wallet.version
+            wallet.advance(at)
+            return {"events": wallet.version - before}
+
+        outcome = self._on_wallet(ExpireDue(), wallet_id, act)
+        return int(outcome.body["events"])
+
+    def sweep(self) -> int:
+        """Expire due grants and holds in every wallet (for cron / ``ledger sweep``)."""
+        recorded, start = 0, 1
+        while True:
+            page = self.recorder.select_notifications(
+                start=start, limit=SWEEP_PAGE, topics=[WalletOpened.TOPIC]
+            )
+            for notification in page:
+                wallet: Wallet = self.repository.get(UUID(str(notification.originator_id)))
+                recorded += self.expire_due(wallet.wallet_id)
+            if len(page) < SWEEP_PAGE:
+                return recorded
+            start = page[-1].id + 1
