@@ -36,7 +36,7 @@ from ledger.errors import (
     WalletNotFound,
     refuses_input,
 )
-from ledger.events import HoldCaptured, HoldExpired, HoldPlaced, HoldReleased
+from ledger.events import HOLD_CLOSED_AS, HoldCaptured, HoldExpired, HoldPlaced, HoldReleased
 from ledger.executor import Decision, Outcome, StripedLocks, backoff_seconds
 from ledger.ids import hold_record_id, receipt_id, wallet_uuid
 from ledger.records import HoldRecord, Receipt
@@ -298,13 +298,11 @@ class CreditLedgerBase(Application[UUID]):
         if found is None:
             raise AssertionError(f"hold {event.hold_id} has no record")
         released = sum(a["amount"] for a in event.released_allocations)
+        captured, overage = 0, 0
         if isinstance(event, HoldCaptured):
-            status, captured, overage = "captured", event.captured, event.overage
-        else:
-            status = "released" if isinstance(event, HoldReleased) else "expired"
-            captured, overage = 0, 0
+            captured, overage = event.captured, event.overage
         found.close(
-            status=status,
+            status=HOLD_CLOSED_AS[type(event)],
             closed_at=event.occurred_at,
             captured=captured,
             released=released,

@@ -15,7 +15,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from ledger.events import WALLET_TOPICS, CreditsDebited, HoldCaptured, WalletEvent, WalletOpened
+from ledger.events import (
+    WALLET_TOPICS,
+    CreditsDebited,
+    HoldCaptured,
+    WalletEvent,
+    WalletOpened,
+    event_type,
+)
 from ledger.ids import wallet_uuid
 from ledger.state import SUBJECT_KEYS
 from ledger.validation import fail
@@ -23,12 +30,36 @@ from ledger.validation import fail
 if TYPE_CHECKING:
     from ledger.application import CreditLedgerBase
 
-__all__ = ["WINDOWS", "journal", "journal_rows", "trial_balance", "usage_series"]
+__all__ = [
+    "MAX_LIMIT",
+    "WINDOWS",
+    "check_page_limit",
+    "check_usage_query",
+    "journal",
+    "journal_rows",
+    "trial_balance",
+    "usage_series",
+]
 
 PAGE = 500
 MAX_LIMIT = 1000
 WINDOWS = ("hour", "day", "month")
 _UNIT_MARK = "platform:"
+
+
+def check_page_limit(limit: int) -> None:
+    """A journal page holds 1 to MAX_LIMIT rows (the log scan and the read model agree)."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise fail("limit", f"must be between 1 and {MAX_LIMIT}")
+
+
+def check_usage_query(window: str, group_by: list[str]) -> None:
+    """A usage query's window and grouping keys (the log scan and the read model agree)."""
+    if window not in WINDOWS:
+        raise fail("window", "must be hour, day or month")
+    for key in group_by:
+        if key not in SUBJECT_KEYS:
+            raise fail("group_by", f"unknown key {key!r}")
 
 
 def _notifications(app: CreditLedgerBase, after: int) -> Iterator[tuple[int, WalletEvent]]:
@@ -76,7 +107,7 @@ def journal_rows(
         "event": {
             "wallet_id": wallet_id,
             "version": event.originator_version,
-            "type": _type(event),
+            "type": event_type(event),
         },
         "idempotency_key": getattr(event, "idempotency_key", None),
     }
@@ -91,10 +122,6 @@ def journal_rows(
     return rows
 
 
-def _type(event: WalletEvent) -> str:
-    return str(getattr(event, "TOPIC", type(event).__name__)).rsplit(".", 1)[-1]
-
-
 def journal(
     app: CreditLedgerBase,
     *,
@@ -106,8 +133,7 @@ def journal(
     limit: int = 100,
 ) -> dict[str, Any]:
     """A page of journal rows; ``from_``/``to`` filter ``occurred_at`` in ``[from_, to)``."""
-    if not 1 <= limit <= MAX_LIMIT:
-        raise fail("limit", f"must be between 1 and {MAX_LIMIT}")
+    check_page_limit(limit)
     wanted = wallet_uuid(wallet_id) if wallet_id is not None else None
     wallets, entries, last = _Wallets(app), [], after
     for position, event in _notifications(app, after):
@@ -174,11 +200,7 @@ def usage_series(
     group_by: list[str],
 ) -> dict[str, Any]:
     """Credits debited (debits and captures) and their count per window and subject group."""
-    if window not in WINDOWS:
-        raise fail("window", "must be hour, day or month")
-    for key in group_by:
-        if key not in SUBJECT_KEYS:
-            raise fail("group_by", f"unknown key {key!r}")
+    check_usage_query(window, group_by)
     app.load_wallet(wallet_id)
     cells: dict[tuple[datetime, tuple[str | None, ...]], list[int]] = defaultdict(lambda: [0, 0])
     for event in app.events.get(wallet_uuid(wallet_id)):

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ledger.wallet import Wallet
 
 __all__ = [
+    "HOLD_CLOSED_AS",
     "WALLET_EVENT_CLASSES",
     "WALLET_TOPICS",
     "BudgetRemoved",
@@ -41,6 +42,7 @@ __all__ = [
     "HoldReleased",
     "WalletEvent",
     "WalletOpened",
+    "event_type",
 ]
 
 
@@ -337,6 +339,21 @@ WALLET_EVENT_CLASSES: tuple[type[WalletEvent], ...] = (
     BudgetRemoved,
 )
 WALLET_TOPICS: list[str] = [cls.TOPIC for cls in WALLET_EVENT_CLASSES]
+
+
+HOLD_CLOSED_AS: dict[type, str] = {
+    HoldCaptured: "captured",
+    HoldReleased: "released",
+    HoldExpired: "expired",
+}
+"""The status a hold ends in, by the event that resolved it."""
+
+
+def event_type(event: object) -> str:
+    """The stable short name of an event: the last part of its topic (``CreditsDebited``)."""
+    return str(getattr(event, "TOPIC", type(event).__name__)).rsplit(".", 1)[-1]
+
+
 """Every wallet event topic: the filter for reading only wallet events from the log."""
 
 for _event_class in WALLET_EVENT_CLASSES:

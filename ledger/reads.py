@@ -11,7 +11,7 @@ from typing import Any
 
 from ledger.application import CreditLedgerBase
 from ledger.errors import BudgetNotFound, HoldNotFound, WalletNotFound
-from ledger.events import WalletEvent
+from ledger.events import WalletEvent, event_type
 from ledger.ids import hold_record_id, wallet_uuid
 from ledger.records import HoldRecord
 from ledger.validation import check_aware, fail
@@ -21,11 +21,6 @@ __all__ = ["LedgerReads", "event_type"]
 
 MAX_EVENTS_PAGE = 1000
 _ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
-
-
-def event_type(event: object) -> str:
-    """The stable short name of an event: the last part of its topic (``CreditsDebited``)."""
-    return str(getattr(event, "TOPIC", type(event).__name__)).rsplit(".", 1)[-1]
 
 
 class LedgerReads(CreditLedgerBase):

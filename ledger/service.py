@@ -21,7 +21,6 @@ from ledger.commands import (
 )
 from ledger.commands_grants import check_grant_input
 from ledger.commands_holds import check_hold_input
-from ledger.commands_spending import check_debit_input
 from ledger.errors import (
     BudgetExceeded,
     DebitNotFound,
@@ -30,24 +29,19 @@ from ledger.errors import (
     HoldNotOpen,
     InsufficientCredits,
 )
-from ledger.events import CreditsDebited, HoldCaptured, HoldExpired, HoldReleased
+from ledger.events import HOLD_CLOSED_AS, CreditsDebited
 from ledger.executor import Outcome
 from ledger.ids import hold_record_id, receipt_id, wallet_uuid
 from ledger.rating import Rating, Usage, check_amount_or_usage
 from ledger.records import HoldRecord, Receipt
 from ledger.service_base import ExpireDue, WalletService
-from ledger.validation import check_amount, check_aware, fail
+from ledger.validation import check_amount, check_aware, check_subject, fail
 from ledger.wallet import Wallet
 
 __all__ = ["DEFAULT_HOLD_DURATION", "MAX_FUTURE_SKEW", "CreditLedger", "ExpireDue"]
 
 DEFAULT_HOLD_DURATION = timedelta(minutes=15)
 MAX_FUTURE_SKEW = timedelta(minutes=5)
-_CLOSING_STATUS: dict[type, str] = {
-    HoldCaptured: "captured",
-    HoldReleased: "released",
-    HoldExpired: "expired",
-}
 
 
 def _with_model(subject: dict[str, str], usage: Usage | None) -> dict[str, str]:
@@ -108,7 +102,8 @@ class CreditLedger(WalletService):
         return self._on_wallet(cmd, cmd.wallet_id, act)
 
     def debit(self, cmd: Debit) -> Outcome:
-        check_debit_input(cmd.amount, dict(cmd.subject))
+        # Refuse bad input before touching the store (Wallet.debit checks again on its own).
+        check_subject(cmd.subject)
         usage = check_amount_or_usage(cmd.amount, cmd.usage)
         if cmd.occurred_at is not None:
             check_aware("occurred_at", cmd.occurred_at)
@@ -216,7 +211,7 @@ class CreditLedger(WalletService):
         """Why ``hold_id`` is not open: resolved (and how), or never placed."""
         # Resolved earlier in the same uncommitted batch: its record does not say so yet.
         for event in reversed(wallet.pending_events):
-            status = _CLOSING_STATUS.get(type(event))
+            status = HOLD_CLOSED_AS.get(type(event))
             if status is not None and getattr(event, "hold_id", None) == hold_id:
                 return HoldNotOpen(hold_id, status)
         record: HoldRecord | None = self.find(hold_record_id(wallet.wallet_id, hold_id))

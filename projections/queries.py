@@ -18,8 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ledger.audit import MAX_LIMIT, WINDOWS
-from ledger.state import SUBJECT_KEYS
+from ledger.audit import check_page_limit, check_usage_query
 from ledger.validation import fail
 from projections.budget_queries import budget_status
 from projections.catalog import BALANCES, JOURNAL, USAGE
@@ -85,8 +84,7 @@ def journal(
     ``next_after`` is that event's position, or, on a short (last) page, the last wallet
     event the view has applied, as the log scan reports the last event it looked at.
     """
-    if not 1 <= limit <= MAX_LIMIT:
-        raise fail("limit", f"must be between 1 and {MAX_LIMIT}")
+    check_page_limit(limit)
 
     def query(tx: Tx) -> dict[str, Any]:
         view = live(tx, JOURNAL)
@@ -203,11 +201,7 @@ def usage_series(
     group_by: list[str],
 ) -> dict[str, Any]:
     """Credits debited and their count per window and subject group (``ledger.audit``)."""
-    if window not in WINDOWS:
-        raise fail("window", "must be hour, day or month")
-    for key in group_by:
-        if key not in SUBJECT_KEYS:
-            raise fail("group_by", f"unknown key {key!r}")
+    check_usage_query(window, group_by)
     _check_usage_bounds(from_, to)
 
     def query(tx: Tx) -> list[tuple[Any, ...]]:

@@ -31,7 +31,7 @@ from ledger.errors import LedgerError
 from ledger.ids import hold_record_id, receipt_id, wallet_uuid
 from ledger.service import CreditLedger
 from ledger.wallet import Wallet
-from tests.builders import FakeClock, make_ledger
+from tests.builders import FakeClock, make_ledger, open_funded_wallet
 from tests.integration.pg_support import debit_counts, scan_events, schema_url
 
 
@@ -174,8 +174,7 @@ def test_stale_debit_that_no_longer_fits_is_refused_not_overdrawn(
     pg_schema: str,
 ) -> None:
     a, b = pair
-    a.open_wallet(OpenWallet(wallet_id="s"))
-    a.grant(GrantCredits(wallet_id="s", amount=10, category="paid", grant_id="g1"))
+    open_funded_wallet(a, "s", amount=10)
 
     loaded = _let_b_write_after_a_loads(
         a, monkeypatch, lambda: b.debit(Debit(wallet_id="s", amount=6, idempotency_key="b-1"))
@@ -202,8 +201,7 @@ def test_receipt_collision_rolls_back_the_wallet_event_saved_with_it(
     pg_schema: str,
 ) -> None:
     a, b = pair
-    a.open_wallet(OpenWallet(wallet_id="s"))
-    a.grant(GrantCredits(wallet_id="s", amount=100, category="paid", grant_id="g1"))
+    open_funded_wallet(a, "s", amount=100)
     command = Debit(wallet_id="s", amount=7, idempotency_key="same")
     debit_id = receipt_id("s", "same")
 
@@ -239,8 +237,7 @@ def test_hold_record_collision_rolls_back_the_wallet_event_and_receipt(
     pg_schema: str,
 ) -> None:
     a, b = pair
-    a.open_wallet(OpenWallet(wallet_id="s"))
-    a.grant(GrantCredits(wallet_id="s", amount=100, category="paid", grant_id="g1"))
+    open_funded_wallet(a, "s", amount=100)
     b.place_hold(PlaceHold(wallet_id="s", amount=30, hold_id="h1"))
     b.capture_hold(CaptureHold(wallet_id="s", hold_id="h1", amount=20))
     wallet_versions = _stored_versions(postgres_url, pg_schema, wallet_uuid("s"))
@@ -269,8 +266,7 @@ def test_receipt_collision_leaves_no_hold_record_behind(
     pg_schema: str,
 ) -> None:
     a, b = pair
-    a.open_wallet(OpenWallet(wallet_id="s"))
-    a.grant(GrantCredits(wallet_id="s", amount=100, category="paid", grant_id="g1"))
+    open_funded_wallet(a, "s", amount=100)
     b.place_hold(PlaceHold(wallet_id="s", amount=30, hold_id="h1", idempotency_key="k"))
     wallet_versions = _stored_versions(postgres_url, pg_schema, wallet_uuid("s"))
 
@@ -300,8 +296,7 @@ def test_racing_threads_on_two_instances_commit_each_debit_once(
     """The same two-instance race with real threads and no hooks, many times over."""
     a, b = pair
     spies = [SaveSpy(a, monkeypatch), SaveSpy(b, monkeypatch)]
-    a.open_wallet(OpenWallet(wallet_id="s"))
-    a.grant(GrantCredits(wallet_id="s", amount=200, category="paid", grant_id="g1"))
+    open_funded_wallet(a, "s", amount=200)
     rounds = 40
     barrier = threading.Barrier(2)
     outcomes: dict[str, list[str]] = {"a": [], "b": []}
@@ -335,13 +330,16 @@ def test_instances_can_start_together_on_a_migrated_schema(store: str) -> None:
     make_ledger(store).close()  # the schema exists, as after any first deploy
     starters = 8
 
-    def start(barrier: threading.Barrier) -> None:
+    def start(barrier: threading.Barrier) -> bool:
         barrier.wait(timeout=30)
         make_ledger(store).close()
+        return True
 
+    started = 0
     for _ in range(3):
         barrier = threading.Barrier(starters)
         with ThreadPoolExecutor(max_workers=starters) as pool:
             futures = [pool.submit(start, barrier) for _ in range(starters)]
-            for future in futures:
-                future.result(timeout=60)
+            # A startup crash re-raises here ("tuple concurrently updated" before the fix).
+            started += sum(future.result(timeout=60) for future in futures)
+    assert started == 3 * starters

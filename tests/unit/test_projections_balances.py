@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
-
-import pytest
 
 from ledger import audit
 from ledger.commands import Debit, GrantCredits, OpenWallet
 from ledger.service import CreditLedger
-from projections import ProjectionRunner, open_views, queries
+from projections import ProjectionRunner, queries
 from projections.catalog import BALANCES, JOURNAL
 from projections.store import ViewStore
-from tests.builders import T0, FakeClock, make_ledger
+from tests.builders import T0, FakeClock
 
 EXPIRES = T0 + timedelta(days=1)
 MICRO = timedelta(microseconds=1)
 GRANT = "wallet:acme:grant:g1"
 EXPIRED = "platform:credits:expired"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def ledger(clock: FakeClock) -> Iterator[CreditLedger]:
-    app = make_ledger(clock=clock)
-    yield app
-    app.close()
-
-
-@pytest.fixture
-def views(ledger: CreditLedger) -> Iterator[ViewStore]:
-    store = open_views(ledger.env)
-    yield store
-    store.close()
 
 
 def _expiring_grant(ledger: CreditLedger, clock: FakeClock) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,9 +17,9 @@ from ledger.commands import (
     SetBudget,
 )
 from ledger.service import CreditLedger
-from projections import ProjectionRunner, open_views, queries
+from projections import ProjectionRunner, queries
 from projections.store import ViewStore
-from tests.builders import FakeClock, at, make_ledger
+from tests.builders import FakeClock, at
 
 T1 = {"team_id": "t1"}
 
@@ -28,20 +27,6 @@ T1 = {"team_id": "t1"}
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(at("2026-01-10T09:00"))
-
-
-@pytest.fixture
-def ledger(clock: FakeClock) -> Iterator[CreditLedger]:
-    app = make_ledger(clock=clock)
-    yield app
-    app.close()
-
-
-@pytest.fixture
-def views(ledger: CreditLedger) -> Iterator[ViewStore]:
-    store = open_views(ledger.env)
-    yield store
-    store.close()
 
 
 def _budget(views: ViewStore, budget_id: str, **kwargs: Any) -> dict[str, Any]:

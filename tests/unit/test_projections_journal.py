@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,29 +13,10 @@ from ledger import audit
 from ledger.commands import CaptureHold, Debit, GrantCredits, OpenWallet, PlaceHold
 from ledger.errors import ValidationFailed
 from ledger.service import CreditLedger
-from projections import ProjectionRunner, open_views, queries
+from projections import ProjectionRunner, queries
 from projections.export import CSV_COLUMNS
 from projections.store import ViewStore
-from tests.builders import T0, FakeClock, make_ledger
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def ledger(clock: FakeClock) -> Iterator[CreditLedger]:
-    app = make_ledger(clock=clock)
-    yield app
-    app.close()
-
-
-@pytest.fixture
-def views(ledger: CreditLedger) -> Iterator[ViewStore]:
-    store = open_views(ledger.env)
-    yield store
-    store.close()
+from tests.builders import T0, FakeClock
 
 
 def _history(ledger: CreditLedger, clock: FakeClock) -> None:

@@ -22,11 +22,6 @@ from tests.projection_support import FAR_FUTURE, random_ops, run_history, snapsh
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def ledger(clock: FakeClock) -> Iterator[CreditLedger]:
     app = make_ledger(clock=clock)
     run_history(app, clock, random_ops(random.Random(7), 60))

@@ -38,23 +38,11 @@ from tests.projection_support import random_ops, run_history, snapshot
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def ledger(clock: FakeClock) -> Iterator[CreditLedger]:
     app = make_ledger(clock=clock)
     run_history(app, clock, random_ops(random.Random(5), 50))
     yield app
     app.close()
-
-
-@pytest.fixture
-def views(ledger: CreditLedger) -> Iterator[ViewStore]:
-    store = open_views(ledger.env)
-    yield store
-    store.close()
 
 
 class _Exploding(BalancesProjection):
