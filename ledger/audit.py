@@ -25,7 +25,7 @@ from ledger.events import (
 )
 from ledger.ids import wallet_uuid
 from ledger.state import SUBJECT_KEYS
-from ledger.validation import fail
+from ledger.validation import check_position, fail
 
 if TYPE_CHECKING:
     from ledger.application import CreditLedgerBase
@@ -134,6 +134,7 @@ def journal(
 ) -> dict[str, Any]:
     """A page of journal rows; ``from_``/``to`` filter ``occurred_at`` in ``[from_, to)``."""
     check_page_limit(limit)
+    check_position("after", after)
     wanted = wallet_uuid(wallet_id) if wallet_id is not None else None
     wallets, entries, last = _Wallets(app), [], after
     for position, event in _notifications(app, after):

@@ -14,7 +14,7 @@ from ledger.errors import BudgetNotFound, HoldNotFound, WalletNotFound
 from ledger.events import WalletEvent, event_type
 from ledger.ids import hold_record_id, wallet_uuid
 from ledger.records import HoldRecord
-from ledger.validation import check_aware, fail
+from ledger.validation import check_aware, check_position, fail
 from ledger.wallet import Wallet
 
 __all__ = ["LedgerReads", "event_type"]
@@ -88,8 +88,7 @@ class LedgerReads(CreditLedgerBase):
     ) -> dict[str, Any]:
         if not 1 <= limit <= MAX_EVENTS_PAGE:
             raise fail("limit", f"must be between 1 and {MAX_EVENTS_PAGE}")
-        if after_version < 0:
-            raise fail("after_version", "must not be negative")
+        check_position("after_version", after_version)
         self.load_wallet(wallet_id)
         events: list[Any] = list(
             self.events.get(wallet_uuid(wallet_id), gt=after_version, limit=limit)

@@ -16,13 +16,16 @@ from ledger.state import SUBJECT_KEYS
 
 __all__ = [
     "MAX_AMOUNT",
+    "MAX_POSITION",
     "check_amount",
     "check_aware",
     "check_id",
+    "check_position",
     "check_subject",
     "fail",
 ]
 
+MAX_POSITION = 2**63 - 1  # the store's 64-bit integer: log positions and event versions
 MAX_AMOUNT = 9_007_199_254_740_991  # 2**53 - 1: the largest integer every JSON client keeps exact
 _ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -37,6 +40,13 @@ def check_amount(field: str, value: object, *, minimum: int = 1) -> int:
         raise fail(field, "must be an integer")
     if not minimum <= value <= MAX_AMOUNT:
         raise fail(field, f"must be between {minimum} and {MAX_AMOUNT}")
+    return value
+
+
+def check_position(field: str, value: int) -> int:
+    """A log position or event version to page after: 0 to the store's largest integer."""
+    if not 0 <= value <= MAX_POSITION:
+        raise fail(field, f"must be between 0 and {MAX_POSITION}")
     return value
 
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger.audit import check_page_limit, check_usage_query
-from ledger.validation import fail
+from ledger.validation import check_position, fail
 from projections.budget_queries import budget_status
 from projections.catalog import BALANCES, JOURNAL, USAGE
 from projections.dialect import day_start, hour_start
@@ -85,6 +85,7 @@ def journal(
     event the view has applied, as the log scan reports the last event it looked at.
     """
     check_page_limit(limit)
+    check_position("after", after)
 
     def query(tx: Tx) -> dict[str, Any]:
         view = live(tx, JOURNAL)

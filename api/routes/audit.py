@@ -21,7 +21,7 @@ from api.auth import AUDIT, READ
 from api.openapi import BEARER, problems
 from api.read_models import ReadModels
 from api.rendering import render
-from api.routes.params import FromTime, MinPosition, PathId, ToTime, parse_time
+from api.routes.params import FromTime, MinPosition, PathId, Position, ToTime, parse_time
 from api.schemas.audit import JournalOut, TrialBalanceOut, UsageOut
 from ledger.service import CreditLedger
 from ledger.state import SUBJECT_KEYS
@@ -102,9 +102,7 @@ class AuditController(Controller):
         account: Annotated[str | None, QueryParameter(description="Only this account.")] = None,
         from_: FromTime = None,
         to: ToTime = None,
-        after: Annotated[
-            int, QueryParameter(ge=0, description="A position: rows of later events only.")
-        ] = 0,
+        after: Position = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
         min_position: MinPosition = 0,
     ) -> Response[JournalOut]:

@@ -14,9 +14,18 @@ import msgspec
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
 from api.validation import IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY_LENGTH
-from ledger.validation import check_aware, fail
+from ledger.validation import MAX_POSITION, check_aware, fail
 
-__all__ = ["AsOf", "FromTime", "IdempotencyKey", "MinPosition", "PathId", "ToTime", "parse_time"]
+__all__ = [
+    "AsOf",
+    "FromTime",
+    "IdempotencyKey",
+    "MinPosition",
+    "PathId",
+    "Position",
+    "ToTime",
+    "parse_time",
+]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -51,10 +60,16 @@ ToTime = Annotated[
     ),
 ]
 
+Position = Annotated[
+    int,
+    QueryParameter(ge=0, le=MAX_POSITION, description="A log position: later events only."),
+]
+
 MinPosition = Annotated[
     int,
     QueryParameter(
         ge=0,
+        le=MAX_POSITION,
         description="Read your writes: first wait (briefly) until the read models have applied "
         "this ledger position, the `Ledger-Position` header of an earlier command; 503 "
         "`projection_lagging` if they have not in time. 0 (the default): answer at once, as "

@@ -17,6 +17,7 @@ from api.routes.params import AsOf, IdempotencyKey, PathId, parse_time
 from api.schemas.wallets import EventsOut, OpenWalletIn, WalletAsOfOut, WalletOut
 from ledger.commands import OpenWallet
 from ledger.service import CreditLedger
+from ledger.validation import MAX_POSITION
 
 __all__ = ["WALLET_ROUTES", "WalletController"]
 
@@ -75,7 +76,7 @@ class WalletController(Controller):
         self,
         ledger: NamedDependency[CreditLedger],
         wallet_id: PathId,
-        after_version: Annotated[int, QueryParameter(ge=0)] = 0,
+        after_version: Annotated[int, QueryParameter(ge=0, le=MAX_POSITION)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     ) -> EventsOut:
         """Page through a wallet's recorded events, oldest first, after ``after_version``."""
