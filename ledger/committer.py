@@ -14,6 +14,7 @@ once), batches are bounded, waits are bounded, retries are bounded.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import queue
@@ -103,7 +104,8 @@ class Committer:
         cache_size: int = 100_000,
     ) -> None:
         self._app = app
-        self._queue: queue.Queue[Job] = queue.Queue(maxsize=queue_size)
+        # ``None`` is the close sentinel: the writer blocks on the queue instead of polling.
+        self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=queue_size)
         self._max_batch = max_batch
         self._wait_seconds = wait_seconds
         self._cache: OrderedDict[str, Wallet] = OrderedDict()
@@ -115,11 +117,14 @@ class Committer:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._gate = threading.Lock()
+        self._held = 0
 
     # -- callers ----------------------------------------------------------------------------
 
     def submit(self, job: Job) -> Outcome:
         """Queue ``job`` and wait for its outcome (or raise its refusal)."""
+        if self._stop.is_set():
+            raise Overloaded("the ledger is closing; retry shortly")
         self._ensure_started()
         try:
             self._queue.put_nowait(job)
@@ -133,8 +138,23 @@ class Committer:
 
     def close(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._thread is None:
+            return
+        # a full queue: the writer is busy and sees the stop flag between batches
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(None)
+        self._thread.join(timeout=5)
+        self._refuse_queued()
+
+    def _refuse_queued(self) -> None:
+        """Answer jobs still queued at close: the ledger is going away, retry elsewhere."""
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if job is not None and not job.future.done():
+                job.future.set_exception(Overloaded("the ledger is closing; retry shortly"))
 
     def _ensure_started(self) -> None:
         if self._thread is not None:
@@ -156,26 +176,36 @@ class Committer:
             yield
 
     def queued(self) -> int:
-        return self._queue.qsize()
+        """Jobs not yet being decided: queued, or taken and waiting at a paused gate."""
+        return self._queue.qsize() + self._held
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            # Block (no polling) for the first job, outside the gate, so that ``paused()``
+            # can hold the writer while jobs queue up behind it.
+            first = self._queue.get()
+            if first is None:
+                return
+            self._held = 1
             with self._gate:
-                batch = self._take()
-                if batch:
-                    self._run_batch(batch)
+                self._held = 0
+                batch, closing = self._take(first)
+                self._run_batch(batch)
+            if closing:
+                return
 
-    def _take(self) -> list[Job]:
-        try:
-            batch = [self._queue.get(timeout=0.1)]
-        except queue.Empty:
-            return []
+    def _take(self, first: Job) -> tuple[list[Job], bool]:
+        """``first`` and every job waiting behind it (bounded); True if close was asked."""
+        batch = [first]
         while len(batch) < self._max_batch:
             try:
-                batch.append(self._queue.get_nowait())
+                job = self._queue.get_nowait()
             except queue.Empty:
                 break
-        return batch
+            if job is None:
+                return batch, True
+            batch.append(job)
+        return batch, False
 
     def _run_batch(self, batch: list[Job]) -> None:
         try:

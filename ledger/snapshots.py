@@ -8,6 +8,7 @@ request: the next crossing asks again, and a snapshot is only ever an optimisati
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -29,7 +30,8 @@ class Snapshotter:
             raise ValueError("snapshot interval must be at least 1")
         self.interval = interval
         self._take = take
-        self._queue: queue.Queue[tuple[UUID, int]] = queue.Queue(maxsize=queue_size)
+        # ``None`` is the close sentinel: the thread blocks on the queue instead of polling.
+        self._queue: queue.Queue[tuple[UUID, int] | None] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -58,8 +60,12 @@ class Snapshotter:
 
     def close(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._thread is None:
+            return
+        # a full queue: the thread is busy and sees the stop flag after this snapshot
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(None)
+        self._thread.join(timeout=5)
 
     def _ensure_started(self) -> None:
         with self._lock:
@@ -71,10 +77,11 @@ class Snapshotter:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            try:
-                aggregate_id, version = self._queue.get(timeout=0.1)
-            except queue.Empty:
-                continue
+            item = self._queue.get()
+            if item is None:
+                self._queue.task_done()
+                return
+            aggregate_id, version = item
             try:
                 self._take(aggregate_id, version)
                 self.taken += 1

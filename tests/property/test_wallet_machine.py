@@ -652,6 +652,9 @@ class WalletMachine(RuleBasedStateMachine):
         self.cursor = 0  # last wallet version folded into self.balances
         self.balances: dict[str, int] = {}  # account -> debits minus credits
 
+    def teardown(self) -> None:
+        self.ledger.close()  # stops its writer and snapshot threads
+
     @property
     def now(self) -> datetime:
         return self.clock.now

@@ -112,24 +112,64 @@ def test_the_same_key_twice_in_one_batch_records_once(ledger: CreditLedger) -> N
 
 
 def test_a_full_queue_answers_overloaded_at_once() -> None:
-    # Given a writer with room for one queued job, paused
+    # Given a paused writer holding one job and room for one more queued job
     ledger = make_ledger(group_commit=True)
     open_funded_wallet(ledger, amount=100)
     assert ledger.committer is not None
     ledger.committer._queue.maxsize = 1  # shrink the bound for the test
     first: list[Result] = []
     with ledger.committer.paused():
-        waiting = threading.Thread(target=lambda: first.append(_debit(ledger, 1)()))
-        waiting.start()
-        while ledger.committer.queued() < 1:
+        waiting = [
+            threading.Thread(target=lambda: first.append(_debit(ledger, 1)())) for _ in range(2)
+        ]
+        for thread in waiting:
+            thread.start()
+        deadline = time.monotonic() + 5
+        while ledger.committer.queued() < 2 and time.monotonic() < deadline:
             time.sleep(0.001)
 
         # When another command arrives / Then it is refused immediately, recording nothing
-        with pytest.raises(Overloaded):
+        with pytest.raises(Overloaded, match="queue is full"):
             _debit(ledger, 1)()
-    waiting.join(timeout=10)
-    assert isinstance(first[0], Outcome)
-    assert ledger.wallet("acme")["balance"]["available"] == 99
+    for thread in waiting:
+        thread.join(timeout=10)
+    assert [isinstance(result, Outcome) for result in first] == [True, True]
+    assert ledger.wallet("acme")["balance"]["available"] == 98
+    ledger.close()
+
+
+def test_closing_answers_queued_jobs_and_refuses_new_ones() -> None:
+    # Given a paused writer with a job taken and another queued
+    ledger = make_ledger(group_commit=True)
+    open_funded_wallet(ledger, amount=100)
+    committer = ledger.committer
+    assert committer is not None
+    results: list[Result] = []
+
+    def run() -> None:
+        try:
+            results.append(_debit(ledger, 1)())
+        except LedgerError as refusal:
+            results.append(refusal)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    with committer.paused():
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 5
+        while committer.queued() < 2 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        closing = threading.Thread(target=committer.close)
+        closing.start()
+    closing.join(timeout=10)
+    for thread in threads:
+        thread.join(timeout=10)
+
+    # Then every job got an answer (none left to time out) and new work is refused at once
+    assert len(results) == 2
+    assert not closing.is_alive()
+    with pytest.raises(Overloaded, match="closing"):
+        _debit(ledger, 1)()
     ledger.close()
 
 
