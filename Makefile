@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # Extra pytest arguments, e.g. `make test-unit ARGS="-x -k balance"`.
 ARGS ?=
 
-.PHONY: help install run test test-unit test-property test-integration lint typecheck fmt bench clean
+.PHONY: help install run test test-unit test-property test-integration lint typecheck fmt bench reliability clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,6 +50,9 @@ bench: ## Run benchmarks (scripts/bench.sh)
 		echo "bench: not yet implemented (scripts/bench.sh is missing)" >&2; \
 		exit 1; \
 	fi
+
+reliability: ## Long reliability run: crashes, soak, hostile input (scripts/reliability.sh)
+	@bash scripts/reliability.sh $(ARGS)
 
 clean: ## Remove caches and build artefacts (keeps .venv and var/)
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist

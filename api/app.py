@@ -31,17 +31,22 @@ from api.dependencies import (
 from api.errors import problem_response
 from api.metrics import METRICS_KEY, Metrics, MetricsMiddleware
 from api.openapi import openapi_config
+from api.rate_limit import RATE_LIMITER_KEY, rate_limit_middleware, rate_limiter
 from api.read_models import ReadModels
 from api.routes.admin import ADMIN_ROUTES
+from api.routes.alert_settings import ALERT_SETTINGS_ROUTES
 from api.routes.api_keys import API_KEY_ROUTES
 from api.routes.audit import AUDIT_ROUTES
 from api.routes.budgets import BUDGET_ROUTES
 from api.routes.debits import DEBIT_ROUTES
 from api.routes.grants import GRANT_ROUTES
 from api.routes.holds import HOLD_ROUTES
+from api.routes.meters import METER_ROUTES
 from api.routes.operations import OPERATIONS_ROUTES
 from api.routes.price_books import PRICE_BOOK_ROUTES
+from api.routes.usage_events import USAGE_EVENT_ROUTES
 from api.routes.wallets import WALLET_ROUTES
+from api.routes.webhooks import WEBHOOK_ROUTES
 from api.settings import Settings
 from api.validation import check_request
 from ledger.service import CreditLedger
@@ -57,9 +62,13 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     *HOLD_ROUTES,
     *BUDGET_ROUTES,
     *PRICE_BOOK_ROUTES,
+    *METER_ROUTES,
     *API_KEY_ROUTES,
     *AUDIT_ROUTES,
     *ADMIN_ROUTES,
+    *USAGE_EVENT_ROUTES,
+    *WEBHOOK_ROUTES,
+    *ALERT_SETTINGS_ROUTES,
 ]
 """Every route of the API, one ``*_ROUTES`` list per module of ``api.routes``."""
 
@@ -68,8 +77,9 @@ def middleware() -> list[DefineMiddleware]:
     """The middleware stack, outermost first (litestar runs it for matched routes only).
 
     Metrics come first, so they time and count everything, authentication failures included.
+    The rate limit follows authentication: it counts per key id.
     """
-    return [DefineMiddleware(MetricsMiddleware), auth_middleware()]
+    return [DefineMiddleware(MetricsMiddleware), auth_middleware(), rate_limit_middleware()]
 
 
 def open_ledger(database_url: str) -> CreditLedger:
@@ -163,5 +173,11 @@ def create_app(settings: Settings | None = None, *, ledger: CreditLedger | None 
         lifespan=[_ledger_lifespan(settings, ledger, metrics)],
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,
-        state=State({SETTINGS_KEY: settings, METRICS_KEY: metrics}),
+        state=State(
+            {
+                SETTINGS_KEY: settings,
+                METRICS_KEY: metrics,
+                RATE_LIMITER_KEY: rate_limiter(settings),
+            }
+        ),
     )

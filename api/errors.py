@@ -42,6 +42,7 @@ from ledger.errors import (
     IdempotencyConflict,
     InsufficientCredits,
     LedgerError,
+    MeterNotFound,
     Overloaded,
     PriceBookNotFound,
     RefundExceedsDebit,
@@ -49,6 +50,7 @@ from ledger.errors import (
     ValidationFailed,
     WalletExists,
     WalletNotFound,
+    WebhookNotFound,
 )
 
 __all__ = [
@@ -61,7 +63,9 @@ __all__ = [
     "Forbidden",
     "NotReady",
     "Problem",
+    "RateLimited",
     "Unauthenticated",
+    "UnsupportedMediaType",
     "parameter_names",
     "problem_response",
     "to_problem",
@@ -83,6 +87,8 @@ ERROR_STATUS: dict[type[LedgerError], int] = {
     BudgetNotFound: 404,
     DebitNotFound: 404,
     PriceBookNotFound: 404,
+    MeterNotFound: 404,
+    WebhookNotFound: 404,
     UnknownModel: 422,
     WalletExists: 409,
     GrantExists: 409,
@@ -159,6 +165,32 @@ class NotReady(ApiError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+class UnsupportedMediaType(ApiError):
+    """A body sent as something other than JSON (a form, plain text, XML)."""
+
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+    status = 415
+
+
+class RateLimited(ApiError):
+    """The key sent more requests than its rate allows (``api.rate_limit``)."""
+
+    code = "rate_limited"
+    title = "Too many requests"
+    status = 429
+
+    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = max(1, retry_after_seconds)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}
+
+    def members(self) -> dict[str, Any]:
+        return {"retry_after_seconds": self.retry_after_seconds}
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,11 @@ _WHY = {
     403: "The API key lacks the scope (`forbidden`).",
     404: "Not found (`wallet_not_found`, `grant_not_found`, ...).",
     409: "Conflicts with what exists (`wallet_exists`, `idempotency_conflict`, ...).",
+    413: "The body is larger than the server accepts (`payload_too_large`).",
+    415: "The body is not sent as `application/json` (`unsupported_media_type`).",
     422: "Invalid request (`validation_error`, with `errors` naming each field).",
+    429: "The API key sent more requests than its rate limit (`rate_limited`); retry after "
+    "`Retry-After` seconds.",
     503: "The store is busy or does not answer, or (reads with `min_position`) the read "
     "models have not reached it yet (`projection_lagging`); retry after `Retry-After` seconds.",
 }
@@ -70,6 +74,7 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI ``responses`` for the problem answers of a route that takes parameters.
 
     400 is always listed: litestar documents one for every route with parameters, in its own
-    error format, and this replaces it with the problem the API really answers.
+    error format, and this replaces it with the problem the API really answers. So is 429:
+    every request with a key counts against its rate limit (api.rate_limit).
     """
-    return {status: problem_spec(status) for status in sorted({400, *statuses})}
+    return {status: problem_spec(status) for status in sorted({400, 429, *statuses})}

@@ -35,6 +35,7 @@ from projections import (
     projection_status,
     wait_for_position,
 )
+from projections.alerts_delivery import AlertDelivery
 from projections.rebuild import RebuildStopped, rebuild
 from projections.runner import live_positions
 
@@ -54,6 +55,7 @@ IN_PROCESS_STORES = frozenset({"eventsourcing.sqlite", "eventsourcing.popo"})
 """Stores whose API processes project in process unless ``LEDGER_PROJECTIONS_IN_PROCESS``
 says otherwise: eventsourcing offers no cross-process subscription on them."""
 WORKER_THREAD = "ledger-projections"
+DELIVERY_THREAD = "ledger-alert-delivery"
 IN_PROCESS_POLL_S = 0.05
 """How often an idle in-process worker looks for new events (there is no NOTIFY to wait on)."""
 DROP_GRACE_S = 1.0
@@ -127,6 +129,9 @@ class ReadModels:
         self._stop = threading.Event()
         self._lock = threading.Lock()  # guards the threads below
         self._worker: threading.Thread | None = None
+        # Alerts go out from the process that projects them (the outbox is in its views).
+        self.delivery = AlertDelivery(views, clock=ledger.now) if in_process else None
+        self._delivery_thread: threading.Thread | None = None
         self._rebuilds: dict[str, threading.Thread] = {}
 
     @classmethod
@@ -161,12 +166,24 @@ class ReadModels:
                 target=self.runner.run_forever, args=(self._stop,), name=WORKER_THREAD, daemon=True
             )
             self._worker.start()
+            if self.delivery is not None:
+                self._delivery_thread = threading.Thread(
+                    target=self.delivery.run_forever,
+                    args=(self._stop,),
+                    name=DELIVERY_THREAD,
+                    daemon=True,
+                )
+                self._delivery_thread.start()
 
     def close(self) -> None:
         """Stop the worker and any rebuild, wait for them, then close the views."""
         self._stop.set()
         with self._lock:
-            threads = [t for t in (self._worker, *self._rebuilds.values()) if t is not None]
+            threads = [
+                t
+                for t in (self._worker, self._delivery_thread, *self._rebuilds.values())
+                if t is not None
+            ]
         for thread in threads:
             thread.join(STOP_TIMEOUT_S)
             if thread.is_alive():

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     """How long a read with ``?min_position=`` waits for the read models to reach it before
     answering 503 ``projection_lagging``."""
 
+    rate_limit_per_second: float = Field(default=2000.0, ge=0)
+    """Requests a second each API key may send on average, per API process
+    (``api.rate_limit``); 0 switches rate limiting off."""
+    rate_limit_burst: int = Field(default=4000, ge=1)
+    """Requests a key may send at once before the rate applies."""
+
     @field_validator("bootstrap_admin_key")
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:

@@ -7,7 +7,10 @@ it with ``validation_error`` naming the field. Only a strictly valid body reache
 lax conversion of a strictly valid body yields the same values. Routes added later get this
 for free: the type comes from the handler's signature.
 
-The ``Idempotency-Key`` header is checked here too, so its error names the header.
+The ``Idempotency-Key`` header is checked here too, so its error names the header. So are the
+hostile-input limits: a body declared as anything but JSON is refused (415), as is free-form
+``metadata`` that is nested too deeply, has too many keys or is too large (422), since it is
+kept with the record forever and returned on every read.
 """
 
 from __future__ import annotations
@@ -20,17 +23,29 @@ from typing import Any, Union, get_args, get_origin
 import msgspec
 from litestar import Request
 
+from api.errors import UnsupportedMediaType
 from ledger.errors import FieldError, ValidationFailed
 
 __all__ = [
     "IDEMPOTENCY_HEADER",
     "MAX_IDEMPOTENCY_KEY_LENGTH",
+    "MAX_METADATA_BYTES",
+    "MAX_METADATA_DEPTH",
+    "MAX_METADATA_KEYS",
+    "check_metadata",
     "check_request",
     "decode_strict",
 ]
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+MAX_METADATA_DEPTH = 8
+"""Levels of nesting in ``metadata``: ``{}`` is one, ``{"a": {}}`` two (arrays count too)."""
+MAX_METADATA_KEYS = 64
+"""Object members in ``metadata``, counted over every level."""
+MAX_METADATA_BYTES = 16_384
+"""``metadata`` encoded as compact JSON."""
+_METADATA_FIELD = "metadata"
 
 _LOCATED = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _NAMED = re.compile(r"^Object (?P<kind>contains unknown|missing required) field `(?P<name>[^`]+)`")
@@ -49,7 +64,60 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
         )
     data_field = request.route_handler.parsed_data_field
     if data_field is not None:
-        decode_strict(await request.body(), data_field.annotation)
+        raw = await request.body()
+        if raw.strip():
+            _check_json_media_type(request.headers.get("content-type"))
+        _check_free_form(decode_strict(raw, data_field.annotation), "")
+
+
+def _check_json_media_type(content_type: str | None) -> None:
+    """A body must be JSON; a missing Content-Type is taken as JSON (``curl -d`` users)."""
+    if content_type is None:
+        return
+    media_type = content_type.partition(";")[0].strip().lower()
+    if media_type != "application/json" and not (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    ):
+        raise UnsupportedMediaType(f"send the body as application/json, not {media_type!r}")
+
+
+def _check_free_form(value: Any, path: str) -> None:
+    """Apply :func:`check_metadata` to every ``metadata`` member of a decoded body."""
+    if isinstance(value, msgspec.Struct):
+        for name in value.__struct_fields__:
+            member, where = getattr(value, name), f"{path}.{name}" if path else name
+            if name == _METADATA_FIELD and isinstance(member, dict):
+                check_metadata(where, member)
+            else:
+                _check_free_form(member, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_free_form(item, f"{path}[{index}]")
+
+
+def check_metadata(field: str, metadata: dict[str, Any]) -> None:
+    """Refuse ``metadata`` beyond the depth, key-count or size limits.
+
+    Raises:
+        ValidationFailed: Naming ``field``.
+    """
+    keys = 0
+    stack: list[tuple[dict[str, Any] | list[Any], int]] = [(metadata, 1)]
+    while stack:  # iterative: the point is to refuse depth, not to recurse into it
+        node, depth = stack.pop()
+        if depth > MAX_METADATA_DEPTH:
+            raise ValidationFailed(
+                FieldError(field, f"must be nested at most {MAX_METADATA_DEPTH} levels deep")
+            )
+        children = node.values() if isinstance(node, dict) else node
+        keys += len(node) if isinstance(node, dict) else 0
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    if keys > MAX_METADATA_KEYS:
+        raise ValidationFailed(FieldError(field, f"must have at most {MAX_METADATA_KEYS} keys"))
+    if len(msgspec.json.encode(metadata)) > MAX_METADATA_BYTES:
+        raise ValidationFailed(
+            FieldError(field, f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
+        )
 
 
 def _members(body_type: Any) -> tuple[Any, ...]:
@@ -79,6 +147,10 @@ def decode_strict(raw: bytes, body_type: Any) -> Any:
         raise ValidationFailed(*_field_errors(raw, body_type, str(exc))) from None
     except msgspec.DecodeError as exc:
         raise ValidationFailed(FieldError("body", f"not valid JSON: {exc}")) from None
+    except UnicodeDecodeError:  # msgspec raises it for bad bytes inside a free-form string
+        raise ValidationFailed(FieldError("body", "not valid UTF-8")) from None
+    except RecursionError:  # arrays or objects nested past msgspec's depth limit
+        raise ValidationFailed(FieldError("body", "nested too deeply")) from None
 
 
 def _field_errors(raw: bytes, body_type: Any, text: str) -> list[FieldError]:
@@ -99,7 +171,7 @@ def _top_level_problems(raw: bytes, body_type: Any) -> list[FieldError]:
     ]
     try:
         given = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return []
     if len(struct_types) != 1 or not isinstance(given, dict):
         return []

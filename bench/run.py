@@ -49,6 +49,8 @@ START_TIMEOUT = 90.0
 STOP_TIMEOUT = 15.0
 TARGET_PER_S = 5000.0
 TARGET_P99_MS = 10.0
+TARGET_EVENTS_PER_S = 50_000.0  # usage ingest, batches of 1,000 with dedup on
+INGEST = "usage_ingest_batch_1000"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PROFILE_RATE = 100  # py-spy samples per second
 
@@ -216,7 +218,9 @@ class Seeded:
     seconds: float
 
 
-def seed(database_url: str, configs: Sequence[Config], zipf_wallets: int) -> Seeded:
+def seed(
+    database_url: str, configs: Sequence[Config], zipf_wallets: int, usage_wallets: int = 0
+) -> Seeded:
     """Open and fund the wallets straight through the ledger (not timed as part of a run)."""
     started = time.monotonic()
     ledger = CreditLedger.from_url(database_url)
@@ -231,6 +235,7 @@ def seed(database_url: str, configs: Sequence[Config], zipf_wallets: int) -> See
         wallets = [(f"hot-{c.index}", GRANT) for c in configs]
         wallets += [(f"hold-{c.index}", GRANT) for c in configs]
         wallets += [(f"z-{k}", GRANT) for k in range(1, zipf_wallets + 1)]
+        wallets += [(f"u-{k}", GRANT) for k in range(1, usage_wallets + 1)]
         with ThreadPoolExecutor(max_workers=32) as pool:
             for done in pool.map(lambda w: fund(*w), wallets):
                 del done
@@ -344,6 +349,7 @@ class Scenario:
     name: str
     script: str
     args: tuple[str, ...]  # after run tag and key; {i} is the config index
+    connections: int | None = None  # instead of --connections
 
 
 SCENARIOS = {
@@ -351,6 +357,8 @@ SCENARIOS = {
     "zipf": Scenario("zipf_10k_debit", "debit_zipf.lua", ("z-", "{n}", "{s}")),
     "hold": Scenario("hold_capture_pairs", "hold_capture.lua", ("hold-{i}",)),
     "floor": Scenario("http_floor_healthz", "healthz.lua", ()),
+    # 1,000 events a request: a few connections keep the server busy (--ingest-connections).
+    "ingest": Scenario(INGEST, "usage_events.lua", ("u-", "{u}")),
 }
 
 
@@ -364,8 +372,14 @@ def run_wrk(
     seconds: float,
     config: Config,
 ) -> dict[str, Any]:
-    extra = [a.format(i=config.index, n=options.wallets, s=options.zipf_s) for a in scenario.args]
-    cmd = ["wrk", "-t", str(options.wrk_threads), "-c", str(options.connections)]
+    extra = [
+        a.format(i=config.index, n=options.wallets, s=options.zipf_s, u=options.usage_wallets)
+        for a in scenario.args
+    ]
+    connections = options.connections
+    if scenario.name == INGEST:
+        connections = options.ingest_connections
+    cmd = ["wrk", "-t", str(options.wrk_threads), "-c", str(connections)]
     cmd += ["-d", f"{seconds:g}s", "--timeout", "10s", "-s", str(WRK / scenario.script)]
     cmd += [server.url, "--", tag, key, *extra]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False)
@@ -394,7 +408,8 @@ def summarize(
     cpu: dict[str, float],
 ) -> dict[str, Any]:
     seconds = wrk["duration_us"] / 1e6
-    counts: dict[str, int] = wrk["status_counts"]
+    counts: dict[str, int] = dict(wrk["status_counts"])
+    events_accepted = counts.pop("events_accepted", 0)  # ingest: summed "accepted" of 200s
     denials = sum(n for s, n in counts.items() if s.rsplit(":", 1)[-1] == "402")
     decided = ok_count(counts) + denials
     socket_errors = sum(wrk["socket_errors"].values())
@@ -429,6 +444,12 @@ def summarize(
         record["meets_target"] = (
             throughput >= TARGET_PER_S and record["p99_ms"] < TARGET_P99_MS and errors == 0
         )
+    if scenario.name == INGEST:
+        record["connections"] = options.ingest_connections
+        record["events_accepted"] = events_accepted
+        record["events_per_s"] = round(events_accepted / seconds, 1)
+        record["wallets"] = options.usage_wallets
+        record["meets_target"] = record["events_per_s"] >= TARGET_EVENTS_PER_S and errors == 0
     if scenario.name == "zipf_10k_debit":
         record["wallets"] = options.wallets
     elif scenario.name == "hold_capture_pairs":
@@ -496,6 +517,50 @@ def _percentile_ms(sorted_us: list[int], pct: float) -> float | None:
     return round(sorted_us[index] / 1000, 2)
 
 
+def copy_baseline(database_url: str, rows: int, tag: str) -> dict[str, Any]:
+    """COPY ``rows`` usage rows, as the ingest scenario sends them, into a plain table.
+
+    The floor for ingest on this machine and cluster: the same rows written in one
+    transaction with no validation, no dedup and no index. The rows are built first; only
+    the COPY and its commit are timed.
+    """
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    subject = json.dumps({"user_id": "u1", "model": "gpt-4.1"})
+    quantities = json.dumps({"input_tokens": 1200, "output_tokens": 350})
+    data = [
+        (f"u-{i % 1000 + 1}", f"{tag}-copy-{i}", "llm.completion", now, subject, quantities, "{}")
+        for i in range(rows)
+    ]
+    with psycopg.connect(database_url) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_usage_copy")
+        conn.execute(
+            "CREATE TABLE bench_usage_copy (wallet_id text, event_id text, type text,"
+            " occurred_at timestamptz, subject jsonb, quantities jsonb, properties jsonb,"
+            " received_at timestamptz DEFAULT now())"
+        )
+        conn.commit()
+        started = time.monotonic()
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "COPY bench_usage_copy (wallet_id, event_id, type, occurred_at, subject,"
+                " quantities, properties) FROM STDIN"
+            ) as copy,
+        ):
+            for row in data:
+                copy.write_row(row)
+        conn.commit()
+        seconds = time.monotonic() - started
+        conn.execute("DROP TABLE bench_usage_copy")
+    return {
+        "scenario": "baseline_copy_usage_rows",
+        "seconds": round(seconds, 3),
+        "rows": rows,
+        "throughput_per_s": round(rows / seconds, 1),
+        "errors": 0,
+    }
+
+
 # -- correctness ------------------------------------------------------------------------------
 
 
@@ -507,6 +572,8 @@ class Acked:
     holds: Counter[str] = field(default_factory=Counter)
     captures: Counter[str] = field(default_factory=Counter)
     unknown: Counter[str] = field(default_factory=Counter)  # answers that may have committed
+    usage_events: int = 0  # "accepted" summed over ingest 200s
+    usage_unknown: int = 0  # events of ingest requests that may have committed unanswered
 
     def add(self, scenario: Scenario, config: Config, wrk: dict[str, Any]) -> None:
         counts: dict[str, int] = wrk["status_counts"]
@@ -519,6 +586,10 @@ class Acked:
             self.holds[wallet] += counts.get("hold:201", 0)
             self.captures[wallet] += counts.get("capture:200", 0)
         elif scenario.name == "http_floor_healthz":
+            return
+        elif scenario.name == INGEST:
+            self.usage_events += counts.get("events_accepted", 0)
+            self.usage_unknown += 1000 * maybe
             return
         else:
             wallet = f"hot-{config.index}" if scenario.name == "hot_wallet_debit" else "zipf"
@@ -634,6 +705,17 @@ def verify_all(
         checks[-1]["ok"] = checks[-1]["ok"] and balance["balanced"]
     finally:
         ledger.close()
+    if "ingest" in options.scenarios:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute("SELECT count(*) FROM ledger_usage_ids").fetchone()
+        checks.append(
+            _check(
+                "usage ids recorded == accepted events",
+                acked.usage_events,
+                int(row[0]) if row else 0,
+                acked.usage_unknown,
+            )
+        )
     return checks
 
 
@@ -777,9 +859,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--zipf-s", type=float, default=1.1)
     parser.add_argument(
         "--scenarios",
-        default="hot,zipf,hold",
-        help="comma list of hot, zipf, hold, floor (GET /healthz: the web stack alone)",
+        default="hot,zipf,hold,ingest",
+        help="comma list of hot, zipf, hold, ingest (usage events, 1,000 a request), floor "
+        "(GET /healthz: the web stack alone); e.g. --scenarios ingest --wallets 0",
     )
+    parser.add_argument("--usage-wallets", type=int, default=1000, help="ingest wallets")
+    parser.add_argument("--ingest-connections", type=int, default=8)
     parser.add_argument(
         "--config",
         action="append",
@@ -873,7 +958,17 @@ class Bench:
         wrk = run_wrk(server, scenario, tag, key, options, seconds=options.seconds, config=config)
         cpu = watch.stop()
         self.acked.add(scenario, config, wrk)
-        self.report(summarize(scenario, wrk, config, options, baseline_tps=baseline_tps, cpu=cpu))
+        record = summarize(scenario, wrk, config, options, baseline_tps=baseline_tps, cpu=cpu)
+        if scenario.name == INGEST:
+            rows = max(record["events_accepted"], 1000)
+            log(f"[{config.label}] baseline: COPY of {rows} usage rows into a plain table")
+            copy = copy_baseline(options.database_url, rows, tag)
+            self.report({**copy, "config": config.label})
+            record["baseline_tps"] = copy["throughput_per_s"]
+            record["ratio_to_baseline"] = round(
+                record["events_per_s"] / max(copy["throughput_per_s"], 1e-9), 3
+            )
+        self.report(record)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -885,7 +980,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ledger-bench-")))
         sink = stack.enter_context(Path(options.out).open("a")) if options.out else None
         log(f"seeding {len(options.configs) * 2} hot wallets and {options.wallets} zipf wallets")
-        seeded = seed(options.database_url, options.configs, options.wallets)
+        usage_wallets = options.usage_wallets if "ingest" in options.scenarios else 0
+        seeded = seed(options.database_url, options.configs, options.wallets, usage_wallets)
         log(f"seeded in {seeded.seconds:.1f} s")
         bench = Bench(options, workdir, seeded, postmaster_pid(options.pg_data), sink)
         bench.report(

@@ -23,6 +23,7 @@ __all__ = [
     "Command",
     "Debit",
     "GrantCredits",
+    "IngestUsage",
     "OpenWallet",
     "PlaceHold",
     "PutPriceBook",
@@ -178,3 +179,14 @@ class PutPriceBook(Command):
     price_book_id: str
     rates: list[dict[str, Any]]
     unit: str = "credits"
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestUsage(Command):
+    """Record a batch of usage events (``CreditLedger.ingest_usage``), each exactly once.
+
+    ``events`` are decoded JSON objects, checked one by one (``ledger.ingest``). The event ids
+    deduplicate, so the command keeps no receipt and ignores ``idempotency_key``.
+    """
+
+    events: list[Any]

@@ -132,7 +132,9 @@ class SpendingCommands(WalletState):
         at, _ = self.advance(at)
         debit_id = debit["debit_id"]
         already = self.refunded.get(debit_id, 0)
-        refundable = debit["amount"] - already
+        # What grants paid: a billed usage event's debt part (``amount`` minus its allocations)
+        # was never taken from a grant, so there is nothing of it to give back to one.
+        refundable = sum(a["amount"] for a in debit["allocations"]) - already
         requested = refundable if amount is None else amount
         if requested > refundable or requested == 0:
             raise RefundExceedsDebit(refundable, requested)

@@ -47,6 +47,7 @@ __all__ = [
     "IdempotencyConflict",
     "InsufficientCredits",
     "LedgerError",
+    "MeterNotFound",
     "Overloaded",
     "PriceBookNotFound",
     "RefundExceedsDebit",
@@ -54,6 +55,7 @@ __all__ = [
     "ValidationFailed",
     "WalletExists",
     "WalletNotFound",
+    "WebhookNotFound",
     "refuses_input",
 ]
 
@@ -162,6 +164,26 @@ class PriceBookNotFound(_NotFound):
             LedgerError.__init__(self, f"price book {price_book_id!r} has no version {version}")
             self.object_id = price_book_id
         self.version = version
+
+
+class MeterNotFound(_NotFound):
+    code = "meter_not_found"
+    title = "Meter not found"
+    noun = "meter"
+
+    def __init__(self, meter_id: str, version: int | None = None) -> None:
+        if version is None:
+            super().__init__(meter_id)
+        else:  # the meter exists, the asked-for version does not
+            LedgerError.__init__(self, f"meter {meter_id!r} has no version {version}")
+            self.object_id = meter_id
+        self.version = version
+
+
+class WebhookNotFound(_NotFound):
+    code = "webhook_not_found"
+    title = "Webhook not found"
+    noun = "webhook"
 
 
 class _Exists(LedgerError):

@@ -149,6 +149,12 @@ class CreditsDebited(WalletEvent):
     rating: dict[str, Any] | None = None
     """How ``usage`` was rated into ``amount`` (``price_book_id``, ``version``, ``amount``,
     ``usage``); None when the client gave the amount."""
+    debt: int = 0
+    """Part of ``amount`` no grant covered (billed usage events only): recorded as debt by
+    the ``DebtIncurred`` that follows; ``allocations`` cover ``amount - debt``."""
+    uncollected: int = 0
+    """Rated credits beyond the overdraft limit (billed usage events only): recorded here,
+    never posted and not part of ``amount``."""
 
     def apply_to(self, wallet: Wallet) -> None:
         for allocation in self.allocations:

@@ -35,6 +35,7 @@ from ledger.ids import hold_record_id, receipt_id, wallet_uuid
 from ledger.rating import Rating, Usage, check_amount_or_usage
 from ledger.records import HoldRecord, Receipt
 from ledger.service_base import ExpireDue, WalletService
+from ledger.service_usage import UsageIngest
 from ledger.validation import check_amount, check_aware, check_subject, fail
 from ledger.wallet import Wallet
 
@@ -60,7 +61,7 @@ def _spent(amount: int | None, rating: Rating | None) -> int:
     return amount
 
 
-class CreditLedger(WalletService):
+class CreditLedger(UsageIngest, WalletService):
     # eventsourcing names tables and env prefixes after the class unless told: keep "Ledger"
     # (tables ledger_events, ledger_snapshots; env prefix LEDGER_).
     name = "Ledger"

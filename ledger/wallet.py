@@ -16,6 +16,7 @@ from ledger.commands_budgets import BudgetCommands
 from ledger.commands_grants import GrantCommands
 from ledger.commands_holds import HoldCommands
 from ledger.commands_spending import SpendingCommands
+from ledger.commands_usage import UsageCommands
 from ledger.events import GrantExpired, HoldExpired, WalletEvent, WalletOpened
 from ledger.ids import wallet_uuid
 from ledger.postings import (
@@ -30,7 +31,9 @@ from ledger.validation import check_amount, check_aware, check_id
 __all__ = ["Wallet"]
 
 
-class Wallet(GrantCommands, SpendingCommands, HoldCommands, BudgetCommands, Aggregate):
+class Wallet(
+    GrantCommands, SpendingCommands, HoldCommands, BudgetCommands, UsageCommands, Aggregate
+):
     TOPIC = "ledger:Wallet"
     Event = WalletEvent
     Created = WalletOpened

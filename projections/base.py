@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ledger.events import WalletEvent
+from ledger.usage import UsageRecord
 from projections.store import Tx
 
-__all__ = ["Change", "InvariantViolation", "Projection", "check_change"]
+__all__ = ["Change", "InvariantViolation", "Projection", "UsageChange", "check_change"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,15 @@ class Change:
     event: WalletEvent
     wallet_id: str
     unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class UsageChange:
+    """One recorded usage event: its batch's log position and its index in the batch."""
+
+    position: int
+    index: int
+    record: UsageRecord
 
 
 class InvariantViolation(Exception):
@@ -77,6 +87,12 @@ class Projection(ABC):
     """Index name parts, filled into ``{ix_<part>}`` slots of :attr:`ddl`."""
     ddl: ClassVar[tuple[str, ...]]
     """CREATE statements; ``{t}`` is the main table and ``{t_<part>}`` the others."""
+    reads_usage: ClassVar[bool] = False
+    """Whether :meth:`apply_usage` wants usage events (usage batches are decoded only then)."""
+    reads_others: ClassVar[bool] = False
+    """Whether :meth:`apply_with_others` replaces :meth:`apply`: it also gets the batch's
+    events of other aggregates (``projections.log.OTHER_TOPIC_PREFIXES``), to merge in log
+    order with the wallet events."""
 
     def names(self, generation: int) -> dict[str, str]:
         """Template slots of one generation: table and index names."""
@@ -106,6 +122,18 @@ class Projection(ABC):
     @abstractmethod
     def apply(self, tx: Tx, generation: int, changes: Sequence[Change]) -> None:
         """Write the effect of ``changes`` (in log order) into ``generation``."""
+
+    def apply_with_others(
+        self, tx: Tx, generation: int, changes: Sequence[Change], others: Sequence[Any]
+    ) -> None:
+        """:meth:`apply` with the batch's other events (``projections.log.Other``: position
+        and event); only called when :attr:`reads_others` is set."""
+        raise NotImplementedError(f"{self.name} reads other events but does not apply them")
+
+    def apply_usage(self, tx: Tx, generation: int, usage: Sequence[UsageChange]) -> None:
+        """Write the effect of recorded usage events (in log order); only called when
+        :attr:`reads_usage` is set, in the same transaction as :meth:`apply`."""
+        raise NotImplementedError(f"{self.name} reads usage but does not apply it")
 
     @abstractmethod
     def dump(self, tx: Tx, generation: int) -> dict[str, dict[Any, Any]]:

@@ -4,20 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from projections.alerts import AlertsProjection
 from projections.balances import BalancesProjection
 from projections.base import Projection
 from projections.budgets import BudgetStatusProjection
 from projections.journal import JournalProjection
+from projections.meters import MetersProjection
 from projections.usage import UsageProjection
 
-__all__ = ["BALANCES", "BUDGET_STATUS", "JOURNAL", "PROJECTIONS", "USAGE", "select"]
+__all__ = [
+    "ALERTS",
+    "BALANCES",
+    "BUDGET_STATUS",
+    "JOURNAL",
+    "METERS",
+    "PROJECTIONS",
+    "USAGE",
+    "select",
+]
 
 JOURNAL = JournalProjection()
 BALANCES = BalancesProjection()
 USAGE = UsageProjection()
 BUDGET_STATUS = BudgetStatusProjection()
+METERS = MetersProjection()
+ALERTS = AlertsProjection()
 
-PROJECTIONS: dict[str, Projection] = {p.name: p for p in (JOURNAL, BALANCES, USAGE, BUDGET_STATUS)}
+PROJECTIONS: dict[str, Projection] = {
+    p.name: p for p in (JOURNAL, BALANCES, USAGE, BUDGET_STATUS, METERS, ALERTS)
+}
 
 
 def select(names: Iterable[str] | None = None) -> list[Projection]:

@@ -22,6 +22,8 @@ from typing import Any
 __all__ = ["POSTGRES", "SQLITE", "Dialect", "day_start", "hour_start", "postgres"]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$-]{0,62}")
+# Keys of JSON objects spliced into SQL (see Dialect.json_text): no quote can occur in them.
+_JSON_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 # SQLite window starts: cut the fixed-width text and pad it back to a full instant.
 _SQLITE_WINDOWS = {
@@ -59,6 +61,7 @@ class Dialect:
     for_update: str
     for_share: str
     greatest: str
+    json_type: str = "TEXT"
 
     @property
     def is_postgres(self) -> bool:
@@ -81,12 +84,14 @@ class Dialect:
 
         Slots named ``ix_*`` are index names (never schema-qualified: PostgreSQL puts an
         index in its table's schema); every other named slot is a table. ``{bigint}``,
-        ``{ts}``, ``{greatest}``, ``{for_update}`` and ``{for_share}`` are dialect words.
+        ``{ts}``, ``{greatest}``, ``{json}``, ``{for_update}`` and ``{for_share}`` are
+        dialect words.
         """
         filled = template.format(
             bigint=self.bigint,
             ts=self.timestamp,
             greatest=self.greatest,
+            json=self.json_type,
             for_update=self.for_update,
             for_share=self.for_share,
             **{
@@ -119,6 +124,21 @@ class Dialect:
             return f"date_trunc('{window}', {column}, 'UTC')"
         return _SQLITE_WINDOWS[window].format(c=column)
 
+    def json_text(self, column: str, key: str) -> str:
+        """SQL for the string at top-level ``key`` of the JSON object in ``column`` (NULL when
+        absent); ``key`` is checked because it is spliced into SQL."""
+        if not _JSON_KEY.fullmatch(key):
+            raise ValueError(f"not a safe JSON key: {key!r}")
+        if self.is_postgres:
+            return f"({column} ->> '{key}')"
+        return f"json_extract({column}, '$.\"{key}\"')"
+
+    def json_integer(self, column: str, key: str) -> str:
+        """SQL for the integer at top-level ``key`` of the JSON object in ``column``."""
+        text = self.json_text(column, key)
+        # PostgreSQL's ->> gives text; NUMERIC keeps sums of 64-bit integers exact.
+        return f"CAST({text} AS NUMERIC)" if self.is_postgres else text
+
 
 SQLITE = Dialect(
     name="sqlite",
@@ -138,6 +158,7 @@ POSTGRES = Dialect(
     for_update=" FOR UPDATE",
     for_share=" FOR SHARE",
     greatest="GREATEST",
+    json_type="JSONB",
 )
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from ledger.service import CreditLedger
 from ledger.stores import store_env
-from projections.catalog import PROJECTIONS, select
+from projections.alerts_delivery import AlertDelivery
+from projections.catalog import ALERTS, PROJECTIONS, select
 from projections.connect import open_views
 from projections.log import MAX_BATCH
 from projections.rebuild import RebuildReport
@@ -45,6 +46,28 @@ def _opened(database_url: str) -> Iterator[tuple[CreditLedger, ViewStore]]:
         app.close()
 
 
+@contextmanager
+def _delivering(views: ViewStore, *, enabled: bool) -> Iterator[None]:
+    """Send the alert outbox's deliveries from a thread beside the runner (a slow webhook
+    never holds the projections back), for as long as the block runs."""
+    if not enabled:
+        yield
+        return
+    done = threading.Event()
+    thread = threading.Thread(
+        target=AlertDelivery(views).run_forever,
+        args=(done,),
+        name="ledger-alert-delivery",
+        daemon=True,
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(30.0)  # at most a batch in flight, each send bounded by its timeout
+
+
 def run_worker(
     database_url: str,
     stop: threading.Event,
@@ -72,7 +95,8 @@ def run_worker(
                     poll_interval=poll_interval,
                     max_backoff=max_backoff,
                 )
-                runner.run_forever(stop)  # returns only once stop is set
+                with _delivering(views, enabled=ALERTS in projections):
+                    runner.run_forever(stop)  # returns only once stop is set
         except Exception:
             # run_forever handles its own errors: these come from opening or closing.
             failures += 1

@@ -5,21 +5,28 @@ under its table lock) but not gapless (a rolled-back insert burns ids), so reade
 ask for ids *after* the last one they saw and never compute ``position + 1``. A batch's
 ``last`` is the id of the last notification read, wallet event or not, so the tracked
 position also moves past receipts and hold records and the lag reaches zero at the head.
+Recorded usage batches (``ledger:UsageBatch.Recorded``) ride along undecoded until a
+projection that reads usage asks for them (:attr:`Batch.usage`).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
+import ledger.alert_settings  # registers the topics of OTHER_TOPIC_PREFIXES
+import ledger.webhooks  # noqa: F401 - registers the topics of OTHER_TOPIC_PREFIXES
 from ledger.application import CreditLedgerBase
 from ledger.events import WalletEvent, WalletOpened
-from projections.base import Change, check_change
+from ledger.usage import USAGE_BATCH_TOPIC, UsageBatchRecorded
+from projections.base import Change, UsageChange, check_change
 
-__all__ = ["MAX_BATCH", "Batch", "LogReader"]
+__all__ = ["MAX_BATCH", "OTHER_TOPIC_PREFIXES", "Batch", "LogReader", "Other"]
 
 MAX_BATCH = 1000
 WALLET_CACHE_SIZE = 100_000
@@ -27,6 +34,17 @@ WALLET_CACHE_SIZE = 100_000
 # rest of the log) are skipped without being decoded. A prefix rather than a fixed list,
 # so that an event type added later is decoded (and checked) rather than silently missed.
 _WALLET_TOPIC_PREFIX = "ledger:Wallet."
+OTHER_TOPIC_PREFIXES: tuple[str, ...] = ("ledger:Webhook.", "ledger:AlertSettings.")
+"""Topics of other aggregates a projection consumes (alert configuration): decoded,
+unchecked (they move no credits) and handed on beside the wallet events as ``others``."""
+
+
+@dataclass(frozen=True)
+class Other:
+    """One event of another aggregate (see ``OTHER_TOPIC_PREFIXES``) at its log position."""
+
+    position: int
+    event: Any
 
 
 @dataclass(frozen=True)
@@ -36,6 +54,26 @@ class Batch:
     last: int
     count: int
     changes: list[Change]
+    # Usage batches are kept as stored and decoded only when a projection that reads usage
+    # asks for :attr:`usage` (once per batch), so the wallet projections pay nothing for them.
+    usage_notifications: tuple[Any, ...] = ()
+    decode: Callable[[Any], Any] | None = field(default=None, repr=False, compare=False)
+    others: tuple[Other, ...] = ()
+
+    @cached_property
+    def usage(self) -> list[UsageChange]:
+        """Every recorded usage event in the batch, in log order."""
+        if self.decode is None:
+            return []
+        found: list[UsageChange] = []
+        for notification in self.usage_notifications:
+            event = self.decode(notification)
+            if isinstance(event, UsageBatchRecorded):
+                found.extend(
+                    UsageChange(notification.id, index, record)
+                    for index, record in enumerate(event.usage)
+                )
+        return found
 
     @property
     def last_event(self) -> int:
@@ -74,7 +112,15 @@ class LogReader:
             start=after, limit=limit, stop=stop, inclusive_of_start=False
         )
         changes: list[Change] = []
+        usage: list[Any] = []
+        others: list[Other] = []
         for notification in notifications:
+            if str(notification.topic).startswith(OTHER_TOPIC_PREFIXES):
+                others.append(Other(notification.id, self.app.mapper.to_domain_event(notification)))
+                continue
+            if notification.topic == USAGE_BATCH_TOPIC:
+                usage.append(notification)
+                continue
             if not str(notification.topic).startswith(_WALLET_TOPIC_PREFIX):
                 continue
             event: Any = self.app.mapper.to_domain_event(notification)
@@ -86,7 +132,14 @@ class LogReader:
                 check_change(change)
             changes.append(change)
         last = notifications[-1].id if notifications else after
-        return Batch(last=last, count=len(notifications), changes=changes)
+        return Batch(
+            last=last,
+            count=len(notifications),
+            changes=changes,
+            usage_notifications=tuple(usage),
+            decode=self.app.mapper.to_domain_event,
+            others=tuple(others),
+        )
 
     def recorded_at(self, after: int) -> datetime | None:
         """When the first notification after ``after`` was recorded (None at the head)."""

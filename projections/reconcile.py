@@ -8,7 +8,9 @@ tracked position (they may differ by a batch), and at that point:
 * balances, usage and budget status must equal :class:`~projections.fold.Fold`, an
   independent, event-at-a-time fold of the same rules;
 * the trial balance must be zero per unit, in the balances, the daily movements and the
-  journal; and every event must still pass the double-entry checks.
+  journal; and every event must still pass the double-entry checks;
+* a projection that reads usage (the meters' facts) must hold, per wallet, as many rows as
+  the log recorded usage events.
 
 The answer is a list of human-readable differences; an empty list means clean.
 """
@@ -108,7 +110,9 @@ def _by_leg(rows: list[dict[str, Any]]) -> dict[tuple[int, int], dict[str, Any]]
     return keyed
 
 
-def _check_target(tx: Tx, target: _Target, fold: Fold, found: _Differences) -> None:
+def _check_target(
+    tx: Tx, target: _Target, fold: Fold, facts: dict[str, int], found: _Differences
+) -> None:
     name = target.projection.name
     if target.last_event != fold.last_event:
         found.add(f"{name}: last event {target.last_event}, the log gives {fold.last_event}")
@@ -123,6 +127,8 @@ def _check_target(tx: Tx, target: _Target, fold: Fold, found: _Differences) -> N
                 found.add(f"journal: {unit} debits {debit} != credits {credit}")
         return
     dump = target.projection.dump(tx, target.generation)
+    if target.projection.reads_usage:
+        _compare(f"{name}.facts", dump.get("facts", {}), facts, found)
     for table, expected in fold.expected(name).items():
         _compare(f"{name}.{table}", dump.get(table, {}), expected, found)
     for table in ("balances", "days"):
@@ -152,6 +158,8 @@ def _replay(
     found: _Differences,
 ) -> None:
     fold = Fold()
+    facts: dict[str, int] = {}  # usage events per wallet (decoded only if a view reads them)
+    reads_usage = any(t.projection.reads_usage for t in targets)
     journal = next((t for t in targets if t.projection is JOURNAL), None)
     position = 0
     for target in targets:
@@ -166,10 +174,13 @@ def _replay(
                 except InvariantViolation as violation:
                     found.add(str(violation))
                 fold.apply(change)
+            for usage in batch.usage if reads_usage else ():
+                wallet_id = str(usage.record["wallet_id"])
+                facts[wallet_id] = facts.get(wallet_id, 0) + 1
             if journal is not None and batch.last <= journal.position:
                 _compare_journal(tx, journal, position, batch, found)
             position = batch.last
-        _check_target(tx, target, fold, found)
+        _check_target(tx, target, fold, facts, found)
 
 
 def reconcile_views(

@@ -92,7 +92,14 @@ def apply_batch(views: ViewStore, targets: Sequence[Target], batch: Batch, now: 
             if batch.last <= target.position:
                 continue
             changes = [c for c in batch.changes if c.position > target.position]
-            target.projection.apply(tx, target.generation, changes)
+            if target.projection.reads_others:
+                others = [o for o in batch.others if o.position > target.position]
+                target.projection.apply_with_others(tx, target.generation, changes, others)
+            else:
+                target.projection.apply(tx, target.generation, changes)
+            if target.projection.reads_usage:
+                usage = [u for u in batch.usage if u.position > target.position]
+                target.projection.apply_usage(tx, target.generation, usage)
             meta.advance(
                 tx,
                 name,

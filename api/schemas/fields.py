@@ -39,7 +39,13 @@ AwareDatetime = Annotated[
     datetime, Meta(tz=True, description="RFC 3339 time with an offset, e.g. 2026-01-01T00:00:00Z")
 ]
 Reason = Annotated[str, Meta(max_length=1000)]
-Metadata = dict[str, Any]
+Metadata = Annotated[
+    dict[str, Any],
+    Meta(
+        description="Free-form JSON kept with the record and returned as given: at most 8 levels"
+        " deep, 64 keys in all and 16 KiB as JSON (api.validation.check_metadata)."
+    ),
+]
 """Free-form JSON kept with the record and returned as given."""
 
 _SubjectValue = Annotated[str, Meta(min_length=1, max_length=256)]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from projections.catalog import PROJECTIONS
 from tests.builders import FakeClock, make_ledger
 from tests.integration.live_server import pg_store_url
 from tests.unit.test_api_support import Api, assert_problem, error_fields, running_api
@@ -177,11 +178,11 @@ def test_audit_and_usage(api: Api) -> None:
 
 def test_projections_admin(api: Api) -> None:
     api.funded_wallet(amount=10)
-    api.read_models.wait_for(api.position, ["journal", "balances", "usage", "budget_status"])
+    api.read_models.wait_for(api.position, list(PROJECTIONS))
 
     status = api.get("/v1/admin/projections").json()["projections"]
     assert {(p["name"], p["position"], p["lag"]) for p in status} == {
-        (name, api.position, 0) for name in ("journal", "balances", "usage", "budget_status")
+        (name, api.position, 0) for name in PROJECTIONS
     }
     assert api.post("/v1/admin/projections/balances/rebuild").status_code == 202
     assert_problem(api.post("/v1/admin/projections/nope/rebuild"), 404, "projection_not_found")

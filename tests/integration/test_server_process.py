@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from projections.catalog import PROJECTIONS
 from tests.integration.live_server import (
     REPO_ROOT,
     TEST_ADMIN_KEY,
@@ -158,7 +159,7 @@ def test_full_scenario_over_a_socket(server: LiveServer, worker: ProjectionWorke
 
         # The worker process keeps the views, not the API process.
         projections = ok(http.get("/v1/admin/projections"), 200)["projections"]
-        assert {p["name"] for p in projections} == {"journal", "balances", "usage", "budget_status"}
+        assert {p["name"] for p in projections} == set(PROJECTIONS)
         for entry in projections:
             assert (entry["status"], entry["lag"], entry["position"]) == ("running", 0, last)
             assert entry["worker"] == f"{socket.gethostname()}:{worker.pid}"

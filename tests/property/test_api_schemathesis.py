@@ -10,13 +10,18 @@ ledger's decisions. The one 5xx allowed is 503 ``projection_lagging``, the docum
 to a ``min_position`` the read models do not reach in time (generated positions are mostly
 far beyond the log's head).
 
-Bounded: :data:`EXAMPLES` per operation (about 10 s for the whole file on two cores).
+Every operation runs with the admin key, then with a key of each other scope (``service``,
+``auditor``, ``customer:acme``), whose refusals must be documented problems too.
+
+Bounded: :data:`EXAMPLES` per operation with the admin key and :data:`SCOPED_EXAMPLES` per
+operation and scope (about 45 s for the whole file on two busy cores).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -31,8 +36,10 @@ from schemathesis.checks import (
 
 from api.app import create_app
 from api.errors import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
+from api.keys import issue_key
 from api.settings import Settings
 from ledger.commands import Debit, GrantCredits, OpenWallet, PlaceHold, PutPriceBook, SetBudget
+from ledger.meter_commands import PutMeter, put_meter
 from ledger.service import CreditLedger
 from tests.builders import make_ledger
 
@@ -59,6 +66,8 @@ def seeded_ledger() -> tuple[CreditLedger, dict[str, str]]:
     debit = ledger.debit(Debit(wallet_id="acme", amount=10))
     rate = {"model": "gpt-4.1", "input_per_million": 2000, "output_per_million": 8000}
     ledger.put_price_book(PutPriceBook(price_book_id="default", rates=[rate]))
+    meter = {"event_type": "llm.completion", "aggregation": "latest", "value": "properties.region"}
+    put_meter(ledger, PutMeter(meter_id="m1", group_by=["model"], **meter))
     ids = {
         "wallet_id": "acme",
         "grant_id": "g1",
@@ -66,6 +75,7 @@ def seeded_ledger() -> tuple[CreditLedger, dict[str, str]]:
         "budget_id": "b1",
         "debit_id": str(debit.body["debit_id"]),
         "price_book_id": "default",
+        "meter_id": "m1",
     }
     return ledger, ids
 
@@ -102,8 +112,33 @@ def flatmap_path_parameters(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 def test_no_operation_fails_or_breaks_its_contract(case: schemathesis.Case[Any]) -> None:
-    response = case.call(headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    check_answer(case, case.call(headers={"Authorization": f"Bearer {ADMIN_KEY}"}))
 
+
+SCOPED_EXAMPLES = 5
+SCOPE_KEYS = {
+    scope: issue_key(LEDGER, [scope], f"schemathesis {scope}")[1]
+    for scope in ("service", "auditor", "customer:acme")
+}
+"""A key of every other scope (``customer:acme`` owns the seeded wallet)."""
+
+
+@schema.parametrize()
+@pytest.mark.parametrize("scope", sorted(SCOPE_KEYS))
+@settings(
+    max_examples=SCOPED_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+def test_no_operation_fails_or_breaks_its_contract_for_any_scope(
+    case: schemathesis.Case[Any], scope: str
+) -> None:
+    """Refusals (403, 404 for another customer's wallet) are problems the document lists."""
+    check_answer(case, case.call(headers={"Authorization": f"Bearer {SCOPE_KEYS[scope]}"}))
+
+
+def check_answer(case: schemathesis.Case[Any], response: Any) -> None:
+    """No 5xx (bar ``projection_lagging``), as documented, and every 4xx a problem."""
     lagging = response.status_code == 503 and response.json().get("code") == "projection_lagging"
     checks = [check for check in CHECKS if not (lagging and check is not_a_server_error)]
     case.validate_response(response, checks=checks)

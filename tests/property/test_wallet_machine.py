@@ -2,7 +2,8 @@
 
 ``WalletMachine`` drives a :class:`~ledger.service.CreditLedger` (in-memory store, a
 ``FakeClock``) with random grants, debits, holds (place, capture partial/full/overage,
-release, reuse of an id), refunds, voids, budgets (set/remove, hard/soft, day/month/total,
+release, reuse of an id), billed usage events (ingest: never refused; debt, then
+uncollected), refunds, voids, budgets (set/remove, hard/soft, day/month/total,
 two time zones), clock moves (some landing exactly on an expiry or a period boundary) and
 sweeps. Before each command the ``Model`` predicts success or the exact error code (plus the
 error's contract details), and the amounts; the rule asserts both agree.
@@ -47,6 +48,7 @@ from ledger.commands import (
     GrantCredits,
     OpenWallet,
     PlaceHold,
+    PutPriceBook,
     Refund,
     ReleaseHold,
     RemoveBudget,
@@ -55,7 +57,7 @@ from ledger.commands import (
 )
 from ledger.errors import LedgerError
 from ledger.executor import Outcome
-from ledger.ids import wallet_uuid
+from ledger.ids import receipt_id, wallet_uuid
 from ledger.service import CreditLedger
 from ledger.wallet import Wallet
 from tests.builders import T0, FakeClock, make_ledger
@@ -87,6 +89,8 @@ BUDGET_IDS = ["b1", "b2", "b3"]
 # The model's period arithmetic (local midnight, the 1st) is only right for zones without DST;
 # DST zones are covered by tests/property/test_periods_properties.py.
 TIMEZONES = ["UTC", "Asia/Kolkata"]
+USAGE_MODEL = "m"
+USAGE_RATE = {"model": USAGE_MODEL, "input_per_million": 1_000_000, "output_per_million": 0}
 CATEGORIES = ["paid", "promotional", "trial", "refund", "rollover"]
 
 
@@ -417,6 +421,27 @@ class Model:
         self.record()
         return MDebit(amount, pieces, spend), warnings
 
+    def bill_usage(self, amount: int, subject: dict[str, str], at: datetime) -> MDebit | None:
+        """A billed usage event: never refused; grants, then debt up to the overdraft limit,
+        the rest uncollected (not posted). Refundable: only what grants paid. None when
+        nothing could be billed (then only the expiries it noticed are recorded)."""
+        self.advance(at)
+        pieces, shortfall = self.allocate(amount, at)
+        debt = min(shortfall, max(0, self.overdraft_limit - self.debt))
+        billed = amount - shortfall + debt
+        if billed == 0:
+            return None
+        for grant_id, take in pieces:
+            self.grants[grant_id].remaining -= take
+        self.consumed += billed
+        spend = MSpend(at=at, subject=dict(subject), amount=billed)
+        self.spends.append(spend)
+        self.record()  # CreditsDebited
+        if debt:
+            self.debt += debt
+            self.record()  # DebtIncurred
+        return MDebit(amount - shortfall, pieces, spend)
+
     def refund(self, debit_id: str, amount: int | None, at: datetime) -> list[dict[str, Any]]:
         self.advance(at)
         debit = self.debits.get(debit_id)
@@ -647,6 +672,7 @@ class WalletMachine(RuleBasedStateMachine):
         super().__init__()
         self.clock = FakeClock(T0)
         self.ledger: CreditLedger = make_ledger(clock=self.clock)
+        self.ledger.put_price_book(PutPriceBook(price_book_id="default", rates=[USAGE_RATE]))
         self.model = Model(overdraft_limit=0)
         self.counter = 0
         self.cursor = 0  # last wallet version folded into self.balances
@@ -771,6 +797,37 @@ class WalletMachine(RuleBasedStateMachine):
             event("soft budget warning")
         debit_id = str(body["debit_id"])
         assert debit_id not in self.model.debits
+        self.model.debits[debit_id] = record
+        return debit_id
+
+    @rule(target=debits, amount=amounts, subject=subjects)
+    def bill_usage(self, amount: int, subject: dict[str, str]) -> str | MultipleResults[str]:
+        """A usage event with ``bill: true``, rated at 1 credit per input token."""
+        event_id = self.fresh("u")
+        billed_subject = {**subject, "model": USAGE_MODEL}
+        usage = {
+            "event_id": event_id,
+            "wallet_id": WALLET,
+            "type": "llm.completion",
+            "occurred_at": self.now.isoformat(),
+            "subject": billed_subject,
+            "quantities": {"input_tokens": amount},
+            "bill": True,
+        }
+        outcome = self.attempt(
+            "usage",
+            lambda m: m.bill_usage(amount, billed_subject, self.now),
+            lambda: self.ledger.ingest_usage([usage]),
+        )
+        assert outcome is not None, "billed usage is never refused"
+        record, body = outcome
+        assert body == {"accepted": 1, "duplicates": 0, "late": 0, "rejected": []}
+        if record is None:
+            event("usage: nothing collectable")
+            return multiple()
+        if record.spend.amount < amount:
+            event("usage: uncollected")
+        debit_id = str(receipt_id(WALLET, f"usage:{event_id}"))
         self.model.debits[debit_id] = record
         return debit_id
 

@@ -37,10 +37,20 @@ CONTRACT_OPERATIONS = {
     ("delete", "/v1/wallets/{wallet_id}/budgets/{budget_id}"),
     ("put", "/v1/price-books/{price_book_id}"),
     ("get", "/v1/price-books/{price_book_id}"),
+    ("put", "/v1/meters/{meter_id}"),
+    ("get", "/v1/meters/{meter_id}"),
+    ("get", "/v1/wallets/{wallet_id}/meters/{meter_id}"),
     ("post", "/v1/api-keys"),
     ("delete", "/v1/api-keys/{key_id}"),
     ("get", "/v1/admin/projections"),
     ("post", "/v1/admin/projections/{name}/rebuild"),
+    ("post", "/v1/usage-events"),
+    ("put", "/v1/webhooks/{webhook_id}"),
+    ("get", "/v1/webhooks/{webhook_id}"),
+    ("delete", "/v1/webhooks/{webhook_id}"),
+    ("get", "/v1/webhooks/{webhook_id}/deliveries"),
+    ("put", "/v1/wallets/{wallet_id}/alert-settings"),
+    ("get", "/v1/wallets/{wallet_id}/alert-settings"),
 }
 
 

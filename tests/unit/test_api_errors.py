@@ -48,6 +48,8 @@ def test_statuses_follow_the_contract() -> None:
         "budget_not_found": 404,
         "debit_not_found": 404,
         "price_book_not_found": 404,
+        "webhook_not_found": 404,
+        "meter_not_found": 404,
         "unknown_model": 422,
         "wallet_exists": 409,
         "grant_exists": 409,

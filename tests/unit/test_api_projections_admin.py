@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.unit.test_api_support import Api, assert_problem, running_api
 
-NAMES = ["journal", "balances", "usage", "budget_status"]
+NAMES = ["journal", "balances", "usage", "budget_status", "meters", "alerts"]
 
 
 @pytest.fixture
@@ -111,6 +111,8 @@ def test_a_rebuild_runs_in_the_background_and_switches_generations(api: Api) -> 
         "balances": 1,
         "usage": 1,
         "budget_status": 1,
+        "meters": 1,
+        "alerts": 1,
     }
     assert api.get(api.fresh("/v1/journal")).json() == before
     assert api.post("/v1/admin/projections/journal/rebuild").status_code == 202  # once done

@@ -17,7 +17,7 @@ from api.cli import main
 from ledger.commands import Debit
 from ledger.service import CreditLedger
 from ledger.stores import store_env
-from projections import open_views
+from projections import PROJECTIONS, open_views
 from projections.runner import wait_for_position
 from projections.store import ViewStore
 from tests.builders import FakeClock, make_ledger, open_funded_wallet
@@ -91,7 +91,7 @@ def test_status_before_any_worker_shows_every_projection_stopped(
         "status",
         "worker",
     ]
-    assert [row.split()[0] for row in rows] == ["journal", "balances", "usage", "budget_status"]
+    assert [row.split()[0] for row in rows] == list(PROJECTIONS)
     assert {tuple(row.split()[2:5]) for row in rows} == {
         ("0", str(head(ledger)), str(head(ledger)))
     }
@@ -109,7 +109,7 @@ def test_rebuild_then_status_and_reconcile(
     assert main(["projections", "status", "--json"]) == 0
     entries = json.loads(capsys.readouterr().out)
     assert {(e["name"], e["generation"], e["position"], e["lag"]) for e in entries} == {
-        (name, 2, head(ledger), 0) for name in ("journal", "balances", "usage", "budget_status")
+        (name, 2, head(ledger), 0) for name in PROJECTIONS
     }
 
     assert main(["reconcile"]) == 0
@@ -185,5 +185,5 @@ def test_project_runs_until_a_signal_stops_it(
             process.kill()
             process.wait(STOP_TIMEOUT_S)
     printed = out_path.read_text()
-    assert "ledger project: journal, balances, usage, budget_status from sqlite:///" in printed
+    assert f"ledger project: {', '.join(PROJECTIONS)} from sqlite:///" in printed
     assert printed.rstrip().endswith("ledger project: stopped")

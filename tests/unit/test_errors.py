@@ -51,6 +51,8 @@ CONTRACT_CODES = {
     "refund_exceeds_debit",
     "budget_not_found",
     "price_book_not_found",
+    "meter_not_found",
+    "webhook_not_found",
     "unknown_model",
     "budget_exceeded",
     "insufficient_credits",

@@ -1,0 +1,126 @@
+"""Billing a usage event that already happened: never refused, so never a denial.
+
+``bill_usage`` consumes available credits in consumption order; what the grants cannot cover
+becomes debt up to the wallet's ``overdraft_limit`` (less the debt already owed), and what is
+beyond that is ``uncollected``: recorded on the event, never posted. Budgets are charged with
+what was billed but never refuse: a hard budget over its limit only warns.
+
+The facts are the ordinary wallet events, so every projection, refunds and the audit keep
+working: one ``CreditsDebited`` (``amount`` = billed, its ``debt`` and ``uncollected``), then a
+``DebtIncurred`` for the debt part, exactly as a hold capture with ``allow_overage`` records it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ledger.budgets import charged_in_period, held_against
+from ledger.consumption import POLICY_VERSION, allocate
+from ledger.events import CreditsDebited, DebtIncurred
+from ledger.periods import Period, period_bounds
+from ledger.postings import (
+    Posting,
+    assert_balanced,
+    consumed_account,
+    debt_account,
+    grant_account,
+    postings_to_dicts,
+)
+from ledger.validation import check_amount, check_subject
+from ledger.wallet_state import WalletState
+
+__all__ = ["UsageCommands"]
+
+
+class UsageCommands(WalletState):
+    def bill_usage(
+        self,
+        *,
+        debit_id: str,
+        event_id: str,
+        amount: int,
+        subject: dict[str, str],
+        usage_at: datetime,
+        metadata: dict[str, Any],
+        at: datetime,
+        rating: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Bill ``amount`` (rated, > 0) for usage event ``event_id``; returns what it did.
+
+        Result: ``billed`` (posted: grants plus debt), ``debt``, ``uncollected``,
+        ``allocations``, ``warnings`` and ``debit_version`` (the ``CreditsDebited``'s
+        version, None when nothing could be billed and so nothing was recorded).
+        """
+        check_amount("amount", amount)
+        subject = check_subject(subject)
+        at, _ = self.advance(at)
+        allocations, shortfall = allocate(self.grants.values(), amount, at)
+        debt = min(shortfall, max(0, self.overdraft_limit - self.debt))
+        uncollected = shortfall - debt
+        billed = amount - uncollected
+        result: dict[str, Any] = {
+            "billed": billed,
+            "debt": debt,
+            "uncollected": uncollected,
+            "allocations": allocations,
+            "warnings": [],
+            "debit_version": None,
+        }
+        if billed == 0:
+            return result
+        charges, result["warnings"] = self._charge_budgets_without_refusing(subject, billed, at)
+        consumed = consumed_account(self.unit)
+        postings = [
+            Posting(grant_account(self.wallet_id, a["grant_id"]), consumed, a["amount"])
+            for a in allocations
+        ]
+        assert_balanced(postings)
+        self.trigger_event(
+            CreditsDebited,
+            occurred_at=at,
+            postings=postings_to_dicts(postings),
+            debit_id=debit_id,
+            amount=billed,
+            allocations=allocations,
+            policy_version=POLICY_VERSION,
+            subject=subject,
+            budget_charges=charges,
+            usage_at=usage_at,
+            metadata=metadata,
+            idempotency_key=None,
+            rating=rating,
+            debt=debt,
+            uncollected=uncollected,
+        )
+        result["debit_version"] = self.version
+        if debt:
+            debt_postings = [Posting(debt_account(self.wallet_id), consumed, debt)]
+            assert_balanced(debt_postings)
+            self.trigger_event(
+                DebtIncurred,
+                occurred_at=at,
+                postings=postings_to_dicts(debt_postings),
+                amount=debt,
+                cause=f"usage:{event_id}",
+            )
+        return result
+
+    def _charge_budgets_without_refusing(
+        self, subject: dict[str, str], amount: int, at: datetime
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Charges to every matching budget, and a warning for each one now over its limit."""
+        charges: list[dict[str, Any]] = []
+        warnings: list[dict[str, Any]] = []
+        holds = list(self.holds.values())
+        for budget_id in sorted(self.budgets):
+            budget = self.budgets[budget_id]
+            if not budget.matches(subject):
+                continue
+            start, _ = period_bounds(Period(budget.period), at, budget.timezone)
+            spent = charged_in_period(budget, at) + held_against(budget, holds, at)
+            if spent + amount > budget.limit:
+                code = "hard_budget_exceeded" if budget.mode == "hard" else "soft_budget_exceeded"
+                warnings.append({"code": code, "budget_id": budget_id})
+            charges.append({"budget_id": budget_id, "period_start": start, "amount": amount})
+        return charges, warnings
