@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from litestar.connection import request as litestar_request
 
 from tests.unit.test_api_support import Api, assert_problem, error_fields, running_api
 
@@ -166,3 +168,24 @@ def test_a_refund_amount_must_be_a_positive_integer(api: Api) -> None:
     response = api.post(f"/v1/wallets/acme/debits/{debit_id}/refunds", {"amount": 1.5})
 
     assert error_fields(response) == ["amount"]
+
+
+def test_a_body_is_decoded_once_the_strict_check_hands_litestar_its_result(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A spy on litestar's request-body decoder (it still decodes): the strict check in
+    # api.validation already decoded the body, so litestar must not decode it again.
+    calls: list[bytes] = []
+    original = litestar_request.decode_json  # type: ignore[attr-defined]
+
+    def counted(value: bytes, *args: Any, **kwargs: Any) -> Any:
+        calls.append(value)
+        return original(value, *args, **kwargs)
+
+    monkeypatch.setattr(litestar_request, "decode_json", counted)
+
+    response = api.post("/v1/wallets/acme/debits", json={"amount": 30, "subject": {"user_id": "u"}})
+
+    assert response.status_code == 201
+    assert response.json()["amount"] == 30
+    assert calls == []
