@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 
+from api import workers as reuseport
 from api.settings import Settings
 from ledger.stores import store_env
 
@@ -116,6 +117,14 @@ def serve(
     print(banner(settings, public_url(host, port), workers, dev_key), file=out or sys.stdout)
     (out or sys.stdout).flush()
     # loop/http "auto" pick uvloop and httptools (dependencies) when they are installed.
+    if workers > 1 and reuseport.SUPPORTED:  # a socket per process: see api.workers
+        try:
+            return reuseport.serve_workers(
+                APP_FACTORY, host=host, port=port, workers=workers, access_log=settings.access_log
+            )
+        except OSError as error:  # the port is taken, or the host is not ours
+            print(f"ledger serve: cannot listen on {host}:{port}: {error}", file=sys.stderr)  # noqa: T201 - the CLI speaks
+            return 1
     uvicorn.run(
         APP_FACTORY,
         factory=True,

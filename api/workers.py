@@ -1,0 +1,105 @@
+"""Several API worker processes, each with its own listening socket (``SO_REUSEPORT``).
+
+uvicorn's own ``--workers`` shares ONE listening socket among its processes; whichever
+process wakes first accepts a burst of new connections, and keep-alive connections stay where
+they landed. Measured with the usage-ingest benchmark (8 keep-alive clients, 2 workers): one
+process got nearly every connection and the second core stayed idle (server CPU 88 % of one
+core, the same throughput as one worker). With a socket per process and ``SO_REUSEPORT`` the
+kernel spreads connections over the processes by a hash of their addresses.
+
+The supervisor (this process) starts ``workers`` processes, restarts one that dies, and on
+SIGTERM or SIGINT asks each to stop once (uvicorn's graceful shutdown), then waits for them.
+Workers run in their own process group so a terminal's Ctrl-C reaches them once, through the
+supervisor; a worker whose supervisor disappears (SIGKILL) stops by itself.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+import time
+from multiprocessing.process import BaseProcess
+from types import FrameType
+
+import uvicorn
+
+__all__ = ["SUPPORTED", "serve_workers"]
+
+SUPPORTED = hasattr(socket, "SO_REUSEPORT")
+"""Linux and the BSDs; elsewhere ``ledger serve`` falls back to uvicorn's own workers."""
+
+_PARENT_CHECK_SECONDS = 1.0
+_RESTART_PAUSE_SECONDS = 0.5
+_STOP_WAIT_SECONDS = 30.0
+
+
+def serve_workers(app_factory: str, *, host: str, port: int, workers: int, access_log: bool) -> int:
+    """Run ``workers`` processes serving ``app_factory`` on ``host:port`` until told to stop."""
+    _check_port_free(host, port)
+    context = multiprocessing.get_context("spawn")
+    args = (app_factory, host, port, access_log, os.getpid())
+    processes: list[BaseProcess] = []
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        del signum
+        stopping.set()
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for _ in range(workers):
+            processes.append(_start(context, args))
+        while not stopping.wait(_RESTART_PAUSE_SECONDS):
+            for index, process in enumerate(processes):
+                if not process.is_alive():  # a worker died: keep the configured count
+                    processes[index] = _start(context, args)
+    finally:
+        for process in processes:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + _STOP_WAIT_SECONDS
+        for process in processes:
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0
+
+
+def _start(context: multiprocessing.context.SpawnContext, args: tuple[object, ...]) -> BaseProcess:
+    process = context.Process(target=_worker, args=args, name="ledger-api-worker")
+    process.start()
+    return process
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse a port someone else listens on: SO_REUSEPORT would otherwise share it silently."""
+    with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))  # OSError (address in use) is the answer
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _worker(app_factory: str, host: str, port: int, access_log: bool, parent: int) -> None:
+    os.setpgrp()  # Ctrl-C reaches the supervisor only, which asks each worker to stop once
+    sock = socket.socket(_family(host), socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    config = uvicorn.Config(app_factory, factory=True, host=host, port=port, access_log=access_log)
+    server = uvicorn.Server(config)
+    threading.Thread(target=_exit_with_parent, args=(server, parent), daemon=True).start()
+    server.run(sockets=[sock])
+
+
+def _exit_with_parent(server: uvicorn.Server, parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(_PARENT_CHECK_SECONDS)
+    server.should_exit = True  # the supervisor is gone (killed): stop serving
