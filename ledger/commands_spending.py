@@ -12,10 +12,9 @@ from ledger.errors import InsufficientCredits, RefundExceedsDebit
 from ledger.events import CreditsDebited, DebitRefunded
 from ledger.periods import Period, period_bounds
 from ledger.postings import (
-    Posting,
     assert_balanced,
     consumed_account,
-    grant_account,
+    consumption_postings,
     postings_to_dicts,
 )
 from ledger.rating import rating_summary
@@ -79,12 +78,7 @@ class SpendingCommands(WalletState):
         allocations, shortfall = allocate(self.grants.values(), amount, at)
         if shortfall:  # available counts exactly the usable grants, so this cannot happen
             raise AssertionError(f"allocation short by {shortfall} with {available} available")
-        consumed = consumed_account(self.unit)
-        postings = [
-            Posting(grant_account(self.wallet_id, a["grant_id"]), consumed, a["amount"])
-            for a in allocations
-        ]
-        assert_balanced(postings)
+        postings = consumption_postings(self.wallet_id, self.unit, allocations)
         self.trigger_event(
             CreditsDebited,
             occurred_at=at,

@@ -23,8 +23,8 @@ from ledger.postings import (
     Posting,
     assert_balanced,
     consumed_account,
+    consumption_postings,
     debt_account,
-    grant_account,
     postings_to_dicts,
 )
 from ledger.validation import check_amount, check_subject
@@ -70,12 +70,7 @@ class UsageCommands(WalletState):
         if billed == 0:
             return result
         charges, result["warnings"] = self._charge_budgets_without_refusing(subject, billed, at)
-        consumed = consumed_account(self.unit)
-        postings = [
-            Posting(grant_account(self.wallet_id, a["grant_id"]), consumed, a["amount"])
-            for a in allocations
-        ]
-        assert_balanced(postings)
+        postings = consumption_postings(self.wallet_id, self.unit, allocations)
         self.trigger_event(
             CreditsDebited,
             occurred_at=at,
@@ -95,6 +90,7 @@ class UsageCommands(WalletState):
         )
         result["debit_version"] = self.version
         if debt:
+            consumed = consumed_account(self.unit)
             debt_postings = [Posting(debt_account(self.wallet_id), consumed, debt)]
             assert_balanced(debt_postings)
             self.trigger_event(

@@ -16,6 +16,7 @@ __all__ = [
     "Posting",
     "assert_balanced",
     "consumed_account",
+    "consumption_postings",
     "debt_account",
     "expired_account",
     "grant_account",
@@ -101,3 +102,15 @@ def assert_balanced(postings: Iterable[Posting]) -> None:
         credit_total += posting.amount
     if debit_total != credit_total:  # pragma: no cover - guards a future multi-leg shape
         raise AssertionError("postings do not balance")
+
+
+def consumption_postings(
+    wallet_id: str, unit: str, allocations: Iterable[Mapping[str, Any]]
+) -> list[Posting]:
+    """Spending from grants: DR each allocated grant / CR ``platform:{unit}:consumed``."""
+    consumed = consumed_account(unit)
+    postings = [
+        Posting(grant_account(wallet_id, a["grant_id"]), consumed, a["amount"]) for a in allocations
+    ]
+    assert_balanced(postings)
+    return postings
