@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 from pydantic import SecretStr
 
+from api import workers
 from api.cli import COMMANDS, build_parser, main
 from api.keys import verify_key
 from api.serve import local_admin_key, public_url, redacted
@@ -46,7 +47,12 @@ def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     def run(app: str, **options: Any) -> None:
         calls.append({"app": app, **options})
 
-    monkeypatch.setattr(uvicorn, "run", run)  # api.serve calls uvicorn.run
+    def serve_workers(app: str, **options: Any) -> int:
+        calls.append({"app": app, "factory": True, "supervisor": "reuseport", **options})
+        return 0
+
+    monkeypatch.setattr(uvicorn, "run", run)  # api.serve calls uvicorn.run for one worker
+    monkeypatch.setattr(workers, "serve_workers", serve_workers)  # and this for several
     return calls
 
 
@@ -156,6 +162,7 @@ def test_serve_on_sqlite_without_a_key_makes_one_up_and_prints_it(
         {
             "app": "api.app:create_app",
             "factory": True,
+            "supervisor": "reuseport",  # several workers: a listening socket each
             "host": "127.0.0.1",
             "port": 8123,
             "workers": 2,
