@@ -15,18 +15,22 @@ supervisor; a worker whose supervisor disappears (SIGKILL) stops by itself.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
 import socket
 import threading
 import time
+from collections import deque
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
 import uvicorn
 
-__all__ = ["SUPPORTED", "serve_workers"]
+__all__ = ["MAX_RESTARTS", "RESTART_WINDOW_SECONDS", "SUPPORTED", "serve_workers"]
+
+log = logging.getLogger(__name__)
 
 SUPPORTED = hasattr(socket, "SO_REUSEPORT")
 """Linux and the BSDs; elsewhere ``ledger serve`` falls back to uvicorn's own workers."""
@@ -34,6 +38,10 @@ SUPPORTED = hasattr(socket, "SO_REUSEPORT")
 _PARENT_CHECK_SECONDS = 1.0
 _RESTART_PAUSE_SECONDS = 0.5
 _STOP_WAIT_SECONDS = 30.0
+MAX_RESTARTS = 5
+"""Restarts allowed within :data:`RESTART_WINDOW_SECONDS`; more means the workers cannot start
+(a bad setting, an unreachable store): give up with exit status 1 rather than loop forever."""
+RESTART_WINDOW_SECONDS = 60.0
 
 
 def serve_workers(app_factory: str, *, host: str, port: int, workers: int, access_log: bool) -> int:
@@ -49,13 +57,19 @@ def serve_workers(app_factory: str, *, host: str, port: int, workers: int, acces
         stopping.set()
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    restarts: deque[float] = deque(maxlen=MAX_RESTARTS + 1)
     try:
         for _ in range(workers):
             processes.append(_start(context, args))
         while not stopping.wait(_RESTART_PAUSE_SECONDS):
             for index, process in enumerate(processes):
-                if not process.is_alive():  # a worker died: keep the configured count
-                    processes[index] = _start(context, args)
+                if process.is_alive():
+                    continue
+                restarts.append(time.monotonic())  # a worker died: keep the configured count
+                if _too_many(restarts):
+                    log.error("API workers keep dying (%d restarts); giving up", len(restarts))
+                    return 1
+                processes[index] = _start(context, args)
     finally:
         for process in processes:
             if process.is_alive() and process.pid is not None:
@@ -68,6 +82,10 @@ def serve_workers(app_factory: str, *, host: str, port: int, workers: int, acces
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return 0
+
+
+def _too_many(restarts: deque[float]) -> bool:
+    return len(restarts) > MAX_RESTARTS and restarts[-1] - restarts[0] < RESTART_WINDOW_SECONDS
 
 
 def _start(context: multiprocessing.context.SpawnContext, args: tuple[object, ...]) -> BaseProcess:

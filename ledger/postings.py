@@ -22,9 +22,11 @@ __all__ = [
     "grant_account",
     "holds_account",
     "issued_account",
+    "platform_prefix",
     "postings_from_dicts",
     "postings_to_dicts",
     "voided_account",
+    "wallet_prefix",
 ]
 
 
@@ -34,6 +36,16 @@ def _segment(part: str) -> str:
     '%' is not allowed in ids, so the escape is unambiguous and ordinary ids read as-is.
     """
     return part.replace(":", "%3A")
+
+
+def wallet_prefix(wallet_id: str) -> str:
+    """What every account of the wallet starts with (``wallet:<escaped id>:``)."""
+    return f"wallet:{_segment(wallet_id)}:"
+
+
+def platform_prefix(unit: str) -> str:
+    """What every platform account of ``unit`` starts with (``platform:<escaped unit>:``)."""
+    return f"platform:{_segment(unit)}:"
 
 
 def grant_account(wallet_id: str, grant_id: str) -> str:

@@ -162,12 +162,15 @@ class UsageIngest(PricingLedger):
         known: set[UUID] = self.__dict__.setdefault("_known_wallets", set())
         uuids = {wallet_id: _wallet_uuid(wallet_id) for wallet_id in wallet_ids}
         unknown = [u for u in uuids.values() if u not in known]
+        found = {u for u in uuids.values() if u in known}
         if unknown:
-            found = self.usage_ids.existing_originators(unknown)
+            found |= self.usage_ids.existing_originators(unknown)
             if len(known) + len(found) > _KNOWN_WALLETS_MAX:
-                known.clear()
+                known.clear()  # bounded memory: forget, then learn again from the store
             known.update(found)
-        return {wallet_id for wallet_id, u in uuids.items() if u in known}
+        # ``found``: this batch's wallets known before or found now; answering from the cache
+        # after a clear would forget wallets of this very batch.
+        return {wallet_id for wallet_id, u in uuids.items() if u in found}
 
     def _usage_record(self, batch: _Batch, event: UsageEvent, received_at: datetime) -> UsageRecord:
         record: UsageRecord = {

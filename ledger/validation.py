@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ledger.errors import FieldError, ValidationFailed
@@ -53,6 +53,10 @@ def check_position(field: str, value: int) -> int:
 def check_aware(field: str, value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise fail(field, "must have a UTC offset")
+    try:  # 0001-01-01T00:00:00+01:00 is a valid RFC 3339 time whose UTC is before year 1
+        value.astimezone(UTC)
+    except OverflowError:
+        raise fail(field, "must fall within the years 1-9999 in UTC") from None
     return value
 
 

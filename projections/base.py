@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ledger.events import WalletEvent
+from ledger.postings import platform_prefix, wallet_prefix
 from ledger.usage import UsageRecord
 from projections.store import Tx
 
@@ -57,8 +58,9 @@ def check_change(change: Change) -> None:
     every unit balances on its own), and debits must equal credits over the event.
     """
     debits = credits = 0
-    wallet_prefix = f"wallet:{change.wallet_id}:"
-    platform_prefix = f"platform:{change.unit}:"
+    # Built like the accounts themselves: ids and units may contain ':' (escaped in names).
+    wallet_accounts = wallet_prefix(change.wallet_id)
+    platform_accounts = platform_prefix(change.unit)
     for posting in change.event.postings:
         amount = posting.get("amount")
         debit, credit = posting.get("debit"), posting.get("credit")
@@ -67,7 +69,7 @@ def check_change(change: Change) -> None:
         if not isinstance(debit, str) or not isinstance(credit, str) or debit == credit:
             raise InvariantViolation(change.position, f"posting legs {debit!r}/{credit!r}")
         for account in (debit, credit):
-            if not account.startswith((wallet_prefix, platform_prefix)):
+            if not account.startswith((wallet_accounts, platform_accounts)):
                 raise InvariantViolation(
                     change.position, f"account {account!r} is outside wallet and unit"
                 )

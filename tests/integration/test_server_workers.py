@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from api import workers
 from tests.integration.live_server import cli_command, free_port, server_env
 
 WAIT_SECONDS = 60.0
@@ -85,3 +86,19 @@ def test_workers_stop_by_themselves_when_the_supervisor_is_killed(tmp_path: Path
         server.kill()
         server.wait(timeout=WAIT_SECONDS)
     _wait_for(lambda: _listeners(port) == 0, "orphaned workers to stop")
+
+
+def test_the_supervisor_gives_up_when_workers_keep_dying() -> None:
+    # Workers that cannot even import their app die at once; restarting them forever would
+    # hide the failure, so after MAX_RESTARTS within the window the supervisor exits 1.
+    port = free_port()
+    status = workers.serve_workers(
+        "tests.integration.no_such_module:create_app",
+        host="127.0.0.1",
+        port=port,
+        workers=1,
+        access_log=False,
+    )
+
+    assert status == 1
+    assert _listeners(port) == 0

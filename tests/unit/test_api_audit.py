@@ -247,3 +247,30 @@ def test_as_of_is_an_rfc_3339_time_with_an_offset(api: Api, as_of: str) -> None:
 
     assert error_fields(api.get(f"/v1/trial-balance?as_of={as_of}")) == ["as_of"]
     assert error_fields(api.get(f"/v1/wallets/acme?as_of={as_of}")) == ["as_of"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        # Valid RFC 3339 times whose UTC falls outside years 1-9999 (found by schemathesis)
+        "/v1/trial-balance?as_of=0001-01-01T00%3A00%3A00.0%2B01%3A01",
+        "/v1/journal?from=9999-12-31T23%3A30%3A00-01%3A00",
+        "/v1/wallets/acme?as_of=0001-01-01T00%3A00%3A00%2B00%3A01",
+    ],
+)
+def test_a_time_outside_the_utc_calendar_is_refused_naming_it(api: Api, path: str) -> None:
+    response = api.get(path)
+
+    assert response.status_code == 422
+    assert error_fields(response) == [path.split("?")[1].split("=")[0]]
+
+
+def test_a_debit_dated_before_year_one_in_utc_is_refused(api: Api) -> None:
+    api.open_wallet("acme")
+    response = api.post(
+        "/v1/wallets/acme/debits",
+        json={"amount": 1, "occurred_at": "0001-01-01T00:00:00+05:00"},
+    )
+
+    assert response.status_code == 422
+    assert error_fields(response) == ["occurred_at"]

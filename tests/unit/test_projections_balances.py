@@ -121,3 +121,19 @@ def test_as_of_answers_agree_whichever_view_is_ahead(
     assert queries.trial_balance(views, as_of=clock.now) == audit.trial_balance(
         ledger, as_of=clock.now
     )
+
+
+def test_wallet_ids_and_units_with_colons_project_like_any_other(
+    ledger: CreditLedger, views: ViewStore
+) -> None:
+    # ':' is allowed in ids and escaped inside account names; the read side's double-entry
+    # check must build the wallet's account prefix the same way, or projecting stops here.
+    ledger.open_wallet(OpenWallet(wallet_id="org:acme", unit="tokens:v2"))
+    ledger.grant(GrantCredits(wallet_id="org:acme", amount=5, category="trial", grant_id="t:1"))
+    ledger.debit(Debit(wallet_id="org:acme", amount=2))
+
+    ProjectionRunner(ledger, views).catch_up()
+
+    trial = queries.trial_balance(views, as_of=ledger.now(), unit="tokens:v2")
+    assert _totals(trial, "wallet:org%3Aacme:grant:t%3A1") == (2, 5)
+    assert trial["balanced"] is True

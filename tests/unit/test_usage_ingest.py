@@ -9,6 +9,7 @@ from uuid import UUID
 
 import pytest
 
+from ledger import service_usage
 from ledger.errors import ValidationFailed
 from ledger.ingest import MAX_BATCH
 from ledger.service import CreditLedger
@@ -317,3 +318,20 @@ def test_occurred_at_is_recorded_in_utc_with_z(
     ledger.ingest_usage([usage("e-1", occurred_at=given)])
 
     assert recorded(ledger)[0]["occurred_at"] == recorded_as
+
+
+def test_known_wallets_stay_found_when_the_cache_of_wallet_ids_overflows(
+    ledger: CreditLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a cache of known wallet ids bounded at two entries and already full (acme, w2)
+    monkeypatch.setattr(service_usage, "_KNOWN_WALLETS_MAX", 2)
+    open_funded_wallet(ledger, "w2")
+    open_funded_wallet(ledger, "w3")
+    assert ledger.ingest_usage([usage("e-1"), usage("e-2", wallet_id="w2")]).body["accepted"] == 2
+
+    # When a batch names a cached wallet and a new one, overflowing the cache
+    outcome = ledger.ingest_usage([usage("e-3"), usage("e-4", wallet_id="w3")])
+
+    # Then both are found: forgetting the cache never forgets this batch's wallets
+    assert outcome.body["rejected"] == []
+    assert outcome.body["accepted"] == 2
