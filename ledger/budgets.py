@@ -71,11 +71,15 @@ def decide_budgets(
     subject: dict[str, str],
     amount: int,
     at: datetime,
+    *,
+    refuse_hard: bool = True,
 ) -> BudgetDecision:
     """Check every budget matching ``subject``; raise for the first hard one that refuses.
 
     Budgets are checked in ``budget_id`` order so the refusing budget is deterministic.
     ``charges`` lists what a debit of ``amount`` would add to each matching budget's period.
+    ``refuse_hard=False`` (billed usage: it already happened) turns a hard budget's refusal
+    into a ``hard_budget_exceeded`` warning.
     """
     open_holds = list(holds)
     charges: list[dict[str, Any]] = []
@@ -88,9 +92,10 @@ def decide_budgets(
         spent = charged_in_period(budget, at) + held_against(budget, open_holds, at)
         # A zero amount (a capture within its hold) was already reserved: never refuse it.
         if amount and spent + amount > budget.limit:
-            if budget.mode == "hard":
+            if budget.mode == "hard" and refuse_hard:
                 raise BudgetExceeded(budget_id, budget.limit, spent, amount, end)
-            warnings.append({"code": "soft_budget_exceeded", "budget_id": budget_id})
+            code = "hard_budget_exceeded" if budget.mode == "hard" else "soft_budget_exceeded"
+            warnings.append({"code": code, "budget_id": budget_id})
         charges.append({"budget_id": budget_id, "period_start": start, "amount": amount})
     return BudgetDecision(charges=charges, warnings=warnings)
 

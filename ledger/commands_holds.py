@@ -14,12 +14,11 @@ from ledger.errors import (
     HoldNotOpen,
     InsufficientCredits,
 )
-from ledger.events import DebtIncurred, HoldCaptured, HoldPlaced, HoldReleased
+from ledger.events import HoldCaptured, HoldPlaced, HoldReleased
 from ledger.postings import (
     Posting,
     assert_balanced,
     consumed_account,
-    debt_account,
     grant_account,
     holds_account,
     postings_to_dicts,
@@ -164,7 +163,7 @@ class HoldCommands(WalletState):
             rating=rating,
         )
         self.settle_returned(released, at)
-        self._incur_debt(shortfall, f"hold:{hold_id}", at)
+        self.incur_debt(shortfall, f"hold:{hold_id}", at)
         body = {
             "hold_id": hold_id,
             "status": "captured",
@@ -203,19 +202,6 @@ class HoldCommands(WalletState):
             for a in overage
         ]
         return postings
-
-    def _incur_debt(self, amount: int, cause: str, at: datetime) -> None:
-        if amount == 0:
-            return
-        postings = [Posting(debt_account(self.wallet_id), consumed_account(self.unit), amount)]
-        assert_balanced(postings)
-        self.trigger_event(
-            DebtIncurred,
-            occurred_at=at,
-            postings=postings_to_dicts(postings),
-            amount=amount,
-            cause=cause,
-        )
 
     def release_hold(
         self, *, hold_id: str, idempotency_key: str | None, at: datetime

@@ -15,16 +15,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ledger.budgets import charged_in_period, held_against
+from ledger.budgets import decide_budgets
 from ledger.consumption import POLICY_VERSION, allocate
-from ledger.events import CreditsDebited, DebtIncurred
-from ledger.periods import Period, period_bounds
+from ledger.events import CreditsDebited
 from ledger.postings import (
-    Posting,
-    assert_balanced,
-    consumed_account,
     consumption_postings,
-    debt_account,
     postings_to_dicts,
 )
 from ledger.validation import check_amount, check_subject
@@ -69,7 +64,10 @@ class UsageCommands(WalletState):
         }
         if billed == 0:
             return result
-        charges, result["warnings"] = self._charge_budgets_without_refusing(subject, billed, at)
+        decision = decide_budgets(
+            self.budgets, self.holds.values(), subject, billed, at, refuse_hard=False
+        )
+        charges, result["warnings"] = decision.charges, decision.warnings
         postings = consumption_postings(self.wallet_id, self.unit, allocations)
         self.trigger_event(
             CreditsDebited,
@@ -89,34 +87,5 @@ class UsageCommands(WalletState):
             uncollected=uncollected,
         )
         result["debit_version"] = self.version
-        if debt:
-            consumed = consumed_account(self.unit)
-            debt_postings = [Posting(debt_account(self.wallet_id), consumed, debt)]
-            assert_balanced(debt_postings)
-            self.trigger_event(
-                DebtIncurred,
-                occurred_at=at,
-                postings=postings_to_dicts(debt_postings),
-                amount=debt,
-                cause=f"usage:{event_id}",
-            )
+        self.incur_debt(debt, f"usage:{event_id}", at)
         return result
-
-    def _charge_budgets_without_refusing(
-        self, subject: dict[str, str], amount: int, at: datetime
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Charges to every matching budget, and a warning for each one now over its limit."""
-        charges: list[dict[str, Any]] = []
-        warnings: list[dict[str, Any]] = []
-        holds = list(self.holds.values())
-        for budget_id in sorted(self.budgets):
-            budget = self.budgets[budget_id]
-            if not budget.matches(subject):
-                continue
-            start, _ = period_bounds(Period(budget.period), at, budget.timezone)
-            spent = charged_in_period(budget, at) + held_against(budget, holds, at)
-            if spent + amount > budget.limit:
-                code = "hard_budget_exceeded" if budget.mode == "hard" else "soft_budget_exceeded"
-                warnings.append({"code": code, "budget_id": budget_id})
-            charges.append({"budget_id": budget_id, "period_start": start, "amount": amount})
-        return charges, warnings

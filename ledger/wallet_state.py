@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from ledger.budgets import budget_view
 from ledger.consumption import consumption_key
-from ledger.events import DebtSettled
+from ledger.events import DebtIncurred, DebtSettled
 from ledger.postings import (
     Posting,
     assert_balanced,
+    consumed_account,
     debt_account,
     expired_account,
     grant_account,
@@ -161,6 +162,20 @@ class WalletState:
             postings=postings_to_dicts(postings),
             grant_id=grant_id,
             amount=amount,
+        )
+
+    def incur_debt(self, amount: int, cause: str, at: datetime) -> None:
+        """Record usage beyond what the wallet held as debt (DR debt / CR consumed)."""
+        if amount == 0:
+            return
+        postings = [Posting(debt_account(self.wallet_id), consumed_account(self.unit), amount)]
+        assert_balanced(postings)
+        self.trigger_event(
+            DebtIncurred,
+            occurred_at=at,
+            postings=postings_to_dicts(postings),
+            amount=amount,
+            cause=cause,
         )
 
     def settle_returned(self, pieces: Iterable[dict[str, Any]], at: datetime) -> None:
