@@ -61,6 +61,11 @@ class _Refused(Exception):
         self.detail = detail
 
 
+def _debit_record_id(event: UsageEvent) -> UUID:
+    """The id of a billed event's debit record: the receipt of key ``usage:<event_id>``."""
+    return receipt_id(event.wallet_id, f"usage:{event.event_id}")  # the key, as in _bill
+
+
 class _Batch:
     """One attempt's decision: what is kept, counted and refused, and what to save."""
 
@@ -73,6 +78,8 @@ class _Batch:
         self.wallets: dict[str, Wallet] = {}
         self.receipts: list[Receipt] = []
         self.books: dict[str, PriceBookEvent | None] = {}
+        self.keys_taken: set[UUID] = set()
+        """Debit records (receipts ``usage:<event_id>``) that already exist: one query."""
 
 
 class UsageIngest(PricingLedger):
@@ -136,6 +143,9 @@ class UsageIngest(PricingLedger):
         batch = _Batch(usage_time(received_at))
         recorded = self.usage_ids.existing_usage_ids([e.key for e in events])
         existing = self._existing_wallets({e.wallet_id for e in events})
+        batch.keys_taken = self.usage_ids.existing_originators(
+            [_debit_record_id(e) for e in events if e.bill and e.key not in recorded]
+        )
         accepted: set[tuple[str, str]] = set()
         for event in events:
             if event.key in recorded or event.key in accepted:
@@ -204,9 +214,9 @@ class UsageIngest(PricingLedger):
         record["rating"] = {k: rating[k] for k in ("price_book_id", "version", "amount")}
         if rating["amount"] == 0:
             return  # a zero rating bills nothing
+        rid = _debit_record_id(event)
         key = f"usage:{event.event_id}"
-        rid = receipt_id(event.wallet_id, key)
-        if self.find(rid) is not None:
+        if rid in batch.keys_taken:
             raise _Refused("idempotency_conflict", f"a debit already used the key {key!r}")
         debit_id = str(rid)
         result = wallet.bill_usage(

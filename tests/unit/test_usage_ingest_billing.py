@@ -242,3 +242,21 @@ def test_debits_after_billed_usage_see_it_whichever_write_path_cached_the_wallet
 
     assert body["balance"]["available"] == 1000 - 100 - 52 - 100
     assert balance(ledger)["available"] == 748
+
+
+def test_an_event_whose_debit_key_a_client_already_used_is_rejected_alone() -> None:
+    # A client debit took the key the event's debit record would have: "usage:e-1"
+    ledger = rated_wallet(1000)
+    ledger.debit(Debit(wallet_id="acme", amount=5, idempotency_key="usage:e-1"))
+
+    outcome = ledger.ingest_usage([billed("e-1"), billed("e-2")])
+
+    assert outcome.body["accepted"] == 1
+    assert [(r["index"], r["code"]) for r in outcome.body["rejected"]] == [
+        (0, "idempotency_conflict")
+    ]
+    assert balance(ledger)["available"] == 1000 - 5 - 52
+    # and the rejected id was not marked seen: sent again it is rejected again, not a duplicate
+    assert ledger.ingest_usage([billed("e-1")]).body["rejected"][0]["code"] == (
+        "idempotency_conflict"
+    )
