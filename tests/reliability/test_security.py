@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -196,9 +197,14 @@ def test_no_key_secret_or_body_is_logged(tmp_path: Path) -> None:
             hook = {
                 "url": "http://127.0.0.1:9/hook",
                 "secret": webhook_secret,
-                "events": ["hold.expired"],
+                "events": ["wallet.balance_low"],
             }
-            admin.put("/v1/webhooks/wh-1", json=hook)
+            assert admin.put("/v1/webhooks/wh-1", json=hook).status_code == 201
+            # Below the threshold at once: an alert is signed and sent (to a closed port), so
+            # the delivery worker's path runs with the secret in hand.
+            settings = {"balance_low_threshold": 1000}
+            assert admin.put("/v1/wallets/acme/alert-settings", json=settings).status_code == 200
+            _wait_for_an_attempt(admin)
         body = {"amount": 1, "metadata": {"m": marker}}
         with httpx.Client(base_url=server.url, timeout=30) as http:
             for key in (service, service.replace("_", "_x", 2), "not-a-key"):
@@ -214,3 +220,13 @@ def test_no_key_secret_or_body_is_logged(tmp_path: Path) -> None:
     assert "POST /v1/wallets/acme/debits" in logged, "no access log: nothing was checked"
     for secret in (TEST_ADMIN_KEY, service, webhook_secret, marker):
         assert secret not in logged
+
+
+def _wait_for_an_attempt(admin: httpx.Client, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = admin.get("/v1/webhooks/wh-1/deliveries").json()["deliveries"]
+        if any(d["attempt"] >= 1 for d in found):
+            return
+        time.sleep(0.2)
+    raise AssertionError("the alert was never attempted: the delivery path did not run")
