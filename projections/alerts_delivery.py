@@ -5,15 +5,21 @@ One :meth:`AlertDelivery.tick` (callable directly; time comes from the injected 
 1. queues ``grant.expiring`` alerts that have come due (time-based, so not made by the
    projection): grants whose ``expires_at - lead <= now < expires_at``, once each;
 2. claims up to ``batch`` due deliveries (``pending``/``retrying`` with ``next_attempt_at
-   <= now``; on PostgreSQL ``FOR UPDATE SKIP LOCKED``) and leases them for a while, so a
-   second worker does not send them at the same moment;
-3. POSTs each, signed (``Ledger-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">``),
-   with a bounded timeout, and records the attempt in the delivery log. A 2xx answer is
-   ``delivered``; anything else is retried after ``base * 2**(attempt-1)`` seconds, capped at
-   ``cap``, until ``max_age`` after its first attempt (then ``failed``).
+   <= now``; on PostgreSQL ``FOR UPDATE SKIP LOCKED``) and leases them for as long as the
+   whole batch may take to send (one timeout each, plus a margin), so a second worker does
+   not send them at the same moment;
+3. POSTs each in turn, signed (``Ledger-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
+   "<t>.<body>">``), with a bounded timeout, and records the attempt in the delivery log. A
+   2xx answer is ``delivered``; anything else is retried after ``base * 2**(attempt-1)``
+   seconds, capped at ``cap``, until ``max_age`` after its first attempt (then ``failed``).
+   An item that cannot be recorded is logged and skipped (it comes due again when its
+   lease expires); the others are still sent. A set ``stop`` event ends the round between
+   items, and the unsent rest comes due again when the lease expires.
 
 A crash between sending and recording sends again later: delivery is at least once, and
-receivers de-duplicate by the payload's stable ``id``. The secret and bodies are never logged.
+receivers de-duplicate by the payload's stable ``id``. A ``delivered`` row is never changed
+again, so a late attempt of a worker whose lease ran out cannot undo it. The secret and
+bodies are never logged.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from projections.alerts import AlertsProjection
 from projections.alerts_http import DeliveryPolicy, Sender, backoff, post_json, sign
 from projections.alerts_outbox import FIXED_TABLES, emit, log_row
 from projections.alerts_sql import iso
+from projections.meters import safe_text
 from projections.store import Tx, ViewStore
 
 __all__ = ["AlertDelivery", "DeliveryPolicy", "Sender", "backoff", "post_json", "sign"]
@@ -51,7 +58,7 @@ LEASE = (
 )
 RECORD = (
     "UPDATE {deliveries} SET status = ?, attempts = ?, next_attempt_at = ?"
-    " WHERE alert_id = ? AND webhook_id = ?"
+    " WHERE alert_id = ? AND webhook_id = ? AND status <> 'delivered'"
 )
 EXPIRING = (
     "SELECT g.wallet_id, g.grant_id, g.expires_at, g.remaining, g.alert_at, g.alert_id"
@@ -60,6 +67,10 @@ EXPIRING = (
     " ORDER BY g.alert_at LIMIT ?"
 )
 HOOKS = "SELECT webhook_id, events FROM {t_hooks} WHERE active = 1"
+LEASE_MARGIN_SECONDS = 30
+"""Added to one timeout per leased item: the lease outlasts the batch's sends."""
+MAX_ERROR = 200
+"""The most characters of an error text kept in the delivery log."""
 
 
 @dataclass(frozen=True)
@@ -97,14 +108,26 @@ class AlertDelivery:
         generations = meta.read_generations(tx).get(self.projection.name)
         return None if generations is None else generations.live
 
-    def tick(self) -> int:
+    def tick(self, stop: threading.Event | None = None) -> int:
         """One round: queue due ``grant.expiring`` alerts, then send what is due; returns
-        how many deliveries were attempted."""
+        how many deliveries were attempted. Once ``stop`` is set, no further item is sent."""
         now = self.clock()
         due = self._claim(now)
+        attempted = 0
         for item in due:
-            self._deliver(item)
-        return len(due)
+            if stop is not None and stop.is_set():
+                break
+            attempted += 1
+            try:
+                self._deliver(item)
+            except Exception as error:  # one bad row must not stall the rest of the batch
+                log.error(  # the type only: a database message may quote the values
+                    "alert %s to webhook %s: delivery not recorded (%s); retried after the lease",
+                    item.alert_id,
+                    item.webhook_id,
+                    type(error).__name__,
+                )
+        return attempted
 
     def _claim(self, now: datetime) -> list[_Due]:
         try:
@@ -151,7 +174,8 @@ class AlertDelivery:
         if tx.dialect.is_postgres:
             claim += " FOR UPDATE OF d SKIP LOCKED"
         rows = tx.all(claim, (to_db(now), self.policy.batch))
-        lease_until = now + timedelta(seconds=self.policy.timeout_seconds + 30)
+        seconds = len(rows) * self.policy.timeout_seconds + LEASE_MARGIN_SECONDS
+        lease_until = now + timedelta(seconds=seconds)
         tx.executemany(
             self.projection.sql(tx, LEASE, generation),
             [(to_db(lease_until), to_db(now), row[0], row[1]) for row in rows],
@@ -217,7 +241,9 @@ class AlertDelivery:
         try:
             status = self.send(item.url, item.body, headers, self.policy.timeout_seconds)
         except Exception as failure:  # refused, reset, timed out, bad answer: all retried
-            error = f"{type(failure).__name__}: {failure}"[:200]
+            # a receiver's bytes (NUL included) can reach the message: PostgreSQL text
+            # refuses NUL, and a failed record would retry this delivery forever
+            error = safe_text(f"{type(failure).__name__}: {failure}")[:MAX_ERROR]
         elapsed = int((time.monotonic() - started) * 1000)
         if status is not None and 200 <= status < 300:
             self._record(
@@ -281,7 +307,7 @@ class AlertDelivery:
         failures = 0
         while not stop.is_set():
             try:
-                sent = self.tick()
+                sent = self.tick(stop)
                 failures = 0
             except Exception:
                 failures += 1

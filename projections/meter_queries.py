@@ -22,6 +22,7 @@ checks again).
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +38,9 @@ __all__ = ["MAX_POINTS", "meter_series"]
 
 MAX_POINTS = 10_000
 """The most (window, group) points one answer may hold: narrow ``from``/``to`` beyond it."""
+
+OVERFLOW = "the sum overflows 64 bits in a window: narrow from/to or use a smaller window"
+"""SQLite's SUM stops at 2**63 - 1 (PostgreSQL sums as NUMERIC and does not)."""
 
 GROUPED = (
     "SELECT {window}{groups}, {aggregate} FROM {t}"
@@ -119,7 +123,8 @@ def meter_series(
 
     ``dimensions`` are full paths (``subject.model``); ``labels`` name them in ``group``
     (the paths themselves by default). Ordered by window start, then group. More than
-    :data:`MAX_POINTS` points is refused (``validation_error`` naming ``from``).
+    :data:`MAX_POINTS` points is refused (``validation_error`` naming ``from``), and so is a
+    ``sum``/``avg`` past 64 bits in one window on SQLite.
     """
     if window not in WINDOWS:
         raise fail("window", "must be hour, day or month")
@@ -135,7 +140,12 @@ def meter_series(
         sql = _statement(tx, definition, window, dimensions, filters)
         return tx.all(tx.dialect.sql(sql, t=view.table()), [*params, MAX_POINTS + 1])
 
-    rows = reading(views, query)
+    try:
+        rows = reading(views, query)
+    except sqlite3.OperationalError as error:
+        if "integer overflow" not in str(error):
+            raise
+        raise fail("from", OVERFLOW) from None
     if len(rows) > MAX_POINTS:
         raise fail("from", f"more than {MAX_POINTS} points: narrow from/to or use a larger window")
     width = len(dimensions)

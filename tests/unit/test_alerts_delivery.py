@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from ledger.alerting import DeleteWebhook
 from ledger.commands import Debit, SetBudget
+from projections import alerts_delivery
 from projections.alerts_delivery import DeliveryPolicy, backoff, sign
+from projections.alerts_outbox import log_row
 from tests.builders import open_funded_wallet
 from tests.unit.test_alerts_support import SECRET, Harness, harness
 
@@ -54,6 +58,25 @@ def h() -> Iterator[Harness]:
         running.ledger.debit(Debit(wallet_id="acme", amount=600))
         running.project()
         yield running
+
+
+@pytest.fixture
+def two(h: Harness) -> Harness:
+    """The harness with one more alert, so two deliveries are due to ``ops``."""
+    h.settings("acme", low=10_000)
+    h.ledger.debit(Debit(wallet_id="acme", amount=1))  # the balance falls below 10,000
+    h.project()
+    assert len(h.alerts()) == 2
+    return h
+
+
+def status_of(h: Harness, webhook_id: str) -> list[str]:
+    with h.views.read() as tx:
+        rows = tx.all(
+            "SELECT status FROM alert_deliveries WHERE webhook_id = ? ORDER BY alert_id",
+            (webhook_id,),
+        )
+    return [str(status) for (status,) in rows]
 
 
 def test_the_backoff_doubles_from_the_base_up_to_the_cap() -> None:
@@ -157,3 +180,93 @@ def test_deleting_a_webhook_gives_up_its_queued_deliveries_without_sending(h: Ha
 
     assert sender.sent == []
     assert [e["status"] for e in h.log("ops")] == ["pending", "failed"]
+
+
+def test_a_receivers_nul_bytes_never_reach_the_recorded_error(h: Harness) -> None:
+    # PostgreSQL text refuses NUL: recording it would fail and retry this delivery forever
+    sender = FakeSender([http.client.BadStatusLine("\x00BAD 200 OK" + "x" * 1000)])
+
+    assert h.delivery(send=sender).tick() == 1
+
+    last = h.log("ops")[-1]
+    assert (last["attempt"], last["status"]) == (1, "retrying")
+    error = str(last["error"])
+    assert error.startswith("BadStatusLine: ")
+    assert "\x00" not in error
+    assert len(error) <= alerts_delivery.MAX_ERROR
+
+
+def test_an_item_that_cannot_be_recorded_does_not_stop_the_next(
+    two: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sender = FakeSender()
+    calls = []
+
+    def fail_first(*args: object, **kwargs: object) -> None:
+        calls.append(kwargs["alert_id"])
+        if len(calls) == 1:
+            raise RuntimeError("the database refused the row")
+        log_row(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(alerts_delivery, "log_row", fail_first)
+
+    assert two.delivery(send=sender).tick() == 2
+
+    assert len(sender.sent) == 2
+    assert sorted(status_of(two, "ops")) == ["delivered", "pending"]  # the first rolled back
+
+
+def test_a_late_attempt_of_another_worker_cannot_undo_a_delivery(h: Harness) -> None:
+    second = h.delivery(send=FakeSender())
+
+    def slow_then_500(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+        # while the first worker waits past its lease, the second one claims and delivers
+        h.clock.advance(hours=1)
+        assert second.tick() == 1
+        return 500
+
+    h.delivery(send=slow_then_500).tick()
+
+    assert status_of(h, "ops") == ["delivered"]
+    assert h.delivery(send=FakeSender()).tick() == 0  # nothing is due again
+
+
+def test_the_lease_covers_a_whole_batch_of_sends(two: Harness) -> None:
+    policy = {"timeout_seconds": 60.0}  # longer than the margin
+    start = two.clock()
+    second = two.delivery(send=FakeSender(), **policy)
+    claimed = []
+    leases: list[datetime] = []
+
+    def slow(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+        with two.views.read() as tx:
+            rows = tx.all("SELECT next_attempt_at FROM alert_deliveries WHERE status = 'pending'")
+            leases.extend(tx.dialect.from_db(value) for (value,) in rows)
+        two.clock.advance(seconds=timeout)  # every send takes its whole timeout
+        claimed.append(second.tick())
+        return 204
+
+    assert two.delivery(send=slow, **policy).tick() == 2
+
+    assert claimed == [0, 0]  # the second worker never got a row the first still held
+    assert min(leases) > start + timedelta(seconds=2 * 60)  # both sends, and a margin
+    assert status_of(two, "ops") == ["delivered", "delivered"]
+
+
+def test_a_set_stop_ends_the_round_between_items(two: Harness) -> None:
+    stop = threading.Event()
+    sent = []
+
+    def stopping(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+        sent.append(body)
+        stop.set()  # a shutdown arrives while the first item is being sent
+        return 204
+
+    worker = two.delivery(send=stopping)
+
+    assert worker.tick(stop) == 1
+    assert len(sent) == 1
+    assert sorted(status_of(two, "ops")) == ["delivered", "pending"]
+    two.clock.advance(minutes=5)  # the lease ran out: the unsent one is due again
+    assert worker.tick() == 1
+    assert status_of(two, "ops") == ["delivered", "delivered"]

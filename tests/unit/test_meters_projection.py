@@ -357,3 +357,20 @@ def test_an_answer_beyond_the_point_limit_is_refused(
     assert len(series_of(recorded, MeterDefinition(TYPE, "count", None), "day", [])) == 3
     with pytest.raises(ValidationFailed, match="more than 3 points"):
         series_of(recorded, MeterDefinition(TYPE, "count", None), "month", ["model"])
+
+
+@pytest.mark.parametrize("aggregation", ["sum", "avg"])
+def test_a_sum_past_64_bits_in_a_window_is_refused_not_a_crash(
+    ledger: CreditLedger, views: ViewStore, aggregation: str
+) -> None:
+    big = 2**53 - 1  # 1,100 of them sum past 2**63 - 1, where SQLite's SUM stops
+    for chunk in range(11):
+        batch = [usage(f"big-{chunk}-{i}", "2026-02-01T00:10:00Z", U1M1, big) for i in range(100)]
+        ledger.save(UsageBatch.record(received_at="2026-03-01T00:00:00Z", usage=batch))
+    ProjectionRunner(ledger, views).catch_up()
+    with pytest.raises(ValidationFailed, match="overflows 64 bits") as refused:
+        series_of(views, MeterDefinition(TYPE, aggregation, OUT), "month", [])
+    assert [error.field for error in refused.value.errors] == ["from"]
+    assert series_of(views, MeterDefinition(TYPE, "count", None), "month", []) == [
+        ("2026-02-01", {}, 1100)
+    ]
