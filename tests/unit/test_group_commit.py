@@ -122,11 +122,13 @@ def test_a_full_queue_answers_overloaded_at_once() -> None:
         waiting = [
             threading.Thread(target=lambda: first.append(_debit(ledger, 1)())) for _ in range(2)
         ]
-        for thread in waiting:
+        # One at a time: the writer takes the first (and waits at the gate) before the
+        # second fills the one queue slot, or the second would find the queue full.
+        committer = ledger.committer
+        for expected, thread in enumerate(waiting, start=1):
             thread.start()
-        deadline = time.monotonic() + 5
-        while ledger.committer.queued() < 2 and time.monotonic() < deadline:
-            time.sleep(0.001)
+            _wait_until(lambda: committer.queued() == expected)  # noqa: B023 - waited here
+        _wait_until(lambda: committer._held == 1)
 
         # When another command arrives / Then it is refused immediately, recording nothing
         with pytest.raises(Overloaded, match="queue is full"):
@@ -136,6 +138,13 @@ def test_a_full_queue_answers_overloaded_at_once() -> None:
     assert [isinstance(result, Outcome) for result in first] == [True, True]
     assert ledger.wallet("acme")["balance"]["available"] == 98
     ledger.close()
+
+
+def _wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
 
 
 def test_closing_answers_queued_jobs_and_refuses_new_ones() -> None:
