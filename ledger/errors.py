@@ -152,32 +152,28 @@ class DebitNotFound(_NotFound):
     noun = "debit"
 
 
-class PriceBookNotFound(_NotFound):
+class _VersionNotFound(_NotFound):
+    """A versioned object (price book, meter) that does not exist, or lacks that version."""
+
+    def __init__(self, object_id: str, version: int | None = None) -> None:
+        if version is None:
+            super().__init__(object_id)
+        else:  # the object exists, the asked-for version does not
+            LedgerError.__init__(self, f"{self.noun} {object_id!r} has no version {version}")
+            self.object_id = object_id
+        self.version = version
+
+
+class PriceBookNotFound(_VersionNotFound):
     code = "price_book_not_found"
     title = "Price book not found"
     noun = "price book"
 
-    def __init__(self, price_book_id: str, version: int | None = None) -> None:
-        if version is None:
-            super().__init__(price_book_id)
-        else:  # the book exists, the asked-for version does not
-            LedgerError.__init__(self, f"price book {price_book_id!r} has no version {version}")
-            self.object_id = price_book_id
-        self.version = version
 
-
-class MeterNotFound(_NotFound):
+class MeterNotFound(_VersionNotFound):
     code = "meter_not_found"
     title = "Meter not found"
     noun = "meter"
-
-    def __init__(self, meter_id: str, version: int | None = None) -> None:
-        if version is None:
-            super().__init__(meter_id)
-        else:  # the meter exists, the asked-for version does not
-            LedgerError.__init__(self, f"meter {meter_id!r} has no version {version}")
-            self.object_id = meter_id
-        self.version = version
 
 
 class WebhookNotFound(_NotFound):

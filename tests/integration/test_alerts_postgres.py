@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from ledger.commands import Debit, PlaceHold, SetBudget
+from ledger.commands import Debit, PlaceHold
 from projections.entrypoints import run_worker
 from projections.rebuild import rebuild
 from tests.builders import T0, open_funded_wallet
@@ -32,15 +32,7 @@ def test_alerts_are_retried_after_500s_and_delivered_once_each(h: Harness) -> No
     with receiving(receiver) as url:
         h.webhook("ops", url)
         h.settings("acme", low=4500)
-        h.ledger.set_budget(
-            SetBudget(
-                wallet_id="acme",
-                budget_id="b",
-                limit=1000,
-                period="month",
-                alert_thresholds_bps=[5000],
-            )
-        )
+        h.budget()
         h.ledger.place_hold(
             PlaceHold(
                 wallet_id="acme", amount=5, hold_id="h1", expires_at=T0 + timedelta(minutes=1)

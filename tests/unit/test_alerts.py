@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from ledger.commands import Debit, GrantCredits, PlaceHold, Refund, SetBudget
+from ledger.commands import Debit, GrantCredits, PlaceHold, Refund
 from projections.rebuild import rebuild
 from tests.builders import T0, at, open_funded_wallet
 from tests.unit.test_alerts_support import Harness, harness
@@ -24,15 +24,7 @@ def h() -> Iterator[Harness]:
 
 
 def _budget(h: Harness, thresholds: list[int]) -> None:
-    h.ledger.set_budget(
-        SetBudget(
-            wallet_id="acme",
-            budget_id="monthly",
-            limit=1000,
-            period="month",
-            alert_thresholds_bps=thresholds,
-        )
-    )
+    h.budget("monthly", thresholds)
 
 
 def test_a_budget_threshold_fires_once_per_period_and_again_next_period(h: Harness) -> None:

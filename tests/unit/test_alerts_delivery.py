@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from ledger.alerting import DeleteWebhook
-from ledger.commands import Debit, SetBudget
+from ledger.commands import Debit
 from projections import alerts_delivery
 from projections.alerts_delivery import DeliveryPolicy, backoff, sign
 from projections.alerts_outbox import log_row
@@ -46,15 +46,7 @@ def h() -> Iterator[Harness]:
     with harness() as running:
         open_funded_wallet(running.ledger, "acme", 5000)
         running.webhook("ops", URL)
-        running.ledger.set_budget(
-            SetBudget(
-                wallet_id="acme",
-                budget_id="b",
-                limit=1000,
-                period="month",
-                alert_thresholds_bps=[5000],
-            )
-        )
+        running.budget()
         running.ledger.debit(Debit(wallet_id="acme", amount=600))
         running.project()
         yield running

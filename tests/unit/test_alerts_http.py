@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from ledger.commands import Debit, PlaceHold, SetBudget
+from ledger.commands import Debit, PlaceHold
 from tests.builders import T0, open_funded_wallet
 from tests.unit.test_alerts_support import Harness, Receiver, free_port, harness, receiving
 
@@ -22,11 +22,7 @@ def h() -> Iterator[Harness]:
 def _three_alerts(h: Harness) -> list[str]:
     """A budget crossing, a low balance and an expired hold; their ids."""
     h.settings("acme", low=4500)
-    h.ledger.set_budget(
-        SetBudget(
-            wallet_id="acme", budget_id="b", limit=1000, period="month", alert_thresholds_bps=[5000]
-        )
-    )
+    h.budget()
     h.ledger.place_hold(
         PlaceHold(wallet_id="acme", amount=5, hold_id="h1", expires_at=T0 + timedelta(minutes=1))
     )
@@ -42,15 +38,7 @@ def test_signed_deliveries_verify_and_500s_are_retried_until_delivered(h: Harnes
     receiver = Receiver(fail_first=2)
     with receiving(receiver) as url:
         h.webhook("ops", url)
-        h.ledger.set_budget(
-            SetBudget(
-                wallet_id="acme",
-                budget_id="b",
-                limit=1000,
-                period="month",
-                alert_thresholds_bps=[5000],
-            )
-        )
+        h.budget()
         h.ledger.debit(Debit(wallet_id="acme", amount=500))
         h.project()
         worker = h.delivery()

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from ledger.alerting import Alerting, PutAlertSettings, PutWebhook
+from ledger.commands import SetBudget
 from ledger.service import CreditLedger
 from projections.alerts_delivery import AlertDelivery, DeliveryPolicy, Sender, post_json
 from projections.alerts_outbox import delivery_log
@@ -57,6 +58,20 @@ class Harness:
         self.alerting.put_alert_settings(
             PutAlertSettings(
                 wallet_id=wallet_id, balance_low_threshold=low, grant_expiring_lead_seconds=lead
+            )
+        )
+
+    def budget(
+        self, budget_id: str = "b", thresholds_bps: list[int] | None = None, limit: int = 1000
+    ) -> None:
+        """A monthly budget on ``acme`` alerting at ``thresholds_bps`` (default: half)."""
+        self.ledger.set_budget(
+            SetBudget(
+                wallet_id="acme",
+                budget_id=budget_id,
+                limit=limit,
+                period="month",
+                alert_thresholds_bps=[5000] if thresholds_bps is None else thresholds_bps,
             )
         )
 
