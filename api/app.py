@@ -82,12 +82,14 @@ def middleware() -> list[DefineMiddleware]:
     return [DefineMiddleware(MetricsMiddleware), auth_middleware(), rate_limit_middleware()]
 
 
-def open_ledger(database_url: str) -> CreditLedger:
+def open_ledger(database_url: str, shards: int | None = None) -> CreditLedger:
     """A ledger on ``database_url``; an SQLite file's directory is created if missing."""
     env = store_env(database_url)
     if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
         Path(env["SQLITE_DBNAME"]).parent.mkdir(parents=True, exist_ok=True)
-    ledger: CreditLedger = CreditLedger.from_url(database_url)
+    if shards is not None:
+        env["SHARDS"] = str(shards)
+    ledger: CreditLedger = CreditLedger(env)
     return ledger
 
 
@@ -129,7 +131,9 @@ def _ledger_lifespan(
         # Opening a store may block (connecting, creating tables): keep it off the event loop.
         ledger = given
         if ledger is None:
-            ledger = await anyio.to_thread.run_sync(open_ledger, settings.database_url)
+            ledger = await anyio.to_thread.run_sync(
+                open_ledger, settings.database_url, settings.shards
+            )
         # Contention retries are counted through the ledger's hook (after any hook it had).
         previous_hook = ledger.on_conflict
         ledger.on_conflict = _chain(previous_hook, metrics.on_conflict)

@@ -108,7 +108,7 @@ def run_keys_create(args: argparse.Namespace) -> int:
     if store_env(settings.database_url)["PERSISTENCE_MODULE"] == "eventsourcing.popo":
         print("ledger keys create: a memory:// store forgets the key at once", file=sys.stderr)
         return 2
-    ledger = open_ledger(settings.database_url)
+    ledger = open_ledger(settings.database_url, settings.shards)
     try:
         key_id, key = issue_key(ledger, args.scope, args.name)
     finally:
@@ -124,7 +124,8 @@ def run_keys_create(args: argparse.Namespace) -> int:
 
 def run_sweep(_: argparse.Namespace) -> int:
     """Record the expiries of grants and holds that are due, in every wallet."""
-    ledger = open_ledger(Settings().database_url)
+    settings = Settings()
+    ledger = open_ledger(settings.database_url, settings.shards)
     try:
         recorded = ledger.sweep()
     finally:

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     """TCP port the server listens on."""
     workers: int = Field(default=1, ge=1)
     """Server processes; each opens its own ledger (the store arbitrates between them)."""
+    shards: int | None = Field(default=None, ge=1, le=1024)
+    """Event stores the wallets are spread over (``ledger.shards``). Recorded in the store by
+    the first process that is given more than one; later processes read it from there, and
+    one given a different count refuses to start. Unset: whatever the store has (1 if new)."""
     bootstrap_admin_key: SecretStr | None = None
     """An admin API key accepted without being stored, to issue the first real keys."""
     max_body_bytes: int = Field(default=1_048_576, ge=1)

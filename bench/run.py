@@ -219,11 +219,18 @@ class Seeded:
 
 
 def seed(
-    database_url: str, configs: Sequence[Config], zipf_wallets: int, usage_wallets: int = 0
+    database_url: str,
+    configs: Sequence[Config],
+    zipf_wallets: int,
+    usage_wallets: int = 0,
+    shards: int = 1,
 ) -> Seeded:
-    """Open and fund the wallets straight through the ledger (not timed as part of a run)."""
+    """Open and fund the wallets straight through the ledger (not timed as part of a run).
+
+    ``shards`` is recorded in the store's shard map here; the servers read it from there.
+    """
     started = time.monotonic()
-    ledger = CreditLedger.from_url(database_url)
+    ledger = CreditLedger.from_url(database_url, SHARDS=str(shards))
     try:
 
         def fund(wallet_id: str, amount: int) -> None:
@@ -428,6 +435,7 @@ def summarize(
         "baseline_tps": round(baseline_tps, 1),
         "ratio_to_baseline": round(throughput / baseline_tps, 3) if baseline_tps else None,
         "workers": config.workers,
+        "shards": options.shards,
         "group_commit": config.group_commit,
         "config": config.label,
         "denials_402": denials,
@@ -864,6 +872,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "(GET /healthz: the web stack alone); e.g. --scenarios ingest --wallets 0",
     )
     parser.add_argument("--usage-wallets", type=int, default=1000, help="ingest wallets")
+    parser.add_argument("--shards", type=int, default=1, help="LEDGER_SHARDS of the store")
     parser.add_argument("--ingest-connections", type=int, default=8)
     parser.add_argument(
         "--config",
@@ -981,7 +990,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sink = stack.enter_context(Path(options.out).open("a")) if options.out else None
         log(f"seeding {len(options.configs) * 2} hot wallets and {options.wallets} zipf wallets")
         usage_wallets = options.usage_wallets if "ingest" in options.scenarios else 0
-        seeded = seed(options.database_url, options.configs, options.wallets, usage_wallets)
+        seeded = seed(
+            options.database_url, options.configs, options.wallets, usage_wallets, options.shards
+        )
         log(f"seeded in {seeded.seconds:.1f} s")
         bench = Bench(options, workdir, seeded, postmaster_pid(options.pg_data), sink)
         bench.report(

@@ -131,13 +131,14 @@ class Alerting:
         """Replace a wallet's alert settings; body: the settings. ``wallet_not_found``."""
         check_id("wallet_id", cmd.wallet_id)
         check_alert_settings(cmd.balance_low_threshold, cmd.grant_expiring_lead_seconds)
-        key, given = self.app.key_of(cmd)
+        app = self.app.shard_for(cmd.wallet_id)  # beside the wallet, in its shard
+        key, given = app.key_of(cmd)
         recorded_key = key if given else None
 
         def decide(_: bool) -> Decision:
-            self.app.load_wallet(cmd.wallet_id)  # raises wallet_not_found
-            at = self.app.now()
-            found: AlertSettings | None = self.app.find(alert_settings_uuid(cmd.wallet_id))
+            app.load_wallet(cmd.wallet_id)  # raises wallet_not_found
+            at = app.now()
+            found: AlertSettings | None = app.find(alert_settings_uuid(cmd.wallet_id))
             if found is None:
                 settings = AlertSettings.create(
                     wallet_id=cmd.wallet_id,
@@ -155,7 +156,7 @@ class Alerting:
             )
             return Decision(found.view(), [found] if changed else [])
 
-        return self.app._run(
+        return app._run(
             scope=cmd.wallet_id,
             key=key,
             key_given=given,
@@ -167,6 +168,7 @@ class Alerting:
     def alert_settings(self, wallet_id: str) -> dict[str, Any]:
         """A wallet's alert settings (the defaults until set); ``wallet_not_found``."""
         check_id("wallet_id", wallet_id)
-        self.app.load_wallet(wallet_id)
-        found: AlertSettings | None = self.app.find(alert_settings_uuid(wallet_id))
+        app = self.app.shard_for(wallet_id)
+        app.load_wallet(wallet_id)
+        found: AlertSettings | None = app.find(alert_settings_uuid(wallet_id))
         return default_settings(wallet_id) if found is None else found.view()

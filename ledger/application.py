@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any, Self, cast
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -40,6 +40,16 @@ from ledger.events import HOLD_CLOSED_AS, HoldCaptured, HoldExpired, HoldPlaced,
 from ledger.executor import Decision, Outcome, StripedLocks, backoff_seconds
 from ledger.ids import hold_record_id, receipt_id, wallet_uuid
 from ledger.records import HoldRecord, Receipt
+from ledger.shard_map import check_shard_count
+from ledger.shards import (
+    MAX_SHARDS,
+    ShardEnvironment,
+    encode_position,
+    on_wallet_shard,
+    shard_name,
+    shard_of,
+    sqlite_shard_path,
+)
 from ledger.snapshots import Snapshotter
 from ledger.state import Budget, Grant, Hold
 from ledger.stores import store_env
@@ -84,7 +94,13 @@ class CreditLedgerBase(Application[UUID]):
         max_attempts: int = MAX_ATTEMPTS,
         on_conflict: Callable[[str], None] | None = None,
         group_commit: bool | None = None,
+        shard_index: int = 0,
     ) -> None:
+        # Shard k > 0 has its own tables (ledger_s<k>_*); see ledger.shards. Set before the
+        # infrastructure is built, because construct_env names the tables.
+        self.shard_index = shard_index
+        self.shards: list[CreditLedgerBase] = [self]
+        self.home: CreditLedgerBase = self
         self._construct(dict(env or {}))
         if group_commit is None:  # LEDGER_GROUP_COMMIT (or GROUP_COMMIT); on unless "n"
             group_commit = strtobool(self.env.get("GROUP_COMMIT", "y"))
@@ -100,8 +116,68 @@ class CreditLedgerBase(Application[UUID]):
         # LEDGER_SNAPSHOT_INTERVAL (or SNAPSHOT_INTERVAL): versions between wallet snapshots.
         interval = int(self.env.get("SNAPSHOT_INTERVAL", str(SNAPSHOT_INTERVAL)))
         self.snapshotter = Snapshotter(self._snapshot, interval=interval)
+        if shard_index == 0:
+            self._open_shards(dict(env or {}), clock, max_attempts, on_conflict, group_commit)
+
+    def _open_shards(
+        self,
+        env: dict[str, str],
+        clock: Callable[[], datetime],
+        max_attempts: int,
+        on_conflict: Callable[[str], None] | None,
+        group_commit: bool,
+    ) -> None:
+        """Open shards 1..n-1 beside this home shard (n from the store's shard map)."""
+        wanted = self.env.get("SHARDS")
+        try:
+            count = check_shard_count(self, int(wanted) if wanted else None, MAX_SHARDS)
+        except BaseException:
+            self.close()
+            raise
+        for index in range(1, count):
+            try:
+                shard = type(self)(
+                    env,
+                    clock=clock,
+                    max_attempts=max_attempts,
+                    on_conflict=on_conflict,
+                    group_commit=group_commit,
+                    shard_index=index,
+                )
+            except BaseException:
+                self.close()
+                raise
+            shard.home = self
+            shard.shards = self.shards
+            self.shards.append(shard)
+
+    def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Any:
+        base = super().construct_env(name, env)
+        if self.shard_index == 0:
+            return base
+        own = shard_name(name, self.shard_index)
+        settings = dict(base)
+        dbname = base.get("SQLITE_DBNAME")
+        if base.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite" and dbname:
+            # eventsourcing's SQLite tables ignore the application name: a file per shard.
+            settings[f"{own.upper()}_SQLITE_DBNAME"] = sqlite_shard_path(dbname, self.shard_index)
+        return ShardEnvironment(own, settings, base=name)
+
+    def shard_for(self, wallet_id: str) -> Self:
+        """The shard (ledger application) that holds ``wallet_id``."""
+        shards = self.home.shards
+        return cast("Self", shards[shard_of(wallet_id, len(shards))])
+
+    def position_of(self, recordings: Iterable[Any]) -> int | None:
+        """The log position (shard-encoded) of the last of ``recordings``."""
+        last = max((r.notification.id for r in recordings), default=None)
+        return None if last is None else encode_position(self.shard_index, last)
 
     def close(self) -> None:
+        if self.shard_index == 0:
+            for shard in self.shards[1:]:
+                shard.close()
+            del self.shards[1:]
         if self.committer is not None:
             self.committer.close()
         self.snapshotter.close()
@@ -161,6 +237,7 @@ class CreditLedgerBase(Application[UUID]):
 
     # -- loading ----------------------------------------------------------------------------
 
+    @on_wallet_shard
     def load_wallet(self, wallet_id: str) -> Wallet:
         try:
             wallet: Wallet = self.repository.get(wallet_uuid(wallet_id))
@@ -237,8 +314,7 @@ class CreditLedgerBase(Application[UUID]):
                     self.conflicted(command)
                     time.sleep(backoff_seconds(attempt))
                     continue
-                position = max((r.notification.id for r in recordings), default=None)
-                return Outcome(decision.body, replayed=False, position=position)
+                return Outcome(decision.body, replayed=False, position=self.position_of(recordings))
         raise Contention(scope or "(server)", self.max_attempts)
 
     def replay(self, rid: UUID, key: str, fingerprint: str) -> Outcome | None:

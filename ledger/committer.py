@@ -313,7 +313,7 @@ class Committer:
             return
         position = None
         if recordings is not None:
-            position = max((r.notification.id for r in recordings), default=None)
+            position = self._app.position_of(recordings)
             for wallet_id, wallet in touched.items():
                 self._remember(wallet_id, wallet)
         for d in decided:  # empty when everything must be decided again

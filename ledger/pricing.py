@@ -44,6 +44,9 @@ class PricingLedger(LedgerReads):
         with all three prices), ``created_at`` (of that version), ``latest_version`` and
         ``created`` (True only when this call made version 1: HTTP 201, else 200).
         """
+        home = self.home
+        if home is not self and isinstance(home, PricingLedger):
+            return home.put_price_book(cmd)  # server-wide: price books live in the home shard
         check_id("price_book_id", cmd.price_book_id)
         check_id("unit", cmd.unit)
         rates = check_rates(cmd.rates)
@@ -51,7 +54,7 @@ class PricingLedger(LedgerReads):
 
         def decide(_: bool) -> Decision:
             at = self.now()
-            book: PriceBook | None = self.find(price_book_uuid(cmd.price_book_id))
+            book: PriceBook | None = self.home.find(price_book_uuid(cmd.price_book_id))
             if book is None:
                 book = PriceBook.create(
                     price_book_id=cmd.price_book_id,
@@ -83,7 +86,7 @@ class PricingLedger(LedgerReads):
         check_id("price_book_id", price_book_id)
         if version is not None:
             check_amount("version", version)
-        book: PriceBook | None = self.find(price_book_uuid(price_book_id))
+        book: PriceBook | None = self.home.find(price_book_uuid(price_book_id))
         if book is None:
             raise PriceBookNotFound(price_book_id)
         if version is not None and version > book.latest_version:
@@ -123,6 +126,6 @@ class PricingLedger(LedgerReads):
         Every version's event carries its complete rate list, so rating (on the write path)
         never needs the whole aggregate.
         """
-        newest = self.events.get(price_book_uuid(price_book_id), desc=True, limit=1)
+        newest = self.home.events.get(price_book_uuid(price_book_id), desc=True, limit=1)
         event = next(iter(newest), None)
         return event if isinstance(event, PriceBookEvent) else None

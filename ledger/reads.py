@@ -14,6 +14,7 @@ from ledger.errors import BudgetNotFound, HoldNotFound, WalletNotFound
 from ledger.events import WalletEvent, event_type
 from ledger.ids import hold_record_id, wallet_uuid
 from ledger.records import HoldRecord
+from ledger.shards import on_wallet_shard
 from ledger.validation import check_aware, check_position, fail
 from ledger.wallet import Wallet
 
@@ -26,6 +27,7 @@ _ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "orig
 class LedgerReads(CreditLedgerBase):
     name = "Ledger"
 
+    @on_wallet_shard
     def wallet_at(self, wallet_id: str, as_of: datetime | None = None) -> tuple[Wallet, datetime]:
         """The wallet now (cached, fast-forwarded) or as of a past time, and that time.
 
@@ -49,11 +51,13 @@ class LedgerReads(CreditLedgerBase):
             raise WalletNotFound(wallet_id)
         return wallet
 
+    @on_wallet_shard
     def wallet(self, wallet_id: str, as_of: datetime | None = None) -> dict[str, Any]:
         wallet, at = self.wallet_at(wallet_id, as_of)
         stored_version = wallet.version - len(wallet.pending_events)
         return {**wallet.view(at), "version": stored_version, "as_of": at}
 
+    @on_wallet_shard
     def hold(self, wallet_id: str, hold_id: str) -> dict[str, Any]:
         wallet, _ = self.wallet_at(wallet_id)
         if hold_id in wallet.holds:
@@ -73,16 +77,19 @@ class LedgerReads(CreditLedgerBase):
             }
         return dict(record.view)
 
+    @on_wallet_shard
     def budgets(self, wallet_id: str) -> list[dict[str, Any]]:
         wallet, at = self.wallet_at(wallet_id)
         return wallet.budget_views(at)
 
+    @on_wallet_shard
     def budget(self, wallet_id: str, budget_id: str) -> dict[str, Any]:
         for view in self.budgets(wallet_id):
             if view["budget_id"] == budget_id:
                 return view
         raise BudgetNotFound(budget_id)
 
+    @on_wallet_shard
     def wallet_events(
         self, wallet_id: str, after_version: int = 0, limit: int = 100
     ) -> dict[str, Any]:

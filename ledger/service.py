@@ -35,7 +35,8 @@ from ledger.ids import hold_record_id, receipt_id, wallet_uuid
 from ledger.rating import Rating, Usage, check_amount_or_usage
 from ledger.records import HoldRecord, Receipt
 from ledger.service_base import ExpireDue, WalletService
-from ledger.service_usage import UsageIngest
+from ledger.shard_ingest import ShardedUsageIngest
+from ledger.shards import on_wallet_shard
 from ledger.validation import check_amount, check_aware, check_subject, fail
 from ledger.wallet import Wallet
 
@@ -61,11 +62,12 @@ def _spent(amount: int | None, rating: Rating | None) -> int:
     return amount
 
 
-class CreditLedger(UsageIngest, WalletService):
+class CreditLedger(ShardedUsageIngest, WalletService):
     # eventsourcing names tables and env prefixes after the class unless told: keep "Ledger"
     # (tables ledger_events, ledger_snapshots; env prefix LEDGER_).
     name = "Ledger"
 
+    @on_wallet_shard
     def grant(self, cmd: GrantCredits) -> Outcome:
         grant_id = f"g_{uuid4().hex}" if cmd.grant_id is None else cmd.grant_id
         check_grant_input(
@@ -94,6 +96,7 @@ class CreditLedger(UsageIngest, WalletService):
 
         return self._on_wallet(cmd, cmd.wallet_id, act)
 
+    @on_wallet_shard
     def void_grant(self, cmd: VoidGrant) -> Outcome:
         def act(wallet: Wallet, at: Any, key: str | None, _: bool) -> dict[str, Any]:
             return wallet.void_grant(
@@ -102,6 +105,7 @@ class CreditLedger(UsageIngest, WalletService):
 
         return self._on_wallet(cmd, cmd.wallet_id, act)
 
+    @on_wallet_shard
     def debit(self, cmd: Debit) -> Outcome:
         # Refuse bad input before touching the store (Wallet.debit checks again on its own).
         check_subject(cmd.subject)
@@ -130,6 +134,7 @@ class CreditLedger(UsageIngest, WalletService):
 
         return self._on_wallet(cmd, cmd.wallet_id, act, keep_receipt=True, key=key)
 
+    @on_wallet_shard
     def refund(self, cmd: Refund) -> Outcome:
         if cmd.amount is not None:
             check_amount("amount", cmd.amount)
@@ -148,6 +153,7 @@ class CreditLedger(UsageIngest, WalletService):
 
         return self._on_wallet(cmd, cmd.wallet_id, act, key=key)
 
+    @on_wallet_shard
     def debit_facts(self, wallet_id: str, debit_id: str) -> dict[str, Any]:
         """The recorded ``CreditsDebited`` facts of a debit, found through its receipt."""
         try:
@@ -176,6 +182,7 @@ class CreditLedger(UsageIngest, WalletService):
             )
         }
 
+    @on_wallet_shard
     def place_hold(self, cmd: PlaceHold) -> Outcome:
         hold_id = f"h_{uuid4().hex}" if cmd.hold_id is None else cmd.hold_id
         check_hold_input(hold_id, cmd.amount, dict(cmd.subject), cmd.expires_at or self.now())
@@ -218,6 +225,7 @@ class CreditLedger(UsageIngest, WalletService):
         record: HoldRecord | None = self.find(hold_record_id(wallet.wallet_id, hold_id))
         return HoldNotFound(hold_id) if record is None else HoldNotOpen(hold_id, record.status)
 
+    @on_wallet_shard
     def capture_hold(self, cmd: CaptureHold) -> Outcome:
         usage = check_amount_or_usage(cmd.amount, cmd.usage, required=False)
 
@@ -237,6 +245,7 @@ class CreditLedger(UsageIngest, WalletService):
 
         return self._on_wallet(cmd, cmd.wallet_id, act)
 
+    @on_wallet_shard
     def release_hold(self, cmd: ReleaseHold) -> Outcome:
         def act(wallet: Wallet, at: Any, key: str | None, _: bool) -> dict[str, Any]:
             try:

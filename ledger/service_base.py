@@ -18,6 +18,7 @@ from ledger.executor import Decision, Outcome
 from ledger.ids import wallet_uuid
 from ledger.periods import Period, period_bounds
 from ledger.pricing import PricingLedger
+from ledger.shards import on_wallet_shard
 from ledger.validation import check_id
 from ledger.wallet import Wallet
 
@@ -31,6 +32,7 @@ class ExpireDue(Command):
 
 
 class WalletService(PricingLedger):
+    @on_wallet_shard
     def open_wallet(self, cmd: OpenWallet) -> Outcome:
         key, given = self.key_of(cmd)
 
@@ -83,6 +85,7 @@ class WalletService(PricingLedger):
             keep_receipt=keep_receipt,
         )
 
+    @on_wallet_shard
     def set_budget(self, cmd: SetBudget) -> Outcome:
         check_budget_input(
             budget_id=cmd.budget_id,
@@ -117,12 +120,14 @@ class WalletService(PricingLedger):
 
         return self._on_wallet(cmd, cmd.wallet_id, act)
 
+    @on_wallet_shard
     def remove_budget(self, cmd: RemoveBudget) -> Outcome:
         def act(wallet: Wallet, at: Any, key: str | None, _: bool) -> dict[str, Any]:
             return wallet.remove_budget(budget_id=cmd.budget_id, idempotency_key=key, at=at)
 
         return self._on_wallet(cmd, cmd.wallet_id, act)
 
+    @on_wallet_shard
     def expire_due(self, wallet_id: str) -> int:
         """Record the expiries due now in one wallet; returns how many events that made."""
 
@@ -135,7 +140,12 @@ class WalletService(PricingLedger):
         return int(outcome.body["events"])
 
     def sweep(self) -> int:
-        """Expire due grants and holds in every wallet (for cron / ``ledger sweep``)."""
+        """Expire due grants and holds in every wallet of every shard (cron, ``ledger sweep``)."""
+        return sum(
+            shard._sweep_shard() for shard in self.home.shards if isinstance(shard, WalletService)
+        )
+
+    def _sweep_shard(self) -> int:
         recorded, start = 0, 1
         while True:
             page = self.recorder.select_notifications(

@@ -32,6 +32,7 @@ from ledger.errors import LedgerError
 from ledger.executor import Outcome
 from ledger.ids import receipt_id
 from ledger.service import CreditLedger
+from ledger.shards import shard_of
 from tests.integration.pg_support import (
     DebitTally,
     account_balances,
@@ -39,6 +40,7 @@ from tests.integration.pg_support import (
     debit_until_exhausted,
     open_ledgers,
     process_debit_worker,
+    real_clock_ledger,
     scan_events,
     schema_url,
 )
@@ -309,16 +311,32 @@ def test_concurrent_capture_and_release_of_one_hold_resolve_it_once(
     record_property("releases_won", winners["released"])
 
 
+def _one_wallet_per_shard(shards: int) -> list[str]:
+    found: dict[int, str] = {}
+    n = 0
+    while len(found) < shards:
+        found.setdefault(shard_of(f"p{n}", shards), f"p{n}")
+        n += 1
+    return [found[k] for k in range(shards)]
+
+
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize("shards", [1, 3])
 def test_debits_from_separate_processes_stay_exact(
-    postgres_url: str, pg_schema: str, record_property: Callable[[str, object], None]
+    postgres_url: str, pg_schema: str, record_property: Callable[[str, object], None], shards: int
 ) -> None:
+    """Four processes, each with its own ledger (and, sharded, its own committer per shard):
+    the spawned workers learn the shard count from the store's shard map."""
     processes, threads, granted, seconds = 4, 2, 600, 15.0
-    wallets = ["p1", "p2"]
+    wallets = ["p1", "p2"] if shards == 1 else _one_wallet_per_shard(shards)
     url = _store(postgres_url, pg_schema)
-    with open_ledgers(url, 1) as (setup,):
+    setup = real_clock_ledger(url, {"SHARDS": str(shards)})
+    try:
+        assert len(setup.shards) == shards
         for wallet_id in wallets:
             _fund(setup, wallet_id, granted)
+    finally:
+        setup.close()
 
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(processes)
@@ -369,6 +387,7 @@ def test_debits_from_separate_processes_stay_exact(
             tally.refuse(wallet_id, key, code)
 
     with open_ledgers(url, 1) as (check,):
+        assert len(check.shards) == shards
         summaries = {
             wallet_id: _assert_log_matches_acknowledgements(check, wallet_id, granted, tally)
             for wallet_id in wallets

@@ -1,0 +1,284 @@
+"""Shards on the write side: routing by a stable hash, one store per shard, the shard map."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.commands import Debit, GrantCredits, OpenWallet, PlaceHold, PutPriceBook
+from ledger.errors import IdempotencyConflict, WalletNotFound
+from ledger.ids import wallet_uuid
+from ledger.service import CreditLedger
+from ledger.shard_map import SHARD_MAP_ID, ShardCountMismatch
+from ledger.shards import (
+    MAX_SHARDS,
+    SHARD_BITS,
+    ShardEnvironment,
+    decode_position,
+    encode_position,
+    shard_of,
+    sqlite_shard_path,
+)
+from tests.builders import FakeClock, make_ledger
+
+SHARDS = 3
+
+
+def wallets_per_shard(count: int = SHARDS, per_shard: int = 2) -> list[list[str]]:
+    """Wallet ids grouped by the shard they hash to, ``per_shard`` of each."""
+    found: list[list[str]] = [[] for _ in range(count)]
+    n = 0
+    while min(len(ids) for ids in found) < per_shard:
+        wallet_id = f"w{n}"
+        bucket = found[shard_of(wallet_id, count)]
+        if len(bucket) < per_shard:
+            bucket.append(wallet_id)
+        n += 1
+    return found
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def ledger(clock: FakeClock) -> Iterator[CreditLedger]:
+    app = make_ledger(clock=clock, env={"SHARDS": str(SHARDS)})
+    yield app
+    app.close()
+
+
+def shard(ledger: CreditLedger, index: int) -> CreditLedger:
+    found = ledger.shards[index]
+    assert isinstance(found, CreditLedger)
+    return found
+
+
+def fund(ledger: CreditLedger, wallet_id: str, amount: int = 100) -> None:
+    ledger.open_wallet(OpenWallet(wallet_id=wallet_id))
+    ledger.grant(GrantCredits(wallet_id=wallet_id, amount=amount, category="paid", grant_id="g1"))
+
+
+def test_shard_of_is_a_fixed_function_of_the_wallet_id() -> None:
+    # Pinned (BLAKE2b-64 of the id, big-endian, modulo the count): a release that changed
+    # these would look for existing wallets in the wrong tables.
+    assert shard_of("acme", 1) == 0
+    assert (shard_of("acme", 4), shard_of("w0", 4), shard_of("user-42", 16)) == (1, 3, 6)
+
+
+def test_shard_of_spreads_wallets_evenly() -> None:
+    counts = Counter(shard_of(f"wallet-{n}", 4) for n in range(4000))
+    assert set(counts) == {0, 1, 2, 3}
+    assert all(900 <= c <= 1100 for c in counts.values()), counts
+
+
+def test_positions_encode_shard_and_notification_id_and_shard_zero_is_unchanged() -> None:
+    assert encode_position(0, 41) == 41
+    assert decode_position(encode_position(2, 7)) == (2, 7)
+    assert encode_position(1, 5) == (1 << SHARD_BITS) + 5
+    with pytest.raises(ValueError, match="does not fit"):
+        encode_position(1, 1 << SHARD_BITS)
+    with pytest.raises(ValueError, match="never negative"):
+        decode_position(-1)
+
+
+def test_a_shard_reads_the_base_settings_under_its_own_table_name() -> None:
+    env = ShardEnvironment("Ledger_s2", {"LEDGER_POOL": "3", "LEDGER_S2_LOCK": "1"}, base="Ledger")
+    assert env.get("POOL") == "3"
+    assert env.get("LOCK") == "1"
+    assert env.name == "Ledger_s2"
+
+
+def test_each_wallet_lives_only_in_the_store_of_its_shard(ledger: CreditLedger) -> None:
+    groups = wallets_per_shard()
+    for group in groups:
+        for wallet_id in group:
+            fund(ledger, wallet_id)
+    assert [s.shard_index for s in ledger.shards] == [0, 1, 2]
+    for index, group in enumerate(groups):
+        for wallet_id in group:
+            holders = [s.shard_index for s in ledger.shards if s.find(wallet_uuid(wallet_id))]
+            assert holders == [index]
+            assert ledger.wallet(wallet_id)["balance"]["available"] == 100
+
+
+def test_a_write_answers_a_position_in_its_wallets_shard(ledger: CreditLedger) -> None:
+    groups = wallets_per_shard()
+    for index, group in enumerate(groups):
+        wallet_id = group[0]
+        fund(ledger, wallet_id)
+        outcome = ledger.debit(Debit(wallet_id=wallet_id, amount=7, idempotency_key="k1"))
+        assert outcome.position is not None
+        shard, notification_id = decode_position(outcome.position)
+        assert shard == index
+        assert notification_id == ledger.shards[index].recorder.max_notification_id()
+
+
+def test_retries_with_the_same_key_replay_in_every_shard(ledger: CreditLedger) -> None:
+    for group in wallets_per_shard():
+        wallet_id = group[0]
+        fund(ledger, wallet_id)
+        first = ledger.debit(Debit(wallet_id=wallet_id, amount=10, idempotency_key="same"))
+        again = ledger.debit(Debit(wallet_id=wallet_id, amount=10, idempotency_key="same"))
+        assert again.replayed
+        assert again.body == first.body
+        with pytest.raises(IdempotencyConflict):
+            ledger.debit(Debit(wallet_id=wallet_id, amount=11, idempotency_key="same"))
+        assert ledger.wallet(wallet_id)["balance"]["available"] == 90
+
+
+def test_a_debit_in_another_shard_is_rated_with_the_home_price_book(ledger: CreditLedger) -> None:
+    wallet_id = wallets_per_shard()[2][0]
+    rates = [{"model": "m", "input_per_million": 1_000_000, "output_per_million": 2_000_000}]
+    ledger.put_price_book(PutPriceBook(price_book_id="default", rates=rates))
+    assert shard(ledger, 2).price_book("default")["version"] == 1
+    fund(ledger, wallet_id)
+    usage = {"model": "m", "input_tokens": 3, "output_tokens": 4}
+    body = ledger.debit(Debit(wallet_id=wallet_id, usage=usage)).body
+    assert body["amount"] == 3 + 8
+    assert ledger.wallet(wallet_id)["balance"]["available"] == 100 - 11
+    # The book is a server-wide fact of the home shard, whichever shard was asked to write it.
+    shard(ledger, 1).put_price_book(PutPriceBook(price_book_id="other", rates=rates))
+    assert ledger.shards[0].find(wallet_uuid("x")) is None
+    assert ledger.price_book("other")["version"] == 1
+
+
+def test_reads_and_holds_go_to_the_wallets_shard(ledger: CreditLedger) -> None:
+    wallet_id = wallets_per_shard()[1][0]
+    fund(ledger, wallet_id)
+    ledger.place_hold(PlaceHold(wallet_id=wallet_id, amount=30, hold_id="h1"))
+    assert ledger.hold(wallet_id, "h1")["status"] == "open"
+    assert ledger.wallet(wallet_id)["balance"] == {"available": 70, "held": 30, "debt": 0}
+    assert ledger.wallet_events(wallet_id)["events"][0]["type"] == "Opened"
+    with pytest.raises(WalletNotFound):
+        ledger.wallet(wallets_per_shard()[2][0])
+
+
+def usage_event(event_id: str, wallet_id: Any) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "wallet_id": wallet_id,
+        "type": "llm.completion",
+        "occurred_at": "2026-01-01T00:00:00Z",
+        "subject": {"user_id": "u1", "model": "gpt"},
+        "quantities": {"input_tokens": 12},
+        "properties": {},
+    }
+
+
+def test_a_usage_batch_over_shards_answers_like_one_batch(ledger: CreditLedger) -> None:
+    groups = wallets_per_shard()
+    for group in groups:
+        fund(ledger, group[0])
+    batch = [
+        usage_event("a", groups[0][0]),
+        usage_event("b", groups[1][0]),
+        usage_event("c", 42),  # no usable wallet id: rejected at its index
+        usage_event("d", groups[2][0]),
+        usage_event("e", groups[1][1]),  # never opened
+        usage_event("f", groups[2][0]),
+    ]
+    body = ledger.ingest_usage(batch).body
+    assert body["accepted"] == 4
+    assert body["duplicates"] == 0
+    assert [(r["index"], r["code"]) for r in body["rejected"]] == [
+        (2, "validation_error"),
+        (4, "wallet_not_found"),
+    ]
+    again = ledger.ingest_usage(batch).body
+    assert (again["accepted"], again["duplicates"]) == (0, 4)
+    recorded = [
+        len(shard(ledger, k).usage_ids.existing_usage_ids(_keys(batch))) for k in range(SHARDS)
+    ]
+    assert recorded == [1, 1, 2]
+
+
+def _keys(batch: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(e["wallet_id"], e["event_id"]) for e in batch if isinstance(e["wallet_id"], str)]
+
+
+def test_sweep_expires_grants_in_every_shard(ledger: CreditLedger, clock: FakeClock) -> None:
+    groups = wallets_per_shard()
+    for group in groups:
+        ledger.open_wallet(OpenWallet(wallet_id=group[0]))
+        expires_at = clock.now.replace(year=clock.now.year + 1)
+        ledger.grant(
+            GrantCredits(
+                wallet_id=group[0],
+                amount=5,
+                category="promotional",
+                grant_id="p",
+                expires_at=expires_at,
+            )
+        )
+    clock.set(clock.now.replace(year=clock.now.year + 2))
+    assert ledger.sweep() == SHARDS
+    assert all(ledger.wallet(g[0])["balance"]["available"] == 0 for g in groups)
+
+
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+
+
+def test_later_processes_read_the_shard_count_from_the_store(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    first = make_ledger(url, env={"SHARDS": "3"})
+    wallet_id = wallets_per_shard()[2][0]
+    fund(first, wallet_id)
+    first.close()
+    later = make_ledger(url)
+    try:
+        assert len(later.shards) == 3
+        assert later.shards[0].find(SHARD_MAP_ID) is not None
+        assert later.wallet(wallet_id)["balance"]["available"] == 100
+    finally:
+        later.close()
+    with pytest.raises(ShardCountMismatch, match="set up with 3 shard"):
+        make_ledger(url, env={"SHARDS": "2"})
+
+
+def test_an_unsharded_store_with_wallets_refuses_more_shards(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    first = make_ledger(url)
+    fund(first, "acme")
+    assert first.shards[0].find(SHARD_MAP_ID) is None  # one shard records nothing
+    first.close()
+    with pytest.raises(ShardCountMismatch, match="needs a migration"):
+        make_ledger(url, env={"SHARDS": "2"})
+    again = make_ledger(url)
+    try:
+        assert len(again.shards) == 1
+        assert again.wallet("acme")["balance"]["available"] == 100
+    finally:
+        again.close()
+
+
+@pytest.mark.parametrize("count", ["0", str(MAX_SHARDS + 1)])
+def test_a_shard_count_out_of_range_is_refused(count: str) -> None:
+    with pytest.raises(ValueError, match="LEDGER_SHARDS must be between"):
+        make_ledger(env={"SHARDS": count})
+
+
+def test_sqlite_shards_keep_their_own_files(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    app = make_ledger(url, env={"SHARDS": "2"})
+    try:
+        wallet_id = wallets_per_shard(2)[1][0]
+        fund(app, wallet_id)
+    finally:
+        app.close()
+    wallet_events = "SELECT COUNT(*) FROM stored_events WHERE topic LIKE 'ledger:Wallet.%'"
+    with closing(sqlite3.connect(tmp_path / "ledger.s1.sqlite3")) as db:
+        in_shard = db.execute(wallet_events).fetchone()[0]
+    with closing(sqlite3.connect(tmp_path / "ledger.sqlite3")) as db:
+        in_home = db.execute(wallet_events).fetchone()[0]
+    assert (in_shard, in_home) == (2, 0)  # opened and granted, all in shard 1
+    assert sqlite_shard_path("var/ledger.sqlite3", 3) == str(Path("var/ledger.s3.sqlite3"))
+    assert sqlite_shard_path(":memory:", 3) == ":memory:"
