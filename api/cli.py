@@ -7,6 +7,7 @@
     ledger projections rebuild NAME|all [--restart]
     ledger projections status [--json]
     ledger reconcile
+    ledger reshard --to URL --shards N
 
 Every subcommand is one small function registered in :data:`COMMANDS` with the words that
 call it (``("keys", "create")``) and a function adding its arguments; :func:`build_parser`
@@ -18,6 +19,7 @@ line in :data:`GROUPS` for a new first word of a nested command). Settings come 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -37,6 +39,8 @@ from api.projection_cli import (
 )
 from api.serve import serve
 from api.settings import Settings
+from ledger.reshard import TargetNotEmpty, reshard
+from ledger.shard_map import ShardCountMismatch
 from ledger.stores import store_env
 
 __all__ = ["COMMANDS", "GROUPS", "Subcommand", "build_parser", "main"]
@@ -134,6 +138,38 @@ def run_sweep(_: argparse.Namespace) -> int:
     return 0
 
 
+# -- reshard ----------------------------------------------------------------------------------
+
+
+def _reshard_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--to", required=True, metavar="URL", help="an empty store to fill")
+    parser.add_argument("--shards", type=int, required=True, help="shard count of the target")
+
+
+def run_reshard(args: argparse.Namespace) -> int:
+    """Copy the store (LEDGER_DATABASE_URL) into an empty one with another shard count."""
+    settings = Settings()
+    try:
+        target = open_ledger(args.to, args.shards)
+    except (ValueError, ShardCountMismatch) as error:
+        print(f"ledger reshard: {error}", file=sys.stderr)
+        return 2
+    try:
+        source = open_ledger(settings.database_url, settings.shards)
+        try:
+            report = reshard(source, target)
+        finally:
+            source.close()
+    except TargetNotEmpty as error:
+        print(f"ledger reshard: {error}", file=sys.stderr)
+        return 2
+    finally:
+        target.close()
+    print(json.dumps(report.as_dict()))
+    print("run `ledger project` on the target to build its read models", file=sys.stderr)
+    return 0
+
+
 # -- the table --------------------------------------------------------------------------------
 
 GROUPS: dict[str, str] = {"keys": "manage API keys", "projections": "manage the read models"}
@@ -160,6 +196,12 @@ COMMANDS: list[Subcommand] = [
         ("reconcile",),
         "check the read models against the log (exit 1 on any difference)",
         run_reconcile,
+    ),
+    Subcommand(
+        ("reshard",),
+        "copy the store into an empty one with another shard count (writers stopped)",
+        run_reshard,
+        _reshard_arguments,
     ),
 ]
 """Every subcommand, in the order ``ledger --help`` lists them."""

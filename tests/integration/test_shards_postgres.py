@@ -3,14 +3,20 @@ every process on the store."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+
 import psycopg
 import pytest
 from psycopg import sql
 
 from ledger.commands import Debit, GrantCredits, OpenWallet
+from ledger.reshard import reshard
 from ledger.shard_map import ShardCountMismatch
 from ledger.shards import decode_position, shard_of
+from tests.builders import FakeClock, make_ledger
 from tests.integration.pg_support import real_clock_ledger, schema_url
+from tests.unit.test_reshard import WALLETS, populate, snapshot, usage_batch
 
 SHARDS = 3
 
@@ -67,3 +73,35 @@ def test_a_second_process_follows_the_recorded_shard_count(
             real_clock_ledger(url, {"SHARDS": "2"})
     finally:
         first.close()
+
+
+@pytest.fixture
+def other_schema(postgres_url: str) -> Iterator[str]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+def test_resharding_on_postgres_keeps_every_answer(
+    postgres_url: str, pg_schema: str, other_schema: str
+) -> None:
+    clock = FakeClock()
+    source = make_ledger(schema_url(postgres_url, pg_schema, pool_size=2), clock)
+    target = make_ledger(
+        schema_url(postgres_url, other_schema, pool_size=2), clock, {"SHARDS": str(SHARDS)}
+    )
+    try:
+        populate(source)
+        report = reshard(source, target)
+        assert all(n > 0 for n in report.per_shard)
+        assert snapshot(target) == snapshot(source)
+        again = target.ingest_usage(usage_batch("billed", bill=True)).body
+        assert (again["accepted"], again["duplicates"]) == (0, len(WALLETS))
+    finally:
+        source.close()
+        target.close()

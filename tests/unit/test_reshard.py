@@ -1,0 +1,187 @@
+"""Resharding: a store copied into another shard count answers exactly as before."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.cli import main
+from api.keys import issue_key, verify_key
+from ledger.alerting import Alerting, PutAlertSettings, PutWebhook
+from ledger.commands import (
+    CaptureHold,
+    Debit,
+    GrantCredits,
+    OpenWallet,
+    PlaceHold,
+    PutPriceBook,
+    SetBudget,
+)
+from ledger.ids import wallet_uuid
+from ledger.reshard import TargetNotEmpty, reshard
+from ledger.service import CreditLedger
+from tests.builders import FakeClock, make_ledger
+
+WALLETS = [f"w{n}" for n in range(8)]
+RATES = [{"model": "m", "input_per_million": 1_000_000, "output_per_million": 2_000_000}]
+
+
+def url(tmp_path: Path, name: str) -> str:
+    return f"sqlite:///{tmp_path / name}.sqlite3"
+
+
+def usage_batch(prefix: str, bill: bool) -> list[dict[str, Any]]:
+    return [
+        {
+            "event_id": f"{prefix}-{wallet_id}",
+            "wallet_id": wallet_id,
+            "type": "llm.completion",
+            "occurred_at": "2026-01-01T00:00:00Z",
+            "subject": {"user_id": "u1", "model": "m"},
+            "quantities": {"input_tokens": 2, "output_tokens": 1},
+            "bill": bill,
+        }
+        for wallet_id in WALLETS
+    ]
+
+
+def populate(ledger: CreditLedger) -> dict[str, Any]:
+    """A bit of everything the ledger records; returns what later checks replay."""
+    ledger.put_price_book(PutPriceBook(price_book_id="default", rates=RATES))
+    for n, wallet_id in enumerate(WALLETS):
+        ledger.open_wallet(OpenWallet(wallet_id=wallet_id, idempotency_key=f"open-{wallet_id}"))
+        ledger.grant(GrantCredits(wallet_id=wallet_id, amount=500, category="paid", grant_id="g"))
+        ledger.set_budget(SetBudget(wallet_id=wallet_id, budget_id="b", limit=300, period="month"))
+        ledger.debit(Debit(wallet_id=wallet_id, amount=10 + n, idempotency_key="d1"))
+        ledger.debit(Debit(wallet_id=wallet_id, usage={"model": "m", "input_tokens": 5}))
+        ledger.place_hold(PlaceHold(wallet_id=wallet_id, amount=40, hold_id="h1"))
+        ledger.capture_hold(CaptureHold(wallet_id=wallet_id, hold_id="h1", amount=25))
+        ledger.place_hold(PlaceHold(wallet_id=wallet_id, amount=7, hold_id="h2"))
+        Alerting(ledger).put_alert_settings(
+            PutAlertSettings(wallet_id=wallet_id, balance_low_threshold=n)
+        )
+    ledger.ingest_usage(usage_batch("plain", bill=False))
+    ledger.ingest_usage(usage_batch("billed", bill=True))
+    Alerting(ledger).put_webhook(
+        PutWebhook(
+            webhook_id="hook",
+            url="http://127.0.0.1:9/x",
+            secret="s" * 32,
+            events=["hold.expired"],
+        )
+    )
+    _, key = issue_key(ledger, ["service"], "svc")
+    return {"key": key}
+
+
+def snapshot(ledger: CreditLedger) -> dict[str, Any]:
+    """Everything a client can read of the wallets, events included (versions and all)."""
+    return {
+        wallet_id: {
+            "wallet": ledger.wallet(wallet_id),
+            "events": ledger.wallet_events(wallet_id, limit=1000)["events"],
+            "holds": [ledger.hold(wallet_id, h) for h in ("h1", "h2")],
+            "budgets": ledger.budgets(wallet_id),
+            "alerts": Alerting(ledger).alert_settings(wallet_id),
+        }
+        for wallet_id in WALLETS
+    }
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def source(tmp_path: Path, clock: FakeClock) -> Iterator[tuple[CreditLedger, dict[str, Any]]]:
+    app = make_ledger(url(tmp_path, "source"), clock=clock)
+    facts = populate(app)
+    yield app, facts
+    app.close()
+
+
+@pytest.mark.parametrize("count", [3, 2])
+def test_a_resharded_store_answers_as_the_source(
+    tmp_path: Path, clock: FakeClock, source: tuple[CreditLedger, dict[str, Any]], count: int
+) -> None:
+    old, facts = source
+    target = make_ledger(url(tmp_path, "target"), clock=clock, env={"SHARDS": str(count)})
+    try:
+        report = reshard(old, target)
+        assert report.usage_events == 2 * len(WALLETS)
+        assert sum(report.per_shard) == report.events
+        assert all(n > 0 for n in report.per_shard)
+        assert snapshot(target) == snapshot(old)
+        for n, wallet_id in enumerate(WALLETS):
+            holders = [s.shard_index for s in target.shards if s.find(wallet_uuid(wallet_id))]
+            assert len(holders) == 1
+            replay = target.debit(Debit(wallet_id=wallet_id, amount=10 + n, idempotency_key="d1"))
+            assert replay.replayed
+            opened = target.open_wallet(
+                OpenWallet(wallet_id=wallet_id, idempotency_key=f"open-{wallet_id}")
+            )
+            assert opened.replayed
+        again = target.ingest_usage(usage_batch("plain", bill=False)).body
+        assert (again["accepted"], again["duplicates"]) == (0, len(WALLETS))
+        assert target.price_book("default")["rates"][0]["model"] == "m"
+        assert Alerting(target).webhook("hook")["url"] == "http://127.0.0.1:9/x"
+        assert verify_key(target, facts["key"]) is not None
+    finally:
+        target.close()
+
+
+def test_resharding_back_to_one_shard_round_trips(
+    tmp_path: Path, clock: FakeClock, source: tuple[CreditLedger, dict[str, Any]]
+) -> None:
+    old, _ = source
+    before = snapshot(old)
+    middle = make_ledger(url(tmp_path, "middle"), clock=clock, env={"SHARDS": "3"})
+    back = make_ledger(url(tmp_path, "back"), clock=clock)
+    try:
+        reshard(old, middle)
+        reshard(middle, back)
+        assert len(back.shards) == 1
+        assert snapshot(back) == before
+    finally:
+        middle.close()
+        back.close()
+
+
+def test_resharding_refuses_a_target_that_holds_events(
+    tmp_path: Path, clock: FakeClock, source: tuple[CreditLedger, dict[str, Any]]
+) -> None:
+    old, _ = source
+    target = make_ledger(url(tmp_path, "target"), clock=clock, env={"SHARDS": "2"})
+    try:
+        target.open_wallet(OpenWallet(wallet_id="already-here"))
+        with pytest.raises(TargetNotEmpty):
+            reshard(old, target)
+    finally:
+        target.close()
+
+
+def test_the_reshard_command_copies_the_configured_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source_url = url(tmp_path, "cli-source")
+    app = make_ledger(source_url)
+    try:
+        app.open_wallet(OpenWallet(wallet_id="acme"))
+    finally:
+        app.close()
+    monkeypatch.setenv("LEDGER_DATABASE_URL", source_url)
+    target_url = url(tmp_path, "cli-target")
+    assert main(["reshard", "--to", target_url, "--shards", "2"]) == 0
+    assert '"events": 1' in capsys.readouterr().out
+    assert main(["reshard", "--to", target_url, "--shards", "2"]) == 2
+    assert "already holds events" in capsys.readouterr().err
+    copied = make_ledger(target_url)
+    try:
+        assert len(copied.shards) == 2
+        assert copied.wallet("acme")["wallet_id"] == "acme"
+    finally:
+        copied.close()
