@@ -41,11 +41,12 @@ class OperationsController(Controller):
         responses={503: problem_spec(503)},
     )
     def ready(self, ledger: NamedDependency[CreditLedger]) -> StatusOut:
-        """200 when the event store answers a cheap read, else 503 ``not_ready``."""
-        try:
-            ledger.recorder.max_notification_id()
-        except Exception as exc:  # any failure of the store means "not ready", whatever it is
-            raise NotReady("the event store does not answer") from exc
+        """200 when every event store (each shard) answers a cheap read, else 503 ``not_ready``."""
+        for shard in ledger.shards:
+            try:
+                shard.recorder.max_notification_id()
+            except Exception as exc:  # any failure of a store means "not ready", whatever it is
+                raise NotReady(f"event store of shard {shard.shard_index} does not answer") from exc
         return StatusOut(status="ready")
 
     @get(

@@ -9,7 +9,7 @@ import pytest
 from ledger.ids import wallet_uuid
 from ledger.shards import decode_position
 from tests.builders import FakeClock, make_ledger
-from tests.unit.test_api_support import Api, running_api
+from tests.unit.test_api_support import Api, assert_problem, running_api
 from tests.unit.test_shards import wallets_per_shard
 
 SHARDS = 3
@@ -73,3 +73,16 @@ def test_a_customer_key_reaches_its_wallet_in_another_shard(api: Api) -> None:
     api.open_wallet(other, customer_id="c2")
     denied = api.get(f"/v1/wallets/{other}", key=key)
     assert denied.status_code in {403, 404}
+
+
+def test_readiness_fails_when_any_shard_does_not_answer(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert api.get("/readyz", key=None).status_code == 200
+
+    def down() -> None:
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(api.ledger.shards[2].recorder, "max_notification_id", down)
+    response = assert_problem(api.get("/readyz", key=None), 503, "not_ready")
+    assert "shard 2" in response["detail"]
