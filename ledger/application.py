@@ -346,9 +346,13 @@ class CreditLedgerBase(Application[UUID]):
         return recordings
 
     def conflicted(self, command: Command) -> None:
-        """A save of ``command`` collided and will be re-decided (counted by the API)."""
-        if self.on_conflict is not None:
-            self.on_conflict(type(command).__name__)
+        """A save of ``command`` collided and will be re-decided (counted by the API).
+
+        The hook is the home shard's: the API sets it there, and every shard reports to it.
+        """
+        hook = self.home.on_conflict
+        if hook is not None:
+            hook(type(command).__name__)
 
     def hold_records_for(self, wallets: Iterable[Aggregate]) -> list[Aggregate]:
         """Hold records kept in step with the hold events the wallets are about to save."""

@@ -282,3 +282,11 @@ def test_sqlite_shards_keep_their_own_files(tmp_path: Path) -> None:
     assert (in_shard, in_home) == (2, 0)  # opened and granted, all in shard 1
     assert sqlite_shard_path("var/ledger.sqlite3", 3) == str(Path("var/ledger.s3.sqlite3"))
     assert sqlite_shard_path(":memory:", 3) == ":memory:"
+
+
+def test_conflicts_in_any_shard_reach_the_hook_set_on_the_home(ledger: CreditLedger) -> None:
+    seen: list[str] = []
+    ledger.on_conflict = seen.append
+    for index in range(SHARDS):
+        ledger.shards[index].conflicted(Debit(wallet_id="x", amount=1))
+    assert seen == ["Debit"] * SHARDS
