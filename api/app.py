@@ -88,7 +88,8 @@ def open_ledger(database_url: str, shards: int | None = None) -> CreditLedger:
     if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
         Path(env["SQLITE_DBNAME"]).parent.mkdir(parents=True, exist_ok=True)
     if shards is not None:
-        env["SHARDS"] = str(shards)
+        # The prefixed name: eventsourcing reads LEDGER_SHARDS (an exported one too) first.
+        env["LEDGER_SHARDS"] = str(shards)
     ledger: CreditLedger = CreditLedger(env)
     return ledger
 

@@ -39,7 +39,7 @@ from api.projection_cli import (
 )
 from api.serve import serve
 from api.settings import Settings
-from ledger.reshard import TargetNotEmpty, reshard
+from ledger.reshard import SourceChanged, TargetNotEmpty, reshard
 from ledger.shard_map import ShardCountMismatch
 from ledger.stores import store_env
 
@@ -155,12 +155,18 @@ def run_reshard(args: argparse.Namespace) -> int:
         print(f"ledger reshard: {error}", file=sys.stderr)
         return 2
     try:
+        if len(target.shards) != args.shards:
+            print(
+                f"ledger reshard: the target has {len(target.shards)} shard(s) recorded",
+                file=sys.stderr,
+            )
+            return 2
         source = open_ledger(settings.database_url, settings.shards)
         try:
             report = reshard(source, target)
         finally:
             source.close()
-    except TargetNotEmpty as error:
+    except (TargetNotEmpty, ShardCountMismatch, SourceChanged) as error:
         print(f"ledger reshard: {error}", file=sys.stderr)
         return 2
     finally:

@@ -230,7 +230,7 @@ def seed(
     ``shards`` is recorded in the store's shard map here; the servers read it from there.
     """
     started = time.monotonic()
-    ledger = CreditLedger.from_url(database_url, SHARDS=str(shards))
+    ledger = CreditLedger.from_url(database_url, LEDGER_SHARDS=str(shards))
     try:
 
         def fund(wallet_id: str, amount: int) -> None:

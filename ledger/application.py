@@ -7,6 +7,7 @@ Every command runs through :meth:`CreditLedger._run` (see ``ledger.executor``); 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
@@ -40,7 +41,7 @@ from ledger.events import HOLD_CLOSED_AS, HoldCaptured, HoldExpired, HoldPlaced,
 from ledger.executor import Decision, Outcome, StripedLocks, backoff_seconds
 from ledger.ids import hold_record_id, receipt_id, wallet_uuid
 from ledger.records import HoldRecord, Receipt
-from ledger.shard_map import check_shard_count
+from ledger.shard_map import ShardCountMismatch, check_shard_count
 from ledger.shards import (
     MAX_SHARDS,
     ShardEnvironment,
@@ -55,7 +56,12 @@ from ledger.state import Budget, Grant, Hold
 from ledger.stores import store_env
 from ledger.wallet import Wallet
 
-__all__ = ["CreditLedgerBase", "utc_now"]
+__all__ = ["CLAIM_RESULT_KEY", "CreditLedgerBase", "utc_now"]
+
+CLAIM_RESULT_KEY = "claim"
+"""The result of a key claim (``claim_key``), which is never a command's answer."""
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 SNAPSHOT_INTERVAL = 500
@@ -130,7 +136,7 @@ class CreditLedgerBase(Application[UUID]):
         """Open shards 1..n-1 beside this home shard (n from the store's shard map)."""
         wanted = self.env.get("SHARDS")
         try:
-            count = check_shard_count(self, int(wanted) if wanted else None, MAX_SHARDS)
+            count, new = check_shard_count(self, int(wanted) if wanted else None, MAX_SHARDS)
         except BaseException:
             self.close()
             raise
@@ -150,6 +156,9 @@ class CreditLedgerBase(Application[UUID]):
             shard.home = self
             shard.shards = self.shards
             self.shards.append(shard)
+            if new and shard.recorder.select_notifications(start=1, limit=1):
+                self.close()  # tables of another store: its wallets would be found here
+                raise ShardCountMismatch(f"shard {index} of a new store already holds events")
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Any:
         base = super().construct_env(name, env)
@@ -174,14 +183,20 @@ class CreditLedgerBase(Application[UUID]):
         return None if last is None else encode_position(self.shard_index, last)
 
     def close(self) -> None:
-        if self.shard_index == 0:
-            for shard in self.shards[1:]:
-                shard.close()
-            del self.shards[1:]
-        if self.committer is not None:
-            self.committer.close()
-        self.snapshotter.close()
-        super().close()
+        try:
+            if self.shard_index == 0:
+                # Every shard is closed even if one fails; the list stays, so a closed ledger
+                # fails loudly instead of routing every wallet to the home store.
+                for shard in self.shards[1:]:
+                    try:
+                        shard.close()
+                    except Exception:
+                        log.exception("closing shard %d failed", shard.shard_index)
+        finally:
+            if self.committer is not None:
+                self.committer.close()
+            self.snapshotter.close()
+            super().close()
 
     def _snapshot(self, aggregate_id: UUID, version: int) -> None:
         self.take_snapshot(aggregate_id, version=version)
@@ -316,6 +331,39 @@ class CreditLedgerBase(Application[UUID]):
                     continue
                 return Outcome(decision.body, replayed=False, position=self.position_of(recordings))
         raise Contention(scope or "(server)", self.max_attempts)
+
+    def claim_key(self, scope: str, key: str, command: Command) -> None:
+        """Reserve a server-wide idempotency ``key`` for ``command`` in this (home) store.
+
+        With shards, a server-wide command (opening a wallet) commits in another store than
+        its key's other uses might, so the key is claimed here first: a claim made for
+        another request raises ``IdempotencyConflict``; the same request (a retry) goes on.
+        A claim is never taken back, so a key whose request was then refused for the state
+        it met (``wallet_exists``) stays bound to that request.
+        """
+        rid = receipt_id(scope, key)
+        fingerprint = command.fingerprint()
+        for _ in range(2):
+            found: Receipt | None = self.find(rid)
+            if found is not None:
+                if found.fingerprint != fingerprint:
+                    raise IdempotencyConflict(key)
+                return
+            claim = Receipt.record(
+                receipt_id=rid,
+                scope=scope,
+                key=key,
+                operation=type(command).__name__,
+                fingerprint=fingerprint,
+                result={CLAIM_RESULT_KEY: True},
+                wallet_version=None,
+            )
+            try:
+                self.save(claim)
+            except IntegrityError:
+                continue  # claimed meanwhile: compare with that claim
+            return
+        raise Contention(scope or "(server)", 2)
 
     def replay(self, rid: UUID, key: str, fingerprint: str) -> Outcome | None:
         receipt: Receipt | None = self.find(rid)

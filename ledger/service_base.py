@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -31,25 +32,37 @@ class ExpireDue(Command):
     """Internal command of the sweep: record the expiries due in one wallet."""
 
 
+def _new_wallet(cmd: OpenWallet, at: datetime) -> Wallet:
+    check_id("wallet_id", cmd.wallet_id)
+    return Wallet.open(
+        wallet_id=cmd.wallet_id,
+        customer_id=cmd.customer_id or cmd.wallet_id,
+        unit=cmd.unit,
+        overdraft_limit=cmd.overdraft_limit,
+        price_book_id=cmd.price_book_id,
+        metadata=dict(cmd.metadata),
+        at=at,
+    )
+
+
 class WalletService(PricingLedger):
-    @on_wallet_shard
     def open_wallet(self, cmd: OpenWallet) -> Outcome:
+        """Open a wallet in its shard. Its idempotency key is server-wide (the contract): in a
+        sharded store it is first claimed in the home shard (see ``claim_key``)."""
+        shard = self.shard_for(cmd.wallet_id) if isinstance(cmd.wallet_id, str) else self
+        if shard is not self.home and cmd.idempotency_key is not None:
+            _new_wallet(cmd, self.now())  # bad input is refused before the key is claimed
+            self.home.claim_key("", cmd.idempotency_key, cmd)
+        return shard._open_wallet_here(cmd)
+
+    def _open_wallet_here(self, cmd: OpenWallet) -> Outcome:
         key, given = self.key_of(cmd)
 
         def decide(_: bool) -> Decision:
             at = self.now()
-            check_id("wallet_id", cmd.wallet_id)
+            wallet = _new_wallet(cmd, at)
             if self.find(wallet_uuid(cmd.wallet_id)) is not None:
                 raise WalletExists(cmd.wallet_id)
-            wallet = Wallet.open(
-                wallet_id=cmd.wallet_id,
-                customer_id=cmd.customer_id or cmd.wallet_id,
-                unit=cmd.unit,
-                overdraft_limit=cmd.overdraft_limit,
-                price_book_id=cmd.price_book_id,
-                metadata=dict(cmd.metadata),
-                at=at,
-            )
             return Decision(
                 {**wallet.view(at), "version": wallet.version}, [wallet], wallet.version
             )

@@ -69,8 +69,8 @@ def _validated(wanted: int | None, limit: int) -> int | None:
     return wanted
 
 
-def check_shard_count(home: _Home, wanted: int | None, limit: int) -> int:
-    """The store's shard count, recorded now if this is its first start.
+def check_shard_count(home: _Home, wanted: int | None, limit: int) -> tuple[int, bool]:
+    """The store's shard count, and whether it was recorded now (the store's first start).
 
     Raises :class:`ShardCountMismatch` if ``wanted`` (``LEDGER_SHARDS``) differs from the
     recorded count, or if more than one shard is asked of a store that already has wallets
@@ -85,11 +85,12 @@ def check_shard_count(home: _Home, wanted: int | None, limit: int) -> int:
                     f"the store was set up with {found.count} shard(s), "
                     f"LEDGER_SHARDS={wanted}; see 'Shards' in docs/operations.md"
                 )
-            return found.count
+            return found.count, False
         count = wanted or 1
-        if count == 1:
-            return 1
-        if _has_wallets(home):
+        empty = _is_empty(home)
+        if count == 1 and not empty:
+            return 1, False  # a store from before shards: one shard, nothing recorded
+        if not empty and _has_wallets(home):
             raise ShardCountMismatch(
                 f"the store already holds wallets in one shard; LEDGER_SHARDS={count} "
                 "needs a migration (see 'Shards' in docs/operations.md)"
@@ -98,8 +99,12 @@ def check_shard_count(home: _Home, wanted: int | None, limit: int) -> int:
             home.save(ShardMap.fix(count))
         except IntegrityError:
             continue
-        return count
+        return count, True
     raise RuntimeError("the shard map could neither be read nor recorded")
+
+
+def _is_empty(home: _Home) -> bool:
+    return len(home.recorder.select_notifications(start=1, limit=1)) == 0
 
 
 def _has_wallets(home: _Home) -> bool:

@@ -67,9 +67,12 @@ def decode_position(position: int) -> tuple[int, int]:
 
 def sqlite_shard_path(dbname: str, shard: int) -> str:
     """The SQLite file of ``shard`` beside the home file: ``ledger.sqlite3`` ->
-    ``ledger.s1.sqlite3``. An in-memory database stays in memory (its own, per shard)."""
-    if shard == 0 or ":memory:" in dbname or "mode=memory" in dbname:
+    ``ledger.s1.sqlite3`` (ValueError for URIs and in-memory names: use ``memory://``)."""
+    if shard == 0:
         return dbname
+    if dbname.startswith("file:") or ":memory:" in dbname or "mode=memory" in dbname:
+        # A URI or an in-memory name would be shared by every shard (one table for all).
+        raise ValueError(f"SQLite shards need a plain file path, not {dbname!r}")
     path = PurePath(dbname)
     return str(path.with_name(f"{path.stem}.s{shard}{path.suffix}"))
 
@@ -125,7 +128,9 @@ def on_wallet_shard(method: Callable[Concatenate[S, P], R]) -> Callable[Concaten
     """
 
     def routed(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        wallet_id = _wallet_id_of(args[0]) if args else None
+        if not args:
+            raise TypeError(f"{method.__name__} takes its wallet id (or command) positionally")
+        wallet_id = _wallet_id_of(args[0])
         target = self if wallet_id is None else self.shard_for(wallet_id)
         return method(target, *args, **kwargs)
 

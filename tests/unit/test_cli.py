@@ -65,6 +65,7 @@ def test_every_subcommand_is_in_the_table() -> None:
         ("projections", "rebuild"),
         ("projections", "status"),
         ("reconcile",),
+        ("reshard",),
     ]
     assert all(command.help for command in COMMANDS)
     parsed = build_parser().parse_args(["keys", "create", "--scope", "admin"])

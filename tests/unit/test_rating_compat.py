@@ -103,7 +103,9 @@ def test_a_store_of_events_from_before_rating_replays_and_takes_rated_commands()
     _history(original)
     copy = make_ledger()
     log = original.recorder.select_notifications(start=1, limit=1000)
-    copy.recorder.insert_events([_without_rating(n) for n in log])
+    # (each new store records its own shard map first: that one is not copied)
+    history = [n for n in log if not n.topic.startswith("ledger:ShardMap.")]
+    copy.recorder.insert_events([_without_rating(n) for n in history])
 
     # When the copy loads the wallet and reads its events
     view = copy.wallet("acme")

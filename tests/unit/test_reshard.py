@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from api.cli import main
 from api.keys import issue_key, verify_key
+from ledger import reshard as reshard_module
 from ledger.alerting import Alerting, PutAlertSettings, PutWebhook
 from ledger.commands import (
     CaptureHold,
@@ -20,8 +23,9 @@ from ledger.commands import (
     PutPriceBook,
     SetBudget,
 )
+from ledger.errors import IdempotencyConflict
 from ledger.ids import wallet_uuid
-from ledger.reshard import TargetNotEmpty, reshard
+from ledger.reshard import SourceChanged, TargetNotEmpty, reshard
 from ledger.service import CreditLedger
 from tests.builders import FakeClock, make_ledger
 
@@ -104,14 +108,19 @@ def source(tmp_path: Path, clock: FakeClock) -> Iterator[tuple[CreditLedger, dic
     app.close()
 
 
-@pytest.mark.parametrize("count", [3, 2])
+@pytest.mark.parametrize(("count", "page"), [(3, 500), (2, 1), (3, 7)])
 def test_a_resharded_store_answers_as_the_source(
-    tmp_path: Path, clock: FakeClock, source: tuple[CreditLedger, dict[str, Any]], count: int
+    tmp_path: Path,
+    clock: FakeClock,
+    source: tuple[CreditLedger, dict[str, Any]],
+    count: int,
+    page: int,
 ) -> None:
+    """Small pages put hold records' two events and usage batches on page edges."""
     old, facts = source
     target = make_ledger(url(tmp_path, "target"), clock=clock, env={"SHARDS": str(count)})
     try:
-        report = reshard(old, target)
+        report = reshard(old, target, page=page)
         assert report.usage_events == 2 * len(WALLETS)
         assert sum(report.per_shard) == report.events
         assert all(n > 0 for n in report.per_shard)
@@ -125,6 +134,9 @@ def test_a_resharded_store_answers_as_the_source(
                 OpenWallet(wallet_id=wallet_id, idempotency_key=f"open-{wallet_id}")
             )
             assert opened.replayed
+            other = WALLETS[(n + 1) % len(WALLETS)]
+            with pytest.raises(IdempotencyConflict):  # the key stays server-wide
+                target.open_wallet(OpenWallet(wallet_id=other, idempotency_key=f"open-{wallet_id}"))
         again = target.ingest_usage(usage_batch("plain", bill=False)).body
         assert (again["accepted"], again["duplicates"]) == (0, len(WALLETS))
         assert target.price_book("default")["rates"][0]["model"] == "m"
@@ -185,3 +197,42 @@ def test_the_reshard_command_copies_the_configured_store(
         assert copied.wallet("acme")["wallet_id"] == "acme"
     finally:
         copied.close()
+
+
+def test_a_copy_during_which_the_source_moved_fails(
+    tmp_path: Path,
+    clock: FakeClock,
+    source: tuple[CreditLedger, dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old, _ = source
+    real_copy = reshard_module._copy_page
+    written: list[bool] = []
+
+    def copy_while_a_writer_writes(*args: Any) -> None:
+        if not written:  # a writer that was not stopped
+            old.open_wallet(OpenWallet(wallet_id="late"))
+            written.append(True)
+        real_copy(*args)
+
+    monkeypatch.setattr(reshard_module, "_copy_page", copy_while_a_writer_writes)
+    target = make_ledger(url(tmp_path, "target"), clock=clock, env={"SHARDS": "2"})
+    try:
+        with pytest.raises(SourceChanged):
+            reshard(old, target)
+    finally:
+        target.close()
+
+
+def test_an_unknown_topic_stops_the_copy(tmp_path: Path, clock: FakeClock) -> None:
+    old = make_ledger(url(tmp_path, "odd"), clock=clock)
+    target = make_ledger(url(tmp_path, "target"), clock=clock, env={"SHARDS": "2"})
+    try:
+        old.recorder.insert_events(
+            [StoredEvent(originator_id=uuid4(), originator_version=1, topic="x:Y", state=b"{}")]
+        )
+        with pytest.raises(ValueError, match="does not know where 'x:Y' belongs"):
+            reshard(old, target)
+    finally:
+        old.close()
+        target.close()

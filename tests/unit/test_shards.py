@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from ledger.commands import Debit, GrantCredits, OpenWallet, PlaceHold, PutPriceBook
-from ledger.errors import IdempotencyConflict, WalletNotFound
-from ledger.ids import wallet_uuid
+from ledger.errors import IdempotencyConflict, ValidationFailed, WalletNotFound
+from ledger.ids import price_book_uuid, wallet_uuid
 from ledger.service import CreditLedger
 from ledger.shard_map import SHARD_MAP_ID, ShardCountMismatch
 from ledger.shards import (
@@ -146,7 +146,8 @@ def test_a_debit_in_another_shard_is_rated_with_the_home_price_book(ledger: Cred
     assert ledger.wallet(wallet_id)["balance"]["available"] == 100 - 11
     # The book is a server-wide fact of the home shard, whichever shard was asked to write it.
     shard(ledger, 1).put_price_book(PutPriceBook(price_book_id="other", rates=rates))
-    assert ledger.shards[0].find(wallet_uuid("x")) is None
+    assert shard(ledger, 1).find(price_book_uuid("other")) is None
+    assert ledger.shards[0].find(price_book_uuid("other")) is not None
     assert ledger.price_book("other")["version"] == 1
 
 
@@ -244,17 +245,33 @@ def test_later_processes_read_the_shard_count_from_the_store(tmp_path: Path) -> 
         make_ledger(url, env={"SHARDS": "2"})
 
 
-def test_an_unsharded_store_with_wallets_refuses_more_shards(tmp_path: Path) -> None:
+def test_a_new_store_records_its_count_even_for_one_shard(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    first = make_ledger(url)
+    first.close()
+    with pytest.raises(ShardCountMismatch, match="set up with 1 shard"):
+        make_ledger(url, env={"SHARDS": "2"})
+
+
+def _forget_the_shard_map(path: Path) -> None:
+    """Make the store look like one from before shards (wallets, no map)."""
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("DELETE FROM stored_events WHERE topic LIKE 'ledger:ShardMap.%'")
+        db.commit()
+
+
+def test_a_store_from_before_shards_stays_one_shard(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path)
     first = make_ledger(url)
     fund(first, "acme")
-    assert first.shards[0].find(SHARD_MAP_ID) is None  # one shard records nothing
     first.close()
+    _forget_the_shard_map(tmp_path / "ledger.sqlite3")
     with pytest.raises(ShardCountMismatch, match="needs a migration"):
         make_ledger(url, env={"SHARDS": "2"})
     again = make_ledger(url)
     try:
         assert len(again.shards) == 1
+        assert again.shards[0].find(SHARD_MAP_ID) is None  # nothing recorded for it
         assert again.wallet("acme")["balance"]["available"] == 100
     finally:
         again.close()
@@ -281,7 +298,22 @@ def test_sqlite_shards_keep_their_own_files(tmp_path: Path) -> None:
         in_home = db.execute(wallet_events).fetchone()[0]
     assert (in_shard, in_home) == (2, 0)  # opened and granted, all in shard 1
     assert sqlite_shard_path("var/ledger.sqlite3", 3) == str(Path("var/ledger.s3.sqlite3"))
-    assert sqlite_shard_path(":memory:", 3) == ":memory:"
+    assert sqlite_shard_path(":memory:", 0) == ":memory:"
+    for shared in (":memory:", "file:x?mode=memory&cache=shared", "file:ledger?mode=rwc"):
+        with pytest.raises(ValueError, match="plain file path"):
+            sqlite_shard_path(shared, 1)
+
+
+def test_a_wallet_id_by_keyword_is_refused_rather_than_routed_home(ledger: CreditLedger) -> None:
+    with pytest.raises(TypeError, match="positionally"):
+        ledger.wallet(wallet_id="w0")
+
+
+def test_a_closed_ledger_does_not_route_wallets_to_the_home(ledger: CreditLedger) -> None:
+    wallet_id = wallets_per_shard()[1][0]
+    ledger.close()
+    assert len(ledger.shards) == SHARDS
+    assert ledger.shard_for(wallet_id) is ledger.shards[1]
 
 
 def test_conflicts_in_any_shard_reach_the_hook_set_on_the_home(ledger: CreditLedger) -> None:
@@ -290,3 +322,42 @@ def test_conflicts_in_any_shard_reach_the_hook_set_on_the_home(ledger: CreditLed
     for index in range(SHARDS):
         ledger.shards[index].conflicted(Debit(wallet_id="x", amount=1))
     assert seen == ["Debit"] * SHARDS
+
+
+def test_a_wallet_opening_key_is_server_wide_across_shards(ledger: CreditLedger) -> None:
+    (home, *_), (first, second), (third, *_) = wallets_per_shard()
+    opened = ledger.open_wallet(OpenWallet(wallet_id=first, idempotency_key="K"))
+    again = ledger.open_wallet(OpenWallet(wallet_id=first, idempotency_key="K"))
+    assert again.replayed
+    assert again.body == opened.body
+    for other in (second, third, home):  # same shard, another shard, the home shard
+        with pytest.raises(IdempotencyConflict):
+            ledger.open_wallet(OpenWallet(wallet_id=other, idempotency_key="K"))
+        with pytest.raises(WalletNotFound):
+            ledger.wallet(other)
+
+
+def test_a_key_first_used_in_the_home_shard_is_refused_elsewhere(ledger: CreditLedger) -> None:
+    (home, *_), (elsewhere, *_), _ = wallets_per_shard()
+    ledger.open_wallet(OpenWallet(wallet_id=home, idempotency_key="H"))
+    with pytest.raises(IdempotencyConflict):
+        ledger.open_wallet(OpenWallet(wallet_id=elsewhere, idempotency_key="H"))
+
+
+def test_bad_input_does_not_claim_a_wallet_opening_key(ledger: CreditLedger) -> None:
+    _, (wallet_id, *_), _ = wallets_per_shard()
+    with pytest.raises(ValidationFailed):
+        ledger.open_wallet(OpenWallet(wallet_id=wallet_id, overdraft_limit=-1, idempotency_key="B"))
+    assert (
+        ledger.open_wallet(OpenWallet(wallet_id=wallet_id, idempotency_key="B")).body["wallet_id"]
+        == wallet_id
+    )
+
+
+def test_a_new_store_refuses_shard_files_left_from_another(tmp_path: Path) -> None:
+    old = make_ledger(sqlite_url(tmp_path), env={"SHARDS": "2"})
+    fund(old, wallets_per_shard(2)[1][0])
+    old.close()
+    (tmp_path / "ledger.sqlite3").unlink()  # the home file goes, shard 1's file stays
+    with pytest.raises(ShardCountMismatch, match="shard 1 of a new store already holds"):
+        make_ledger(sqlite_url(tmp_path), env={"SHARDS": "2"})
