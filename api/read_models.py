@@ -6,7 +6,8 @@ SQLite in memory for a ``memory://`` ledger). It
 
 * keeps the views current from a background thread when the projections run in process
   (:func:`runs_in_process`: by default on SQLite and memory stores, which cannot notify
-  another process; on PostgreSQL ``ledger project`` runs beside the API instead);
+  another process; on PostgreSQL ``ledger project`` runs beside the API instead), from
+  every shard of the ledger;
 * waits, for a read with ``?min_position=N``, until the views have applied position ``N``
   (at most ``LEDGER_PROJECTION_WAIT_SECONDS``), else :class:`ProjectionLagging` (503);
 * reports each projection's position and lag (the admin route and the Prometheus gauges);
@@ -37,7 +38,7 @@ from projections import (
 )
 from projections.alerts_delivery import AlertDelivery
 from projections.rebuild import RebuildStopped, rebuild
-from projections.runner import live_positions
+from projections.runner import live_shard_positions, reached_position
 
 __all__ = [
     "IN_PROCESS_STORES",
@@ -142,7 +143,7 @@ class ReadModels:
         pool_size = int(env.get("POSTGRES_POOL_SIZE") or 4)
         views = open_views(env, application_name="ledger-api", pool_size=pool_size)
         try:
-            install_views(views)
+            install_views(views, shards=len(ledger.shards))
         except BaseException:
             views.close()
             raise
@@ -191,7 +192,8 @@ class ReadModels:
         self.views.close()
 
     def wait_for(self, position: int, names: Sequence[str]) -> None:
-        """Return once the views ``names`` have applied ``position`` (0 or less: at once).
+        """Return once the views ``names`` have applied ``position`` (0 or less: at once),
+        an encoded position of one shard's log (see ``ledger.shards``).
 
         Raises:
             ProjectionLagging: They did not within ``wait_seconds``.
@@ -200,8 +202,8 @@ class ReadModels:
             return
         if wait_for_position(self.views, position, self.wait_seconds, names):
             return
-        reached = live_positions(self.views, names)
-        raise ProjectionLagging(min(reached.values(), default=0), position)
+        reached = live_shard_positions(self.views, names)
+        raise ProjectionLagging(reached_position(reached, position), position)
 
     def status(self) -> list[dict[str, Any]]:
         """Every projection's position, the log's head, the lag and the status."""

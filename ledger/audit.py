@@ -5,6 +5,9 @@ models in ``projections/`` replace them for large ledgers. Every posting becomes
 rows (one per leg) that share the event's ``position`` (its notification id), so a page never
 splits a transaction: ``after`` is a position and a page may exceed ``limit`` by the legs of
 its last event.
+
+A sharded ledger (see :mod:`ledger.shards`) is read shard after shard, at encoded positions:
+every row of shard 0, then of shard 1, and so on, which is the read models' journal order.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from ledger.events import (
     event_type,
 )
 from ledger.ids import wallet_uuid
+from ledger.shards import decode_position, encode_position
 from ledger.state import SUBJECT_KEYS
 from ledger.validation import check_position, fail
 
@@ -63,18 +67,24 @@ def check_usage_query(window: str, group_by: list[str]) -> None:
 
 
 def _notifications(app: CreditLedgerBase, after: int) -> Iterator[tuple[int, WalletEvent]]:
-    """(position, event) for every wallet event after ``after``, in log order."""
-    start = after + 1
-    while True:
-        # Only wallet topics: other aggregates (receipts, API keys) are not the ledger's to decode.
-        page = app.recorder.select_notifications(start=start, limit=PAGE, topics=WALLET_TOPICS)
-        for notification in page:
-            event = app.mapper.to_domain_event(notification)
-            if isinstance(event, WalletEvent):
-                yield notification.id, event
-        if len(page) < PAGE:
-            return
-        start = page[-1].id + 1
+    """(position, event) for every wallet event after ``after``, in log order (shard by
+    shard, at encoded positions)."""
+    first, after_id = decode_position(after)
+    for shard in app.home.shards[first:]:
+        start = (after_id if shard.shard_index == first else 0) + 1
+        while True:
+            # Only wallet topics: other aggregates (receipts, API keys) are not the ledger's
+            # to decode.
+            page = shard.recorder.select_notifications(
+                start=start, limit=PAGE, topics=WALLET_TOPICS
+            )
+            for notification in page:
+                event = shard.mapper.to_domain_event(notification)
+                if isinstance(event, WalletEvent):
+                    yield encode_position(shard.shard_index, notification.id), event
+            if len(page) < PAGE:
+                break
+            start = page[-1].id + 1
 
 
 class _Wallets:
@@ -88,7 +98,12 @@ class _Wallets:
         if isinstance(event, WalletOpened):
             self._known[event.originator_id] = (event.wallet_id, event.unit)
         if event.originator_id not in self._known:
-            wallet: Any = self._app.repository.get(event.originator_id)
+            # Only the id's shard holds it; find it there (an unsharded ledger has one).
+            wallet: Any = next(
+                found
+                for shard in self._app.home.shards
+                if (found := shard.find(event.originator_id)) is not None
+            )
             self._known[event.originator_id] = (wallet.wallet_id, wallet.unit)
         return self._known[event.originator_id]
 
@@ -204,7 +219,7 @@ def usage_series(
     check_usage_query(window, group_by)
     app.load_wallet(wallet_id)
     cells: dict[tuple[datetime, tuple[str | None, ...]], list[int]] = defaultdict(lambda: [0, 0])
-    for event in app.events.get(wallet_uuid(wallet_id)):
+    for event in app.shard_for(wallet_id).events.get(wallet_uuid(wallet_id)):
         if isinstance(event, CreditsDebited):
             when, amount = event.usage_at, event.amount
         elif isinstance(event, HoldCaptured):

@@ -3,7 +3,9 @@
 Written plainly, one event at a time and independently of the batched SQL writers, so that
 reconciliation compares two separate computations of the same rules. The shapes match each
 projection's ``dump()``; the journal is compared row by row with ``ledger.audit.journal_rows``
-instead (see :mod:`projections.reconcile`).
+instead (see :mod:`projections.reconcile`). Every rule is per wallet (whose events are all
+in one shard's log, in order) or a sum or maximum, so folding a sharded ledger's logs one
+after the other gives what any interleaving of them would.
 """
 
 from __future__ import annotations
@@ -56,6 +58,17 @@ class Fold:
         if name == "budget_status":
             return {"budgets": dict(self.budgets), "periods": dict(self.periods)}
         return {}
+
+    def copy(self) -> Fold:
+        """An independent copy (the values are immutable: the dicts are copied shallowly)."""
+        return Fold(
+            balances=dict(self.balances),
+            days=dict(self.days),
+            usage=dict(self.usage),
+            budgets=dict(self.budgets),
+            periods=dict(self.periods),
+            last_event=self.last_event,
+        )
 
     def apply(self, change: Change) -> None:
         self.last_event = change.position

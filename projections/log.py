@@ -1,6 +1,13 @@
-"""Reading the ledger's notification log in batches, as decoded, checked wallet events.
+"""Reading the ledger's notification logs in batches, as decoded, checked wallet events.
 
-Positions are notification ids: ordered (the Postgres recorder commits inserts in id order
+A sharded ledger has one log per shard (see :mod:`ledger.shards`); a :class:`LogReader`
+reads one of them (:func:`shard_readers` gives one per shard). Its reads take and return
+that log's plain notification ids (``after``, ``stop``, :attr:`Batch.last`, ``head``),
+while the positions it hands to projections (of changes, other events and usage) are
+encoded with the shard (:func:`ledger.shards.encode_position`), so they are unique
+across shards; shard 0's encoded positions are its notification ids.
+
+Notification ids are ordered (the Postgres recorder commits inserts in id order
 under its table lock) but not gapless (a rolled-back insert burns ids), so readers always
 ask for ids *after* the last one they saw and never compute ``position + 1``. A batch's
 ``last`` is the id of the last notification read, wallet event or not, so the tracked
@@ -23,10 +30,11 @@ import ledger.alert_settings  # registers the topics of OTHER_TOPIC_PREFIXES
 import ledger.webhooks  # noqa: F401 - registers the topics of OTHER_TOPIC_PREFIXES
 from ledger.application import CreditLedgerBase
 from ledger.events import WalletEvent, WalletOpened
+from ledger.shards import encode_position
 from ledger.usage import USAGE_BATCH_TOPIC, UsageBatchRecorded
 from projections.base import Change, UsageChange, check_change
 
-__all__ = ["MAX_BATCH", "OTHER_TOPIC_PREFIXES", "Batch", "LogReader", "Other"]
+__all__ = ["MAX_BATCH", "OTHER_TOPIC_PREFIXES", "Batch", "LogReader", "Other", "shard_readers"]
 
 MAX_BATCH = 1000
 WALLET_CACHE_SIZE = 100_000
@@ -49,7 +57,8 @@ class Other:
 
 @dataclass(frozen=True)
 class Batch:
-    """Notifications after some position: how many, the last id, and the wallet events."""
+    """Notifications of one shard's log after some id: how many, the last id (plain, of
+    that log), and the wallet events (at encoded positions)."""
 
     last: int
     count: int
@@ -59,6 +68,7 @@ class Batch:
     usage_notifications: tuple[Any, ...] = ()
     decode: Callable[[Any], Any] | None = field(default=None, repr=False, compare=False)
     others: tuple[Other, ...] = ()
+    shard: int = 0
 
     @cached_property
     def usage(self) -> list[UsageChange]:
@@ -70,7 +80,7 @@ class Batch:
             event = self.decode(notification)
             if isinstance(event, UsageBatchRecorded):
                 found.extend(
-                    UsageChange(notification.id, index, record)
+                    UsageChange(encode_position(self.shard, notification.id), index, record)
                     for index, record in enumerate(event.usage)
                 )
         return found
@@ -91,12 +101,13 @@ class LogReader:
 
     def __init__(self, app: CreditLedgerBase, *, cache_size: int = WALLET_CACHE_SIZE) -> None:
         self.app = app
+        self.shard: int = getattr(app, "shard_index", 0)
         # Bounded (least recently used goes first): a miss costs one single-row read.
         self._wallets: OrderedDict[UUID, tuple[str, str]] = OrderedDict()
         self._cache_size = cache_size
 
     def head(self) -> int:
-        """The highest notification id in the log (0 when empty)."""
+        """The highest notification id in this shard's log (0 when empty)."""
         return int(self.app.recorder.max_notification_id() or 0)
 
     def read(self, after: int, limit: int, *, stop: int | None = None, check: bool = True) -> Batch:
@@ -116,7 +127,8 @@ class LogReader:
         others: list[Other] = []
         for notification in notifications:
             if str(notification.topic).startswith(OTHER_TOPIC_PREFIXES):
-                others.append(Other(notification.id, self.app.mapper.to_domain_event(notification)))
+                other = self.app.mapper.to_domain_event(notification)
+                others.append(Other(self.position(notification.id), other))
                 continue
             if notification.topic == USAGE_BATCH_TOPIC:
                 usage.append(notification)
@@ -127,7 +139,7 @@ class LogReader:
             if not isinstance(event, WalletEvent):
                 continue
             wallet_id, unit = self.wallet_of(event)
-            change = Change(notification.id, event, wallet_id, unit)
+            change = Change(self.position(notification.id), event, wallet_id, unit)
             if check:
                 check_change(change)
             changes.append(change)
@@ -139,7 +151,12 @@ class LogReader:
             usage_notifications=tuple(usage),
             decode=self.app.mapper.to_domain_event,
             others=tuple(others),
+            shard=self.shard,
         )
+
+    def position(self, notification_id: int) -> int:
+        """The encoded position of this log's ``notification_id``."""
+        return encode_position(self.shard, notification_id)
 
     def recorded_at(self, after: int) -> datetime | None:
         """When the first notification after ``after`` was recorded (None at the head)."""
@@ -169,3 +186,9 @@ class LogReader:
         if len(self._wallets) > self._cache_size:
             self._wallets.popitem(last=False)
         return known
+
+
+def shard_readers(app: CreditLedgerBase, **options: Any) -> list[LogReader]:
+    """One reader per shard of ``app``'s ledger (just ``app``'s own when unsharded)."""
+    shards = getattr(getattr(app, "home", app), "shards", None) or [app]
+    return [LogReader(shard, **options) for shard in shards]

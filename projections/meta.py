@@ -2,9 +2,13 @@
 
 * ``projection_generations``: per projection name, the ``live`` generation queries read
   and the generation ``building`` beside it during a rebuild (NULL otherwise).
-* ``projection_tracking``: one row per (projection, generation): the last notification id
-  applied (``position``), the last wallet event among them (``last_event``, which the
-  journal's paging needs) and when it moved. It is updated in the same transaction as the
+* ``projection_tracking``: one row per (projection, generation) and shard of the ledger:
+  the last notification id of that shard's log applied (``position``, a plain id), the
+  last wallet event among them (``last_event``, an encoded position, see
+  :func:`ledger.shards.encode_position`, which the journal's paging needs) and when it
+  moved. Shard 0 is tracked under the projection's name, shard ``k`` > 0 under
+  ``<name>#<k>`` (:func:`tracking_name`): an unsharded ledger has exactly the rows it had
+  before shards existed. It is updated in the same transaction as the
   view rows, with a compare-and-set on the old position, so two writers of one generation
   can never both apply a batch.
 * ``projection_workers``: a heartbeat per projection name from the running worker, which
@@ -26,11 +30,15 @@ __all__ = [
     "TrackingConflict",
     "advance",
     "heartbeat",
+    "insert_tracking",
     "install",
     "lock_tracking",
     "read_generations",
     "read_heartbeats",
     "read_tracking",
+    "shard_positions",
+    "split_tracking_name",
+    "tracking_name",
 ]
 
 GENERATIONS = "projection_generations"
@@ -72,6 +80,17 @@ HEARTBEAT = (
 SELECT_HEARTBEATS = "SELECT name, worker, heartbeat_at FROM {workers}"
 
 
+def tracking_name(name: str, shard: int) -> str:
+    """The tracking row name of projection ``name`` for ``shard`` of the ledger."""
+    return name if shard == 0 else f"{name}#{shard}"
+
+
+def split_tracking_name(tracked: str) -> tuple[str, int]:
+    """``(projection name, shard)`` of a tracking row name."""
+    name, mark, shard = tracked.partition("#")
+    return (name, int(shard)) if mark else (name, 0)
+
+
 class TrackingConflict(Exception):
     """Another writer moved this generation's position first; re-read and go on."""
 
@@ -93,8 +112,9 @@ def _sql(tx: Tx, template: str) -> str:
     return tx.dialect.sql(template, **_NAMES)
 
 
-def install(tx: Tx, projections: Iterable[Projection], now: datetime) -> None:
-    """Create the bookkeeping tables, and a live generation 1 for new projections."""
+def install(tx: Tx, projections: Iterable[Projection], now: datetime, *, shards: int = 1) -> None:
+    """Create the bookkeeping tables, a live generation 1 for new projections, and a
+    tracking row per shard (of ``shards``) for each of their generations."""
     if tx.dialect.is_postgres:
         tx.execute(PG_INSTALL_LOCK)
     for statement in CREATE_META:
@@ -105,9 +125,15 @@ def install(tx: Tx, projections: Iterable[Projection], now: datetime) -> None:
         for generation in (gens.live, gens.building):
             if generation is not None:
                 projection.create(tx, generation)
-                tx.execute(
-                    _sql(tx, INSERT_TRACKING), (projection.name, generation, tx.dialect.to_db(now))
-                )
+                insert_tracking(tx, projection.name, generation, now, shards=shards)
+
+
+def insert_tracking(tx: Tx, name: str, generation: int, now: datetime, *, shards: int) -> None:
+    """Tracking rows at position 0 for every shard of one generation (existing ones stay)."""
+    tx.executemany(
+        _sql(tx, INSERT_TRACKING),
+        [(tracking_name(name, k), generation, tx.dialect.to_db(now)) for k in range(shards)],
+    )
 
 
 def read_generations(tx: Tx, *, lock: bool = False) -> dict[str, Generations]:
@@ -122,6 +148,20 @@ def read_tracking(tx: Tx) -> dict[tuple[str, int], Tracking]:
         (name, generation): Tracking(position, last_event, tx.dialect.from_db(updated))
         for name, generation, position, last_event, updated in tx.all(_sql(tx, SELECT_TRACKING))
     }
+
+
+def shard_positions(
+    tracking: dict[tuple[str, int], Tracking], name: str, generation: int
+) -> dict[int, Tracking]:
+    """The tracking rows of one generation of projection ``name``, by shard."""
+    found: dict[int, Tracking] = {}
+    for (tracked, gen), row in tracking.items():
+        if gen != generation:
+            continue
+        base, shard = split_tracking_name(tracked)
+        if base == name:
+            found[shard] = row
+    return found
 
 
 def lock_tracking(tx: Tx, name: str, generation: int) -> tuple[int, int] | None:

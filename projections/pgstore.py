@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -93,26 +93,29 @@ class PostgresViews(ViewStore):
     def is_missing_table(self, error: BaseException) -> bool:
         return isinstance(error, psycopg.errors.UndefinedTable)
 
-    def waker(self, channel: str | None) -> Waker:
-        if not channel:
+    def waker(self, channel: str | Sequence[str] | None) -> Waker:
+        channels = [channel] if isinstance(channel, str) else list(channel or ())
+        if not channels:
             return SleepWaker()
-        return ListenWaker(self._connect, channel)
+        return ListenWaker(self._connect, channels)
 
     def close(self) -> None:
         self.pool.close()
 
 
 class ListenWaker:
-    """Wakes an idle runner on the events table's NOTIFY, with polling as the fallback.
+    """Wakes an idle runner on the events tables' NOTIFY, with polling as the fallback.
 
-    The recorder sends ``NOTIFY <events table>`` in every insert transaction. A lost LISTEN
+    The recorder sends ``NOTIFY <events table>`` in every insert transaction; one connection
+    listens on the channel of every shard (``channels``), and a notification on any of
+    them wakes the runner, which then reads a batch from every shard. A lost LISTEN
     connection is logged and replaced; until then the runner simply polls, so a missed
     notification delays work by at most one poll interval.
     """
 
-    def __init__(self, connect: Mapping[str, Any], channel: str) -> None:
+    def __init__(self, connect: Mapping[str, Any], channels: str | Sequence[str]) -> None:
         self._connect = dict(connect)
-        self._channel = channel
+        self._channels = [channels] if isinstance(channels, str) else list(channels)
         self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
         self._failed_at = 0.0
 
@@ -123,7 +126,8 @@ class ListenWaker:
             return None
         conn = psycopg.connect(**self._connect)
         try:
-            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+            for channel in self._channels:
+                conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
         except BaseException:
             conn.close()
             raise

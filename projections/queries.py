@@ -44,7 +44,7 @@ AS_OF_SPLIT = (
     "SELECT account, SUM(debit), SUM(credit) FROM ("
     "SELECT account, unit, debit, credit FROM {days} WHERE day < ?"
     " UNION ALL SELECT account, unit, debit, credit FROM {journal}"
-    " WHERE occurred_at >= ? AND occurred_at <= ? AND position <= ?) moves"
+    " WHERE occurred_at >= ? AND occurred_at <= ? AND {applied}) moves"
     " WHERE 1 = 1{filters} GROUP BY account"
 )
 # The journal alone, for when it lags the balances (e.g. just after a switch).
@@ -126,10 +126,12 @@ def _as_of_totals(
     latest = tx.one(tx.dialect.sql(LATEST, **names))
     if latest is None or latest[0] is None or as_of >= tx.dialect.from_db(latest[0]):
         return tx.all(tx.dialect.sql(TOTALS.replace("{filters}", filters), **names), params)
-    if journal_view.position >= balances.position:
+    if journal_view.covers(balances):
         day = day_start(as_of)
-        sql = tx.dialect.sql(AS_OF_SPLIT.replace("{filters}", filters), **names)
-        return tx.all(sql, [to_db(day), to_db(day), to_db(as_of), balances.position, *params])
+        applied, cut = balances.applied()
+        template = AS_OF_SPLIT.replace("{filters}", filters).replace("{applied}", applied)
+        sql = tx.dialect.sql(template, **names)
+        return tx.all(sql, [to_db(day), to_db(day), to_db(as_of), *cut, *params])
     sql = tx.dialect.sql(AS_OF_JOURNAL.replace("{filters}", filters), **names)
     return tx.all(sql, [to_db(as_of), *params])
 

@@ -4,10 +4,11 @@ generation of a projection, and the journal's filter clauses."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from ledger.shards import encode_position
 from projections import meta
 from projections.base import Projection
 from projections.store import Tx, ViewStore
@@ -17,9 +18,13 @@ __all__ = ["Live", "ProjectionNotReady", "journal_filter", "live", "reading"]
 T = TypeVar("T")
 _ATTEMPTS = 3
 
+# The live generation and its tracking rows: the name's (shard 0) and "<name>#<k>" for the
+# other shards (see projections.meta; names are checked again when read, as LIKE's "_"
+# matches any character).
 LIVE = (
-    "SELECT g.live, t.position, t.last_event FROM {gens} g JOIN {tracking} t"
-    " ON t.name = g.name AND t.generation = g.live WHERE g.name = ?"
+    "SELECT g.live, t.name, t.position, t.last_event FROM {gens} g JOIN {tracking} t"
+    " ON t.generation = g.live AND (t.name = g.name OR t.name LIKE ?)"
+    " WHERE g.name = ?"
 )
 
 
@@ -29,15 +34,36 @@ class ProjectionNotReady(LookupError):
 
 @dataclass(frozen=True)
 class Live:
-    """The generation queries read, the position it reflects and its table names."""
+    """The generation queries read, the position it reflects and its table names.
+
+    ``positions`` holds the notification id applied per shard of the ledger (just shard 0
+    when unsharded); ``position`` is shard 0's and ``last_event`` the highest (encoded)
+    position of a wallet event applied in any shard.
+    """
 
     projection: Projection
     generation: int
     position: int
     last_event: int
+    positions: dict[int, int] = field(default_factory=dict)
 
     def table(self, part: str = "") -> str:
         return self.projection.table(part, self.generation)
+
+    def covers(self, other: Live) -> bool:
+        """Whether this generation has applied at least what ``other`` has, in every shard."""
+        return all(self.positions.get(k, 0) >= at for k, at in other.positions.items())
+
+    def applied(self, column: str = "position") -> tuple[str, list[int]]:
+        """A condition (``?`` placeholders) and its parameters: ``column`` (an encoded
+        position) is one this generation has applied."""
+        if set(self.positions) == {0}:
+            return f"{column} <= ?", [self.position]
+        clauses, params = [], []
+        for shard, at in sorted(self.positions.items()):
+            clauses.append(f"({column} > ? AND {column} <= ?)")
+            params += [encode_position(shard, 0), encode_position(shard, at)]
+        return f"({' OR '.join(clauses)})", params
 
 
 def reading(views: ViewStore, query: Callable[[Tx], T]) -> T:
@@ -61,12 +87,18 @@ def reading(views: ViewStore, query: Callable[[Tx], T]) -> T:
 
 def live(tx: Tx, projection: Projection) -> Live:
     """The live generation of ``projection`` as of this snapshot."""
-    row = tx.one(
-        tx.dialect.sql(LIVE, gens=meta.GENERATIONS, tracking=meta.TRACKING), (projection.name,)
-    )
-    if row is None:
+    sql = tx.dialect.sql(LIVE, gens=meta.GENERATIONS, tracking=meta.TRACKING)
+    generation, positions, last_event = None, {}, 0
+    shards_like = f"{projection.name}#%"
+    for live_generation, tracked, at, last in tx.all(sql, (shards_like, projection.name)):
+        name, shard = meta.split_tracking_name(str(tracked))
+        if name == projection.name:
+            generation = int(live_generation)
+            positions[shard] = int(at)
+            last_event = max(last_event, int(last))
+    if generation is None or 0 not in positions:
         raise ProjectionNotReady(f"projection {projection.name!r} is not installed")
-    return Live(projection, int(row[0]), int(row[1]), int(row[2]))
+    return Live(projection, generation, positions[0], last_event, positions)
 
 
 def journal_filter(

@@ -4,8 +4,11 @@
    record it as ``building``. Queries keep reading the live generation N, and the worker
    keeps it current.
 2. **Build**: apply the log from position 0 in batches; each batch and the new generation's
-   tracking position commit together, so a crashed rebuild resumes where it stopped.
-3. **Switch**: once a read finds nothing more, one transaction makes N+1 ``live`` (it waits
+   tracking position commit together, so a crashed rebuild resumes where it stopped. A
+   sharded ledger's logs are built together, one batch per shard in turn, each shard
+   tracked on its own row of the new generation.
+3. **Switch**: once a read finds nothing more in any shard's log, one transaction makes
+   N+1 ``live`` (it waits
    for a worker batch in flight, which holds the generation rows FOR SHARE). From then on
    the worker maintains N+1 from its own tracking row, so nothing is skipped or doubled.
 4. **Drop** generation N after a grace period; a query that still resolved N retries on
@@ -20,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,7 +31,7 @@ from ledger.application import CreditLedgerBase
 from projections import meta
 from projections.base import Projection
 from projections.catalog import select
-from projections.log import MAX_BATCH, LogReader
+from projections.log import MAX_BATCH, LogReader, shard_readers
 from projections.runner import Target, apply_batch, utc_now
 from projections.store import Tx, ViewStore
 
@@ -50,11 +53,8 @@ SET_BUILDING = "UPDATE {gens} SET building = ? WHERE name = ?"
 SWITCH = (
     "UPDATE {gens} SET live = ?, building = NULL, switched_at = ? WHERE name = ? AND building = ?"
 )
-INSERT_TRACKING = (
-    "INSERT INTO {tracking} (name, generation, position, last_event, updated_at)"
-    " VALUES (?, ?, 0, 0, ?)"
-)
 DELETE_TRACKING = "DELETE FROM {tracking} WHERE name = ? AND generation = ?"
+SELECT_TRACKED = "SELECT name FROM {tracking} WHERE generation = ?"
 
 
 class RebuildStopped(Exception):
@@ -87,30 +87,43 @@ def _lock(tx: Tx, name: str) -> tuple[int, int | None]:
     return int(row[0]), None if row[1] is None else int(row[1])
 
 
+def _delete_tracking(tx: Tx, name: str, generation: int) -> None:
+    """Delete one generation's tracking rows, every shard's."""
+    for (tracked,) in tx.all(_sql(tx, SELECT_TRACKED), (generation,)):
+        if meta.split_tracking_name(str(tracked))[0] == name:
+            tx.execute(_sql(tx, DELETE_TRACKING), (tracked, generation))
+
+
 def start_generation(
-    views: ViewStore, projection: Projection, now: datetime, *, restart: bool = False
+    views: ViewStore,
+    projection: Projection,
+    now: datetime,
+    *,
+    restart: bool = False,
+    shards: int = 1,
 ) -> int:
-    """Create the next generation beside the live one, or resume an unfinished one."""
+    """Create the next generation beside the live one, or resume an unfinished one;
+    ``shards`` is the ledger's shard count (a tracking row each)."""
     name = projection.name
     with views.write() as tx:
-        meta.install(tx, [projection], now)
+        meta.install(tx, [projection], now, shards=shards)
         live, building = _lock(tx, name)
         if building is not None and not restart:
             log.info("resuming rebuild of %s generation %d", name, building)
             return building
         if building is not None:
             projection.drop(tx, building)
-            tx.execute(_sql(tx, DELETE_TRACKING), (name, building))
+            _delete_tracking(tx, name, building)
         row = tx.one(_sql(tx, HIGHEST_GENERATION), (name,))
         generation = max(live, int(row[0]) if row and row[0] is not None else 0) + 1
         projection.create(tx, generation)
-        tx.execute(_sql(tx, INSERT_TRACKING), (name, generation, tx.dialect.to_db(now)))
+        meta.insert_tracking(tx, name, generation, now, shards=shards)
         tx.execute(_sql(tx, SET_BUILDING), (generation, name))
         return generation
 
 
 def build(
-    reader: LogReader,
+    reader: LogReader | Iterable[LogReader],
     views: ViewStore,
     generations: dict[Projection, int],
     *,
@@ -118,27 +131,49 @@ def build(
     clock: Callable[[], datetime] = utc_now,
     stop: threading.Event | None = None,
 ) -> tuple[int, int]:
-    """Bring building generations to the head together, decoding each batch once;
-    returns (notifications, wallet events) read. Raises :class:`RebuildStopped` once
-    ``stop`` is set."""
+    """Bring building generations to the heads of ``reader`` (one, or one per shard)
+    together, decoding each batch once; returns (notifications, wallet events) read.
+    Raises :class:`RebuildStopped` once ``stop`` is set."""
+    readers = [reader] if isinstance(reader, LogReader) else list(reader)
     notifications = events = 0
     while True:
-        if stop is not None and stop.is_set():
-            raise RebuildStopped(f"stopped after {notifications} notifications")
-        with views.read() as tx:
-            tracking = meta.read_tracking(tx)
-        targets = []
-        for projection, generation in generations.items():
-            row = tracking.get((projection.name, generation))
-            if row is None:
-                raise LookupError(f"{projection.name} generation {generation} has no tracking")
-            targets.append(Target(projection, generation, row.position, building=True))
-        batch = reader.read(min(t.position for t in targets), batch_size)
-        if batch.count == 0:
+        read = 0
+        for shard_reader in readers:
+            if stop is not None and stop.is_set():
+                raise RebuildStopped(f"stopped after {notifications} notifications")
+            batch = _build_batch(shard_reader, views, generations, batch_size, clock)
+            read += batch[0]
+            notifications += batch[0]
+            events += batch[1]
+        if read == 0:
             return notifications, events
-        apply_batch(views, targets, batch, clock())
-        notifications += batch.count
-        events += len(batch.changes)
+
+
+def _build_batch(
+    reader: LogReader,
+    views: ViewStore,
+    generations: dict[Projection, int],
+    batch_size: int,
+    clock: Callable[[], datetime],
+) -> tuple[int, int]:
+    """One batch of ``reader``'s shard into the building generations: (notifications,
+    wallet events) applied."""
+    with views.read() as tx:
+        tracking = meta.read_tracking(tx)
+    targets = []
+    for projection, generation in generations.items():
+        tracked = meta.tracking_name(projection.name, reader.shard)
+        row = tracking.get((tracked, generation))
+        if row is None:
+            raise LookupError(f"{tracked} generation {generation} has no tracking")
+        targets.append(
+            Target(projection, generation, row.position, building=True, shard=reader.shard)
+        )
+    batch = reader.read(min(t.position for t in targets), batch_size)
+    if batch.count == 0:
+        return 0, 0
+    apply_batch(views, targets, batch, clock())
+    return batch.count, len(batch.changes)
 
 
 def switch(views: ViewStore, projection: Projection, generation: int, now: datetime) -> int:
@@ -165,7 +200,7 @@ def drop_generation(views: ViewStore, projection: Projection, generation: int) -
         if gens is not None and generation in (gens.live, gens.building):
             raise ValueError(f"{projection.name} generation {generation} is in use")
         projection.drop(tx, generation)
-        tx.execute(_sql(tx, DELETE_TRACKING), (projection.name, generation))
+        _delete_tracking(tx, projection.name, generation)
 
 
 def rebuild(
@@ -180,7 +215,8 @@ def rebuild(
     stop: threading.Event | None = None,
 ) -> RebuildReport:
     """Rebuild one projection (or several, in one pass over the log) from position 0 beside
-    the live generation, then switch reads to it and drop the old one.
+    the live generation, then switch reads to it and drop the old one. Every shard's log
+    is built into the new generation before it switches.
 
     ``drop_grace`` seconds pass between the switch and dropping the old tables, for queries
     that resolved the old generation just before the switch. ``restart`` discards an
@@ -189,9 +225,13 @@ def rebuild(
     """
     projections = select([names] if isinstance(names, str) else names)
     started = time.perf_counter()
-    generations = {p: start_generation(views, p, clock(), restart=restart) for p in projections}
+    readers = shard_readers(app)
+    generations = {
+        p: start_generation(views, p, clock(), restart=restart, shards=len(readers))
+        for p in projections
+    }
     notifications, events = build(
-        LogReader(app), views, generations, batch_size=batch_size, clock=clock, stop=stop
+        readers, views, generations, batch_size=batch_size, clock=clock, stop=stop
     )
     previous = {p.name: switch(views, p, g, clock()) for p, g in generations.items()}
     seconds = time.perf_counter() - started

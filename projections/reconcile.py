@@ -12,22 +12,29 @@ tracked position (they may differ by a batch), and at that point:
 * a projection that reads usage (the meters' facts) must hold, per wallet, as many rows as
   the log recorded usage events.
 
+A sharded ledger has a log per shard and each generation a position in each: every log is
+folded up to the lowest position any view has reached in it, once, and from there a copy of
+that fold goes on to each view's own positions (the fold's rules do not depend on how the
+shards' events interleave, see :mod:`projections.fold`). The trial balance is checked over
+all shards together.
+
 The answer is a list of human-readable differences; an empty list means clean.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.application import CreditLedgerBase
 from ledger.audit import journal_rows
+from ledger.shards import encode_position
 from projections import meta
 from projections.base import InvariantViolation, Projection, check_change
 from projections.catalog import JOURNAL, select
 from projections.fold import Fold
-from projections.log import MAX_BATCH, Batch, LogReader
+from projections.log import MAX_BATCH, Batch, LogReader, shard_readers
 from projections.store import Tx, ViewStore
 
 __all__ = ["reconcile_views"]
@@ -40,8 +47,23 @@ JOURNAL_UNITS = "SELECT unit, SUM(debit), SUM(credit) FROM {t} GROUP BY unit"
 class _Target:
     projection: Projection
     generation: int
-    position: int
-    last_event: int
+    positions: dict[int, int]  # per shard: the notification id applied
+    last_events: dict[int, int]  # per shard: the (encoded) position of the last wallet event
+
+    def at(self, shard: int) -> int:
+        return self.positions.get(shard, 0)
+
+
+@dataclass
+class _State:
+    """The fold of a prefix of every shard's log."""
+
+    fold: Fold = field(default_factory=Fold)
+    facts: dict[str, int] = field(default_factory=dict)  # usage events per wallet
+    last_events: dict[int, int] = field(default_factory=dict)
+
+    def copy(self) -> _State:
+        return _State(self.fold.copy(), dict(self.facts), dict(self.last_events))
 
 
 class _Differences:
@@ -68,12 +90,19 @@ def _targets(tx: Tx, names: Iterable[str] | None, found: _Differences) -> list[_
     targets = []
     for projection in select(names):
         gens = generations.get(projection.name)
-        row = None if gens is None else tracking.get((projection.name, gens.live))
-        if gens is None or row is None:
+        rows = {} if gens is None else meta.shard_positions(tracking, projection.name, gens.live)
+        if gens is None or 0 not in rows:
             found.add(f"{projection.name}: not installed")
             continue
-        targets.append(_Target(projection, gens.live, row.position, row.last_event))
-    return sorted(targets, key=lambda t: t.position)
+        targets.append(
+            _Target(
+                projection,
+                gens.live,
+                {shard: row.position for shard, row in rows.items()},
+                {shard: row.last_event for shard, row in rows.items()},
+            )
+        )
+    return sorted(targets, key=lambda t: sum(t.positions.values()))
 
 
 def _compare(
@@ -93,7 +122,12 @@ def _compare_journal(
         for change in batch.changes
         for row in journal_rows(change.position, change.event, change.wallet_id, change.unit)
     ]
-    view = JOURNAL.rows_between(tx, target.generation, after, batch.last)
+    view = JOURNAL.rows_between(
+        tx,
+        target.generation,
+        encode_position(batch.shard, after),
+        encode_position(batch.shard, batch.last),
+    )
     if view == expected:
         return
     keyed_view = _by_leg(view)
@@ -110,17 +144,32 @@ def _by_leg(rows: list[dict[str, Any]]) -> dict[tuple[int, int], dict[str, Any]]
     return keyed
 
 
-def _check_target(
-    tx: Tx, target: _Target, fold: Fold, facts: dict[str, int], found: _Differences
-) -> None:
+def _journal_tail(tx: Tx, target: _Target) -> tuple[str, list[int]]:
+    """The statement counting journal rows beyond the positions ``target`` has applied."""
+    table = JOURNAL.table("", target.generation)
+    if set(target.positions) == {0}:
+        return tx.dialect.sql(JOURNAL_TAIL, t=table), [target.positions[0]]
+    applied, params = [], []
+    for shard, position in sorted(target.positions.items()):
+        applied.append("(position > ? AND position <= ?)")
+        params += [encode_position(shard, 0), encode_position(shard, position)]
+    sql = f"SELECT COUNT(*) FROM {{t}} WHERE NOT ({' OR '.join(applied)})"  # noqa: S608 - constant identifiers; values are parameters
+    return tx.dialect.sql(sql, t=table), params
+
+
+def _check_target(tx: Tx, target: _Target, state: _State, found: _Differences) -> None:
     name = target.projection.name
-    if target.last_event != fold.last_event:
-        found.add(f"{name}: last event {target.last_event}, the log gives {fold.last_event}")
+    fold, facts = state.fold, state.facts
+    for shard in sorted(set(target.last_events) | set(state.last_events)):
+        have, want = target.last_events.get(shard, 0), state.last_events.get(shard, 0)
+        if have != want:
+            found.add(f"{name}: last event {have}, the log gives {want}")
     if target.projection is JOURNAL:
-        sql = tx.dialect.sql(JOURNAL_TAIL, t=JOURNAL.table("", target.generation))
-        row = tx.one(sql, (target.position,))
+        sql, params = _journal_tail(tx, target)
+        row = tx.one(sql, params)
         if row and int(row[0]):
-            found.add(f"journal: {row[0]} rows beyond its position {target.position}")
+            where = target.positions[0] if set(target.positions) == {0} else target.positions
+            found.add(f"journal: {row[0]} rows beyond its position {where}")
         units = tx.all(tx.dialect.sql(JOURNAL_UNITS, t=JOURNAL.table("", target.generation)))
         for unit, debit, credit in units:
             if int(debit) != int(credit):
@@ -150,37 +199,71 @@ class _NotInstalled(Exception):
     """The bookkeeping tables do not exist: no runner or rebuild has installed the views."""
 
 
+@dataclass
+class _Replay:
+    """Folds ranges of the shards' logs, checking each event once."""
+
+    tx: Tx
+    readers: list[LogReader]
+    batch_size: int
+    reads_usage: bool
+    found: _Differences
+    checked: set[int] = field(default_factory=set)  # positions checked beyond the common fold
+
+    def fold(
+        self, state: _State, shard: int, after: int, upto: int, journal: _Target | None
+    ) -> None:
+        """Fold shard ``shard``'s notifications in ``(after, upto]`` into ``state``,
+        comparing the journal's rows of that range when ``journal`` is given."""
+        reader = self.readers[shard]
+        position = after
+        while position < upto:
+            batch = reader.read(position, self.batch_size, stop=upto, check=False)
+            if batch.count == 0:
+                self.found.add(f"position {upto} of shard {shard} is past the log")
+                break
+            for change in batch.changes:
+                if change.position not in self.checked:
+                    self.checked.add(change.position)
+                    try:
+                        check_change(change)
+                    except InvariantViolation as violation:
+                        self.found.add(str(violation))
+                state.fold.apply(change)
+                state.last_events[shard] = change.position
+            for usage in batch.usage if self.reads_usage else ():
+                wallet_id = str(usage.record["wallet_id"])
+                state.facts[wallet_id] = state.facts.get(wallet_id, 0) + 1
+            if journal is not None:
+                _compare_journal(self.tx, journal, position, batch, self.found)
+            position = batch.last
+
+
 def _replay(
     tx: Tx,
-    reader: LogReader,
+    readers: list[LogReader],
     targets: list[_Target],
     batch_size: int,
     found: _Differences,
 ) -> None:
-    fold = Fold()
-    facts: dict[str, int] = {}  # usage events per wallet (decoded only if a view reads them)
+    if not targets:
+        return
     reads_usage = any(t.projection.reads_usage for t in targets)
+    replay = _Replay(tx, readers, batch_size, reads_usage, found)
     journal = next((t for t in targets if t.projection is JOURNAL), None)
-    position = 0
+    shards = range(len(readers))
+    # The prefix every view has applied, folded once; then each view's own few batches more.
+    common = {shard: min(t.at(shard) for t in targets) for shard in shards}
+    state = _State()
+    for shard in shards:
+        replay.fold(state, shard, 0, common[shard], journal)
+    replay.checked.clear()
     for target in targets:
-        while position < target.position:
-            batch = reader.read(position, batch_size, stop=target.position, check=False)
-            if batch.count == 0:
-                found.add(f"{target.projection.name}: position {target.position} is past the log")
-                break
-            for change in batch.changes:
-                try:
-                    check_change(change)
-                except InvariantViolation as violation:
-                    found.add(str(violation))
-                fold.apply(change)
-            for usage in batch.usage if reads_usage else ():
-                wallet_id = str(usage.record["wallet_id"])
-                facts[wallet_id] = facts.get(wallet_id, 0) + 1
-            if journal is not None and batch.last <= journal.position:
-                _compare_journal(tx, journal, position, batch, found)
-            position = batch.last
-        _check_target(tx, target, fold, facts, found)
+        own = state.copy()
+        for shard in shards:
+            mine = journal if target is journal else None
+            replay.fold(own, shard, common[shard], target.at(shard), mine)
+        _check_target(tx, target, own, found)
 
 
 def reconcile_views(
@@ -202,7 +285,7 @@ def reconcile_views(
                 if views.is_missing_table(error):
                     raise _NotInstalled from error
                 raise
-            _replay(tx, LogReader(app), targets, batch_size, found)
+            _replay(tx, shard_readers(app), targets, batch_size, found)
     except _NotInstalled:
         return [f"{projection.name}: not installed" for projection in select(names)]
     return found.result()

@@ -1,11 +1,21 @@
 """The projection runner: tail the notification log and keep the live views up to date.
 
-One step reads up to ``batch_size`` (<= 1000) notifications after the lowest tracked
-position of the live generations, decodes and checks them once, and then, in ONE view
-transaction, applies each projection's share of the batch and moves each one's tracking
-row (compare-and-set on the old position). A crash at any point either loses the whole
-batch with its positions (it is read again) or keeps both: nothing is missed or doubled,
-so handlers need no idempotency of their own.
+One step reads, from each shard's log in turn (see :mod:`ledger.shards`; an unsharded
+ledger has one), up to ``batch_size`` (<= 1000) notifications after the lowest tracked
+position of the live generations for that shard, decodes and checks them once, and then,
+in ONE view transaction, applies each projection's share of the batch and moves each one's
+tracking row for that shard (compare-and-set on the old position). A crash at any point
+either loses the whole batch with its positions (it is read again) or keeps both: nothing
+is missed or doubled, so handlers need no idempotency of their own. Every shard gets one
+batch per step, so a busy shard cannot starve the others, and a shard whose batch fails
+does not hold the others back (the step raises its error after the others had their turn).
+
+Shards are independent logs: a view applies each one in its order, so one wallet's events
+(all in one shard) keep their order, but events of two shards interleave as the batches
+happen to come. The alerts projection, which merges the wallet events with the webhook
+configuration (shard 0) and alert settings (the wallet's shard), may therefore see a
+webhook change before or after a wallet event of another shard that was recorded a moment
+earlier or later; that is accepted (the two were concurrent writes to separate stores).
 
 :meth:`ProjectionRunner.run_forever` is supervised: every error is logged and retried after
 a capped, jittered exponential backoff, and the loop only ends when ``stop`` is set. When
@@ -25,10 +35,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ledger.application import CreditLedgerBase
+from ledger.shards import decode_position, encode_position
 from projections import meta
 from projections.base import Projection
 from projections.catalog import select
-from projections.log import MAX_BATCH, Batch, LogReader
+from projections.log import MAX_BATCH, Batch, shard_readers
 from projections.store import ViewStore
 
 __all__ = [
@@ -38,6 +49,8 @@ __all__ = [
     "backoff_delay",
     "install_views",
     "live_positions",
+    "live_shard_positions",
+    "reached_position",
     "utc_now",
     "wait_for_position",
 ]
@@ -61,24 +74,34 @@ def backoff_delay(failures: int, base: float, cap: float) -> float:
 
 @dataclass(frozen=True)
 class Target:
-    """One generation of one projection to bring forward, and where it stands."""
+    """One generation of one projection to bring forward in one shard's log, and where it
+    stands there (``position``: a notification id of that log)."""
 
     projection: Projection
     generation: int
     position: int
     building: bool = False
+    shard: int = 0
+
+    @property
+    def tracked(self) -> str:
+        """The name of its tracking row."""
+        return meta.tracking_name(self.projection.name, self.shard)
 
 
 def apply_batch(views: ViewStore, targets: Sequence[Target], batch: Batch, now: datetime) -> None:
     """Apply ``batch`` to every target and move their positions, all in one transaction.
 
-    Raises :class:`~projections.meta.TrackingConflict` (and writes nothing) if a target's
+    The targets are those of the batch's shard. Raises
+    :class:`~projections.meta.TrackingConflict` (and writes nothing) if a target's
     generation is no longer the live (or building) one, or its position moved meanwhile.
     """
     with views.write() as tx:
         # Held until commit: a rebuild cannot switch generations under this batch.
         generations = meta.read_generations(tx, lock=True)
         for target in targets:
+            if target.shard != batch.shard:
+                raise ValueError(f"a batch of shard {batch.shard} for a target of {target.shard}")
             name = target.projection.name
             current = generations.get(name)
             expected = (
@@ -86,23 +109,27 @@ def apply_batch(views: ViewStore, targets: Sequence[Target], batch: Batch, now: 
             )
             if expected != target.generation:
                 raise meta.TrackingConflict(f"{name} generation {target.generation} is not current")
-            tracking = meta.lock_tracking(tx, name, target.generation)
+            tracking = meta.lock_tracking(tx, target.tracked, target.generation)
             if tracking is None or tracking[0] != target.position:
-                raise meta.TrackingConflict(f"{name} generation {target.generation} has moved")
+                raise meta.TrackingConflict(
+                    f"{target.tracked} generation {target.generation} has moved"
+                )
             if batch.last <= target.position:
                 continue
-            changes = [c for c in batch.changes if c.position > target.position]
+            # Changes carry encoded positions; the target's is a plain id of the batch's log.
+            seen = encode_position(batch.shard, target.position)
+            changes = [c for c in batch.changes if c.position > seen]
             if target.projection.reads_others:
-                others = [o for o in batch.others if o.position > target.position]
+                others = [o for o in batch.others if o.position > seen]
                 target.projection.apply_with_others(tx, target.generation, changes, others)
             else:
                 target.projection.apply(tx, target.generation, changes)
             if target.projection.reads_usage:
-                usage = [u for u in batch.usage if u.position > target.position]
+                usage = [u for u in batch.usage if u.position > seen]
                 target.projection.apply_usage(tx, target.generation, usage)
             meta.advance(
                 tx,
-                name,
+                target.tracked,
                 target.generation,
                 old=target.position,
                 new=batch.last,
@@ -112,17 +139,23 @@ def apply_batch(views: ViewStore, targets: Sequence[Target], batch: Batch, now: 
 
 
 def install_views(
-    views: ViewStore, names: Iterable[str] | None = None, *, now: datetime | None = None
+    views: ViewStore,
+    names: Iterable[str] | None = None,
+    *,
+    now: datetime | None = None,
+    shards: int = 1,
 ) -> None:
     """Create the views' tables if missing (idempotent): lets an API answer (from empty
-    views) before the first worker has started."""
+    views) before the first worker has started. ``shards``: the ledger's shard count."""
     with views.write() as tx:
-        meta.install(tx, select(names), now or utc_now())
+        meta.install(tx, select(names), now or utc_now(), shards=shards)
 
 
-def live_positions(views: ViewStore, names: Iterable[str] | None = None) -> dict[str, int]:
-    """Tracked position of each live generation (of ``names``, default all installed);
-    empty while no runner has installed the views yet."""
+def live_shard_positions(
+    views: ViewStore, names: Iterable[str] | None = None
+) -> dict[str, dict[int, int]]:
+    """Per live generation (of ``names``, default all installed), the notification id it
+    has applied in each shard's log; empty while no runner has installed the views yet."""
     try:
         with views.read() as tx:
             generations = meta.read_generations(tx)
@@ -132,27 +165,46 @@ def live_positions(views: ViewStore, names: Iterable[str] | None = None) -> dict
             return {}
         raise
     wanted = list(generations) if names is None else list(names)
-    return {
-        name: tracking[(name, generations[name].live)].position
-        for name in wanted
-        if name in generations and (name, generations[name].live) in tracking
-    }
+    found: dict[str, dict[int, int]] = {}
+    for name in wanted:
+        if name not in generations:
+            continue
+        rows = meta.shard_positions(tracking, name, generations[name].live)
+        if 0 in rows:
+            found[name] = {shard: row.position for shard, row in rows.items()}
+    return found
 
 
-def _reached(positions: dict[str, int], wanted: list[str] | None, position: int) -> bool:
+def live_positions(views: ViewStore, names: Iterable[str] | None = None) -> dict[str, int]:
+    """Tracked position of each live generation (of ``names``, default all installed):
+    the sum over the shards' logs of the notification ids applied (so, unsharded, the
+    notification id); empty while no runner has installed the views yet."""
+    found = live_shard_positions(views, names)
+    return {name: sum(by_shard.values()) for name, by_shard in found.items()}
+
+
+def _reached(positions: dict[str, dict[int, int]], wanted: list[str] | None, position: int) -> bool:
     if not positions or (wanted is not None and len(positions) < len(wanted)):
         return False
-    return min(positions.values()) >= position
+    shard, notification_id = decode_position(position)
+    return all(by_shard.get(shard, -1) >= notification_id for by_shard in positions.values())
+
+
+def reached_position(positions: dict[str, dict[int, int]], position: int) -> int:
+    """How far the slowest of ``positions`` is in the shard of ``position`` (encoded)."""
+    shard, _ = decode_position(position)
+    return encode_position(shard, min((p.get(shard, 0) for p in positions.values()), default=0))
 
 
 def wait_for_position(
     views: ViewStore, position: int, timeout: float, names: Iterable[str] | None = None
 ) -> bool:
-    """Read-your-writes across processes: poll until every live view reached ``position``."""
+    """Read-your-writes across processes: poll until every live view reached ``position``
+    (an encoded position: the views must have applied that id of that shard's log)."""
     wanted = None if names is None else list(names)
     deadline = time.monotonic() + timeout
     while True:
-        if _reached(live_positions(views, wanted), wanted, position):
+        if _reached(live_shard_positions(views, wanted), wanted, position):
             return True
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -185,8 +237,10 @@ class ProjectionRunner:
         self.max_backoff = max_backoff
         self.clock = clock
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
-        self.reader = LogReader(app)
+        self.readers = shard_readers(app)
+        self.reader = self.readers[0]  # the home shard's (the only one when unsharded)
         self._installed = False
+        self._full = False  # whether the last step read a full batch from some shard
         self._advanced = threading.Condition()
         self._last_beat = 0.0
 
@@ -197,30 +251,59 @@ class ProjectionRunner:
     def install(self) -> None:
         """Create the bookkeeping tables and any missing live generation (idempotent)."""
         with self.views.write() as tx:
-            meta.install(tx, self.projections, self.clock())
+            meta.install(tx, self.projections, self.clock(), shards=len(self.readers))
         self._installed = True
 
-    def targets(self) -> list[Target]:
-        """The live generation of each projection and its tracked position."""
+    def targets(self, shard: int = 0) -> list[Target]:
+        """The live generation of each projection and its tracked position in ``shard``."""
+        return self.shard_targets()[shard]
+
+    def shard_targets(self) -> list[list[Target]]:
+        """Per shard, the live generation of each projection and its tracked position."""
         if not self._installed:
             self.install()
         with self.views.read() as tx:
             generations = meta.read_generations(tx)
             tracking = meta.read_tracking(tx)
-        targets = []
-        for projection in self.projections:
-            live = generations[projection.name].live
-            targets.append(Target(projection, live, tracking[(projection.name, live)].position))
-        return targets
+        per_shard: list[list[Target]] = []
+        for shard in range(len(self.readers)):
+            targets = []
+            for projection in self.projections:
+                live = generations[projection.name].live
+                row = tracking[(meta.tracking_name(projection.name, shard), live)]
+                targets.append(Target(projection, live, row.position, shard=shard))
+            per_shard.append(targets)
+        return per_shard
 
     def positions(self) -> dict[str, int]:
-        """Where each live view stands (read only: installs nothing)."""
+        """Where each live view stands (read only: installs nothing); see
+        :func:`live_positions`."""
         return live_positions(self.views, self.names)
 
     def step(self) -> int:
-        """Apply one batch; returns how many notifications it consumed (0 at the head)."""
-        targets = self.targets()
-        batch = self.reader.read(min(t.position for t in targets), self.batch_size)
+        """Apply one batch per shard; returns how many notifications they held (0 at the
+        head of every shard)."""
+        consumed = 0
+        full = False
+        failure: Exception | None = None
+        for shard, targets in enumerate(self.shard_targets()):
+            try:
+                count = self._step_shard(shard, targets)
+            except Exception as error:  # the other shards still get their batch
+                failure = failure or error
+                continue
+            consumed += count
+            full = full or count >= self.batch_size
+        self._full = full
+        if consumed:
+            with self._advanced:
+                self._advanced.notify_all()
+        if failure is not None:
+            raise failure
+        return consumed
+
+    def _step_shard(self, shard: int, targets: list[Target]) -> int:
+        batch = self.readers[shard].read(min(t.position for t in targets), self.batch_size)
         if batch.count == 0:
             return 0
         try:
@@ -229,15 +312,16 @@ class ProjectionRunner:
             # Another writer (a second worker, or a rebuild switch) got there first: the
             # next step re-reads where every generation stands.
             log.info("batch superseded, re-reading positions: %s", conflict)
-        with self._advanced:
-            self._advanced.notify_all()
         return batch.count
 
     def catch_up(self) -> int:
-        """Apply batches until every live view has reached the head seen at the start."""
-        head = self.reader.head()
+        """Apply batches until every live view has reached the heads seen at the start."""
+        heads = [reader.head() for reader in self.readers]
         consumed = 0
-        while min(t.position for t in self.targets()) < head:
+        while any(
+            min(t.position for t in targets) < heads[shard]
+            for shard, targets in enumerate(self.shard_targets())
+        ):
             count = self.step()
             if count == 0:
                 break
@@ -245,9 +329,10 @@ class ProjectionRunner:
         return consumed
 
     def wait_for(self, position: int, timeout: float) -> bool:
-        """Block until every live view has applied ``position`` (or ``timeout`` passes)."""
+        """Block until every live view has applied ``position`` (encoded: an id of one
+        shard's log) or ``timeout`` passes."""
         deadline = time.monotonic() + timeout
-        while not _reached(self.positions(), self.names, position):
+        while not _reached(live_shard_positions(self.views, self.names), self.names, position):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
@@ -265,12 +350,13 @@ class ProjectionRunner:
 
     def run_forever(self, stop: threading.Event) -> None:
         """Follow the log until ``stop`` is set; never gives up on errors (logs, backs off)."""
-        waker = self.views.waker(getattr(self.app.recorder, "channel_name", None))
+        channels = [getattr(r.app.recorder, "channel_name", None) for r in self.readers]
+        waker = self.views.waker([channel for channel in channels if channel])
         failures = 0
         try:
             while not stop.is_set():
                 try:
-                    consumed = self.step()
+                    self.step()
                     self._beat()
                 except Exception:
                     failures += 1
@@ -283,7 +369,7 @@ class ProjectionRunner:
                 if failures:
                     log.info("projection runner recovered after %d failures", failures)
                 failures = 0
-                if consumed < self.batch_size:
+                if not self._full:  # no shard has more waiting right now
                     waker.wait(self.poll_interval, stop)
         finally:
             waker.close()

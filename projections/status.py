@@ -6,6 +6,11 @@ upper bound, because ids burnt by rolled-back inserts leave gaps), ``lag_seconds
 the oldest notification not yet applied, from its recorded time) and ``status``:
 ``rebuilding`` while a new generation is being built, else ``running`` when a worker's
 heartbeat is fresh, else ``stopped``.
+
+A sharded ledger has a log per shard: ``position`` and ``head`` are then the sums over the
+shards of the notification ids applied and of the highest ids (so ``lag`` still counts the
+events not yet applied, and an unsharded ledger shows its one log as before), and
+``lag_seconds`` is the worst shard's.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 from ledger.application import CreditLedgerBase
 from projections import meta
 from projections.catalog import select
-from projections.log import LogReader
+from projections.log import LogReader, shard_readers
 from projections.runner import utc_now
 from projections.store import ViewStore
 
@@ -35,8 +40,9 @@ def projection_status(
 ) -> list[dict[str, Any]]:
     """One entry per projection: name, generation, position, head, lag, lag_seconds,
     status, worker and, while rebuilding, the new generation's progress."""
-    reader = LogReader(app)
-    head = reader.head()
+    readers = shard_readers(app)
+    heads = [reader.head() for reader in readers]
+    head = sum(heads)
     try:
         with views.read() as tx:
             generations = meta.read_generations(tx)
@@ -52,8 +58,9 @@ def projection_status(
     for projection in select():
         name = projection.name
         gens = generations.get(name)
-        live = None if gens is None else tracking.get((name, gens.live))
-        position = 0 if live is None else live.position
+        live = {} if gens is None else meta.shard_positions(tracking, name, gens.live)
+        positions = [0 if k not in live else live[k].position for k in range(len(heads))]
+        position = sum(positions)
         beat = heartbeats.get(name)
         fresh = beat is not None and now - beat[1] <= stale_after
         building = None if gens is None or gens.building is None else gens.building
@@ -63,22 +70,29 @@ def projection_status(
             "generation": None if gens is None else gens.live,
             "position": position,
             "head": head,
-            "lag": max(0, head - position),
-            "lag_seconds": _lag_seconds(reader, position, head, now),
+            "lag": _lag(heads, positions),
+            "lag_seconds": max(
+                _lag_seconds(reader, at, top, now)
+                for reader, at, top in zip(readers, positions, heads, strict=True)
+            ),
             "status": status,
             "worker": None if beat is None else beat[0],
             "rebuild": None,
         }
         if building is not None:
-            progress = tracking.get((name, building))
-            built = 0 if progress is None else progress.position
+            progress = meta.shard_positions(tracking, name, building)
+            built = [0 if k not in progress else progress[k].position for k in range(len(heads))]
             entry["rebuild"] = {
                 "generation": building,
-                "position": built,
-                "lag": max(0, head - built),
+                "position": sum(built),
+                "lag": _lag(heads, built),
             }
         entries.append(entry)
     return entries
+
+
+def _lag(heads: list[int], positions: list[int]) -> int:
+    return sum(max(0, head - position) for head, position in zip(heads, positions, strict=True))
 
 
 def _lag_seconds(reader: LogReader, position: int, head: int, now: datetime) -> float:

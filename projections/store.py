@@ -117,8 +117,9 @@ class ViewStore(ABC):
     def is_missing_table(self, error: BaseException) -> bool:
         """Did ``error`` come from a table that no longer exists (a dropped generation)?"""
 
-    def waker(self, channel: str | None) -> Waker:
-        """How a runner waits for new events; stores without notifications poll."""
+    def waker(self, channel: str | Sequence[str] | None) -> Waker:
+        """How a runner waits for new events on ``channel`` (one per shard of the ledger);
+        stores without notifications poll."""
         del channel
         return SleepWaker()
 

@@ -85,9 +85,13 @@ def inject_faults(
     return injected
 
 
-def test_acknowledged_writes_survive_crashes_exactly_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("shards", [1, 3])
+def test_acknowledged_writes_survive_crashes_exactly_once(tmp_path: Path, shards: int) -> None:
+    """With 3 shards the four wallets land in shards 0, 2, 1 and 0 (``ledger.shards``)."""
     with throwaway_cluster() as cluster:
         env = server_env(cluster.url)
+        if shards > 1:
+            env["LEDGER_SHARDS"] = str(shards)
         server, worker = (
             ServerProcess(env, tmp_path / "logs"),
             WorkerProcess(env, tmp_path / "logs"),
@@ -122,7 +126,7 @@ def test_acknowledged_writes_survive_crashes_exactly_once(tmp_path: Path) -> Non
     findings = compare(log, records, seeded)
     logged = "".join(path.read_text(errors="replace") for path in (tmp_path / "logs").iterdir())
     report(
-        "crash_consistency",
+        "crash_consistency" if shards == 1 else f"crash_consistency_{shards}_shards",
         {
             "seconds": round(load_seconds, 1),
             "clients": CLIENTS,
