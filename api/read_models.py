@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from api.errors import RETRY_AFTER_SECONDS, ApiError, NotReady
 from api.settings import Settings
 from ledger.application import CreditLedgerBase
+from ledger.shards import decode_position, encode_position
 from projections import (
     PROJECTIONS,
     ProjectionRunner,
@@ -200,10 +202,30 @@ class ReadModels:
         """
         if position <= 0:
             return
-        if wait_for_position(self.views, position, self.wait_seconds, names):
-            return
-        reached = live_shard_positions(self.views, names)
-        raise ProjectionLagging(reached_position(reached, position), position)
+        deadline = time.monotonic() + self.wait_seconds
+        for wanted in self._read_your_writes(position):
+            remaining = max(0.0, deadline - time.monotonic())
+            if not wait_for_position(self.views, wanted, remaining, names):
+                reached = live_shard_positions(self.views, names)
+                raise ProjectionLagging(reached_position(reached, position), position)
+
+    def _read_your_writes(self, position: int) -> list[int]:
+        """``position``, and with shards the head of every other shard now.
+
+        Positions of different shards are not ordered: a client that wrote to shard 1 and
+        then to shard 0 holds shard 0's (later) position, which says nothing of shard 1. So
+        the read also waits for everything the other shards had committed when it arrived
+        — which includes every write acknowledged before it was sent.
+        """
+        shard, _ = decode_position(position)
+        wanted = [position]
+        for other in self.ledger.shards:
+            if other.shard_index == shard:
+                continue
+            head = other.recorder.max_notification_id()
+            if head:
+                wanted.append(encode_position(other.shard_index, head))
+        return wanted
 
     def status(self) -> list[dict[str, Any]]:
         """Every projection's position, the log's head, the lag and the status."""

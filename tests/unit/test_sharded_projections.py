@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from api.read_models import ProjectionLagging, ReadModels
 from ledger import audit
 from ledger.alerting import Alerting, PutAlertSettings, PutWebhook
 from ledger.commands import (
@@ -439,3 +440,24 @@ def test_usage_events_of_every_shard_reach_the_meters() -> None:
             assert reconcile_views(sharded, views) == []
     finally:
         sharded.close()
+
+
+def test_a_read_at_a_later_write_of_another_shard_waits_for_earlier_writes(
+    ledger: CreditLedger, views: ViewStore, populated: dict[str, int]
+) -> None:
+    # Given the views at the head, then a debit in shard 1 and, after it, one in shard 0
+    runner = ProjectionRunner(ledger, views)
+    runner.catch_up()
+    ledger.debit(Debit(wallet_id=wallet_in(1), amount=1))
+    later = ledger.debit(Debit(wallet_id=wallet_in(0), amount=1)).position
+    assert later is not None
+    assert decode_position(later)[0] == 0
+    # and the views applied shard 0's log but not yet shard 1's
+    runner._step_shard(0, runner.shard_targets()[0])
+    assert wait_for_position(views, later, timeout=0)
+    read_models = ReadModels(ledger, views, in_process=False, wait_seconds=0)
+    # Then a read at the later position is not answered without the earlier write
+    with pytest.raises(ProjectionLagging):
+        read_models.wait_for(later, [JOURNAL.name])
+    runner.catch_up()
+    read_models.wait_for(later, [JOURNAL.name])
