@@ -124,11 +124,12 @@ def test_a_full_queue_answers_overloaded_at_once() -> None:
         ]
         # One at a time: the writer takes the first (and waits at the gate) before the
         # second fills the one queue slot, or the second would find the queue full.
+        # (``queued() == 1`` would not do: the job may still be in the queue, not taken.)
         committer = ledger.committer
-        for expected, thread in enumerate(waiting, start=1):
-            thread.start()
-            _wait_until(lambda: committer.queued() == expected)  # noqa: B023 - waited here
-        _wait_until(lambda: committer._held == 1)
+        waiting[0].start()
+        _wait_until(lambda: committer._held == 1 and committer._queue.qsize() == 0)
+        waiting[1].start()
+        _wait_until(lambda: committer.queued() == 2)
 
         # When another command arrives / Then it is refused immediately, recording nothing
         with pytest.raises(Overloaded, match="queue is full"):
