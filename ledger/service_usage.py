@@ -4,7 +4,10 @@
 its own decide-save loop (not the group committer):
 
 1. one query for which ``(wallet_id, event_id)`` are already recorded (duplicates), one for
-   which wallets exist (answers are cached: wallets are never deleted);
+   which wallets exist (answers are cached: wallets are never deleted). A batch that bills
+   nothing skips the first query on its first attempt: the save's unique insert of the ids
+   decides anyway, and if one is recorded already (a retried batch) the save fails whole and
+   the batch is re-decided with the query, so every answer is the one the query would give;
 2. billed events (``bill: true``) are rated against their wallet's price book and billed on
    the wallet (``Wallet.bill_usage``: never refused; debt, then ``uncollected``), each with a
    debit record (a ``Receipt`` keyed ``usage:<event_id>``) so it can be refunded;
@@ -37,14 +40,14 @@ from ledger.ingest import (
     TOKEN_KEYS,
     Rejection,
     UsageEvent,
-    check_event,
+    check_events,
     usage_time,
 )
 from ledger.price_books import PriceBookEvent, version_of
 from ledger.pricing import PricingLedger
 from ledger.rating import Rate, Usage, rate_usage
 from ledger.records import Receipt
-from ledger.usage import UsageBatch, UsageRecord
+from ledger.usage import COLUMN_DEFAULTS, UsageBatch, UsageColumns
 from ledger.usage_recorders import UsageIdRecorder, usage_recorder_for
 from ledger.validation import MAX_AMOUNT, fail
 from ledger.wallet import Wallet
@@ -66,12 +69,17 @@ def _debit_record_id(event: UsageEvent) -> UUID:
     return receipt_id(event.wallet_id, f"usage:{event.event_id}")  # the key, as in _bill
 
 
+_BILLING_KEYS = ("billed", "debt", "uncollected", "debit_id", "rating")
+
+
 class _Batch:
     """One attempt's decision: what is kept, counted and refused, and what to save."""
 
     def __init__(self, received_at: str) -> None:
         self.received_at = received_at
-        self.records: list[UsageRecord] = []
+        self.accepted: list[UsageEvent] = []
+        self.billing: dict[int, dict[str, Any]] = {}
+        """What billing recorded, by position in ``accepted`` (billed events only)."""
         self.keys: list[tuple[str, str]] = []
         self.duplicates = 0
         self.rejected: list[Rejection] = []
@@ -80,6 +88,31 @@ class _Batch:
         self.books: dict[str, PriceBookEvent | None] = {}
         self.keys_taken: set[UUID] = set()
         """Debit records (receipts ``usage:<event_id>``) that already exist: one query."""
+
+    def columns(self) -> UsageColumns:
+        """The accepted events as the ``UsageBatch`` stores them (``ledger.usage``)."""
+        events = self.accepted
+        columns: UsageColumns = {
+            "wallet_id": [e.wallet_id for e in events],
+            "event_id": [e.event_id for e in events],
+            "type": [e.type for e in events],
+            "occurred_at": [e.occurred_at_text for e in events],
+            "subject": [e.subject for e in events],
+            "quantities": [e.quantities for e in events],
+        }
+        # Left out when every value is the default (received_at always is: the batch's).
+        if any(e.properties for e in events):
+            columns["properties"] = [e.properties for e in events]
+        if any(e.bill for e in events):
+            columns["bill"] = [e.bill for e in events]
+        if any(e.late for e in events):
+            columns["late"] = [e.late for e in events]
+        for key in _BILLING_KEYS:
+            default = COLUMN_DEFAULTS[key]
+            values = [self.billing.get(i, COLUMN_DEFAULTS).get(key) for i in range(len(events))]
+            if any(v != default for v in values):
+                columns[key] = values
+        return columns
 
 
 class UsageIngest(PricingLedger):
@@ -107,22 +140,25 @@ class UsageIngest(PricingLedger):
         if len(events) > MAX_BATCH:
             raise fail("events", f"must have at most {MAX_BATCH} events")
         received_at = self.now()
-        grace = self.usage_late_grace()
-        checked = [check_event(i, raw, received_at, grace) for i, raw in enumerate(events)]
-        valid: list[UsageEvent] = [e for e in checked if isinstance(e, UsageEvent)]
-        invalid: list[Rejection] = [e for e in checked if isinstance(e, Rejection)]
-        for attempt in range(self.max_attempts):
-            batch = self._decide(valid, received_at)
+        valid, invalid = check_events(events, received_at, self.usage_late_grace())
+        # Billed events need the query: a recorded event's debit key is taken, which would
+        # otherwise answer idempotency_conflict instead of duplicate without failing the save.
+        optimistic = not any(e.bill for e in valid)
+        attempt = 0
+        while True:
+            batch = self._decide(valid, received_at, query_recorded=not optimistic)
             body = {
-                "accepted": len(batch.records),
+                "accepted": len(batch.accepted),
                 "duplicates": batch.duplicates,
-                "late": sum(1 for r in batch.records if r["late"]),
+                "late": sum(1 for e in batch.accepted if e.late),
                 "rejected": [r.as_dict() for r in sorted([*invalid, *batch.rejected], key=_index)],
             }
-            if not batch.records:
+            if not batch.accepted:
                 return Outcome(body)
             wallets = [w for w in batch.wallets.values() if w.pending_events]
-            usage = UsageBatch.record(received_at=batch.received_at, usage=batch.records)
+            usage = UsageBatch.record_columns(
+                received_at=batch.received_at, columns=batch.columns()
+            )
             try:
                 recordings = self.save(
                     usage,
@@ -132,88 +168,84 @@ class UsageIngest(PricingLedger):
                     usage_ids=batch.keys,
                 )
             except IntegrityError:
+                if optimistic:  # an id is recorded already: decide again, asking which
+                    optimistic = False
+                    continue
                 self.conflicted(command)
-                time.sleep(backoff_seconds(attempt))
+                attempt += 1
+                if attempt >= self.max_attempts:
+                    raise Contention("(usage events)", self.max_attempts) from None
+                time.sleep(backoff_seconds(attempt - 1))
                 continue
             position = max(r.notification.id for r in recordings)
             return Outcome(body, replayed=False, position=position)
-        raise Contention("(usage events)", self.max_attempts)
 
-    def _decide(self, events: list[UsageEvent], received_at: datetime) -> _Batch:
+    def _decide(
+        self, events: list[UsageEvent], received_at: datetime, *, query_recorded: bool = True
+    ) -> _Batch:
         batch = _Batch(usage_time(received_at))
-        recorded = self.usage_ids.existing_usage_ids([e.key for e in events])
+        recorded = (
+            self.usage_ids.existing_usage_ids([e.key for e in events]) if query_recorded else set()
+        )
         existing = self._existing_wallets({e.wallet_id for e in events})
         batch.keys_taken = self.usage_ids.existing_originators(
             [_debit_record_id(e) for e in events if e.bill and e.key not in recorded]
         )
         accepted: set[tuple[str, str]] = set()
         for event in events:
-            if event.key in recorded or event.key in accepted:
+            key = event.key
+            if key in recorded or key in accepted:
                 batch.duplicates += 1
                 continue
             if event.wallet_id not in existing:
                 detail = f"wallet {event.wallet_id!r} not found"
                 batch.rejected.append(Rejection(event.index, "wallet_not_found", detail))
                 continue
-            try:
-                record = self._usage_record(batch, event, received_at)
-            except _Refused as refusal:
-                batch.rejected.append(Rejection(event.index, refusal.code, refusal.detail))
-                continue
-            except LedgerError as error:
-                batch.rejected.append(Rejection(event.index, error.code, error.detail))
-                continue
-            accepted.add(event.key)
-            batch.keys.append(event.key)
-            batch.records.append(record)
+            if event.bill:
+                try:
+                    billing = self._bill(batch, event, received_at)
+                except _Refused as refusal:
+                    batch.rejected.append(Rejection(event.index, refusal.code, refusal.detail))
+                    continue
+                except LedgerError as error:
+                    batch.rejected.append(Rejection(event.index, error.code, error.detail))
+                    continue
+                batch.billing[len(batch.accepted)] = billing
+            accepted.add(key)
+            batch.keys.append(key)
+            batch.accepted.append(event)
         return batch
 
     def _existing_wallets(self, wallet_ids: set[str]) -> set[str]:
-        known: set[UUID] = self.__dict__.setdefault("_known_wallets", set())
-        uuids = {wallet_id: _wallet_uuid(wallet_id) for wallet_id in wallet_ids}
-        unknown = [u for u in uuids.values() if u not in known]
-        found = {u for u in uuids.values() if u in known}
-        if unknown:
-            found |= self.usage_ids.existing_originators(unknown)
-            if len(known) + len(found) > _KNOWN_WALLETS_MAX:
-                known.clear()  # bounded memory: forget, then learn again from the store
-            known.update(found)
+        known: set[str] = self.__dict__.setdefault("_known_wallet_ids", set())
         # ``found``: this batch's wallets known before or found now; answering from the cache
         # after a clear would forget wallets of this very batch.
-        return {wallet_id for wallet_id, u in uuids.items() if u in found}
+        found = wallet_ids & known
+        unknown = {_wallet_uuid(w): w for w in wallet_ids - found}
+        if unknown:
+            new = {unknown[u] for u in self.usage_ids.existing_originators(list(unknown))}
+            if len(known) + len(new) > _KNOWN_WALLETS_MAX:
+                known.clear()  # bounded memory: forget, then learn again from the store
+            known |= new
+            found |= new
+        return found
 
-    def _usage_record(self, batch: _Batch, event: UsageEvent, received_at: datetime) -> UsageRecord:
-        record: UsageRecord = {
-            "wallet_id": event.wallet_id,
-            "event_id": event.event_id,
-            "type": event.type,
-            "occurred_at": event.occurred_at_text,
-            "received_at": batch.received_at,
-            "subject": event.subject,
-            "quantities": event.quantities,
-            "properties": event.properties,
-            "bill": event.bill,
-            "late": event.late,
-            "billed": 0,
-            "debt": 0,
-            "uncollected": 0,
-            "debit_id": None,
-            "rating": None,
-        }
-        if event.bill:
-            self._bill(batch, event, received_at, record)
-        return record
-
-    def _bill(
-        self, batch: _Batch, event: UsageEvent, received_at: datetime, record: UsageRecord
-    ) -> None:
+    def _bill(self, batch: _Batch, event: UsageEvent, received_at: datetime) -> dict[str, Any]:
+        """Bill a ``bill: true`` event; what its record keeps (``billed``, ``debt``,
+        ``uncollected``, ``debit_id``, ``rating``; see ``ledger.usage``)."""
         wallet = batch.wallets.get(event.wallet_id)
         if wallet is None:
             wallet = batch.wallets[event.wallet_id] = self.load_wallet(event.wallet_id)
         rating = self._rate(batch, wallet, event)
-        record["rating"] = {k: rating[k] for k in ("price_book_id", "version", "amount")}
+        record: dict[str, Any] = {
+            "billed": 0,
+            "debt": 0,
+            "uncollected": 0,
+            "debit_id": None,
+            "rating": {k: rating[k] for k in ("price_book_id", "version", "amount")},
+        }
         if rating["amount"] == 0:
-            return  # a zero rating bills nothing
+            return record  # a zero rating bills nothing
         rid = _debit_record_id(event)
         key = f"usage:{event.event_id}"
         if rid in batch.keys_taken:
@@ -232,7 +264,7 @@ class UsageIngest(PricingLedger):
         record.update(billed=result["billed"], debt=result["debt"])
         record["uncollected"] = result["uncollected"]
         if result["debit_version"] is None:
-            return
+            return record
         record["debit_id"] = debit_id
         body = {
             "debit_id": debit_id,
@@ -257,6 +289,7 @@ class UsageIngest(PricingLedger):
                 wallet_version=result["debit_version"],
             )
         )
+        return record
 
     def _rate(self, batch: _Batch, wallet: Wallet, event: UsageEvent) -> dict[str, Any]:
         """The rating record of a billed event (as ``CreditsDebited.rating`` keeps it)."""

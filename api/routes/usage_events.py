@@ -12,7 +12,7 @@ from api.metrics import decision
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import respond
 from api.routes.params import IdempotencyKey
-from api.schemas.usage_events import UsageEventsIn, UsageEventsOut
+from api.schemas.usage_events import UsageEventsIn, UsageEventsOut, shaped_events
 from ledger.commands import IngestUsage
 from ledger.service import CreditLedger
 
@@ -60,7 +60,7 @@ class UsageEventController(Controller):
         events → 422 ``validation_error`` naming ``events``, nothing recorded.
         """
         del idempotency_key  # accepted by contract; the event ids deduplicate (see above)
-        outcome = ledger.ingest_usage(IngestUsage(events=data.events))
+        outcome = ledger.ingest_usage(IngestUsage(events=shaped_events(data.events)))
         return respond(outcome, UsageEventsOut, HTTP_200_OK)
 
 

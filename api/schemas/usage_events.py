@@ -1,16 +1,31 @@
-"""Usage event batches: ``POST /v1/usage-events`` and its per-event answer."""
+"""Usage event batches: ``POST /v1/usage-events`` and its per-event answer.
+
+The body declares each event as a free-form object, so that one bad event is rejected
+alone (with its index) rather than failing the batch. :func:`shaped_events` then decodes
+the events again into :class:`UsageEventShape`, msgspec's compiled checks of what each
+field must be, so the ledger only checks what those cannot express (``ledger.ingest``); an
+event that does not fit goes to the ledger as the object it was, and gets the same answer.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 from msgspec import Meta
 
 from api.schemas.fields import RequestBody, ResponseBody
-from ledger.ingest import MAX_BATCH
+from ledger.ingest import MAX_BATCH, MAX_QUANTITIES, MAX_TYPE_LENGTH, ShapedEvent
+from ledger.state import SUBJECT_KEYS
+from ledger.validation import MAX_AMOUNT
 
-__all__ = ["UsageEventsIn", "UsageEventsOut", "UsageRejectionOut"]
+__all__ = [
+    "UsageEventShape",
+    "UsageEventsIn",
+    "UsageEventsOut",
+    "UsageRejectionOut",
+    "shaped_events",
+]
 
 RawEvent = Annotated[
     dict[str, Any],
@@ -65,3 +80,49 @@ class UsageEventsOut(ResponseBody):
     duplicates: int
     late: int
     rejected: list[UsageRejectionOut] = msgspec.field(default_factory=list)
+
+
+_Id = Annotated[str, Meta(min_length=1, max_length=128)]  # the characters: ledger.ingest
+_SubjectKey = Literal["user_id", "team_id", "agent_id", "project_id", "feature", "model"]
+if frozenset(get_args(_SubjectKey)) != SUBJECT_KEYS:  # a new subject key must be allowed here
+    raise ImportError("usage event subject keys no longer match ledger.state.SUBJECT_KEYS")
+_SubjectValue = Annotated[str, Meta(min_length=1, max_length=256)]
+_Quantity = Annotated[int, Meta(ge=0, le=MAX_AMOUNT)]
+
+
+class UsageEventShape(msgspec.Struct, ShapedEvent, forbid_unknown_fields=True, gc=False):
+    """One usage event as ``ledger.ingest.ShapedEvent`` promises it (what no constraint
+    here expresses, the ledger checks: id and key characters, the time, ``properties``).
+
+    ``gc=False``: a thousand of these live through each request, and every object the
+    garbage collector tracks makes its sweeps more frequent (it holds no reference cycle:
+    strings, a bool, and dicts of decoded JSON)."""
+
+    event_id: _Id
+    wallet_id: _Id
+    type: Annotated[str, Meta(min_length=1, max_length=MAX_TYPE_LENGTH)]
+    occurred_at: str
+    # Literal keys are str keys; the ledger only reads them (dict is invariant to mypy).
+    subject: dict[_SubjectKey, _SubjectValue] = msgspec.field(default_factory=dict)  # type: ignore[assignment]
+    quantities: Annotated[dict[str, _Quantity], Meta(max_length=MAX_QUANTITIES)] = msgspec.field(
+        default_factory=dict
+    )
+    properties: dict[str, Any] = msgspec.field(default_factory=dict)
+    bill: bool = False
+
+
+def shaped_events(events: list[dict[str, Any]]) -> list[object]:
+    """``events`` for ``ledger.ingest.check_events``: each a :class:`UsageEventShape` if it
+    fits one, else the decoded object as it came (the ledger answers why it does not fit)."""
+    try:
+        shaped: list[object] = msgspec.convert(events, list[UsageEventShape], strict=True)
+    except msgspec.ValidationError:
+        return [_shaped(event) for event in events]
+    return shaped
+
+
+def _shaped(event: Any) -> object:
+    try:
+        return msgspec.convert(event, UsageEventShape, strict=True)
+    except msgspec.ValidationError:
+        return event

@@ -335,3 +335,19 @@ def test_known_wallets_stay_found_when_the_cache_of_wallet_ids_overflows(
     # Then both are found: forgetting the cache never forgets this batch's wallets
     assert outcome.body["rejected"] == []
     assert outcome.body["accepted"] == 2
+
+
+def test_a_batch_sent_again_is_answered_as_duplicates_without_counting_a_conflict(
+    ledger: CreditLedger,
+) -> None:
+    # An unbilled batch is saved without first asking which ids are recorded: the id insert
+    # fails, the batch is decided again with the query, and that is no write conflict.
+    conflicts: list[str] = []
+    ledger.on_conflict = conflicts.append
+    ledger.ingest_usage([usage("e-1"), usage("e-2")])
+
+    outcome = ledger.ingest_usage([usage("e-1"), usage("e-3"), usage("e-2")])
+
+    assert outcome.body == {"accepted": 1, "duplicates": 2, "late": 0, "rejected": []}
+    assert [r["event_id"] for r in recorded(ledger)] == ["e-1", "e-2", "e-3"]
+    assert conflicts == []
