@@ -132,14 +132,20 @@ class UsageIngest(PricingLedger):
         seconds = self.env.get("USAGE_LATE_GRACE_SECONDS")
         return DEFAULT_LATE_GRACE if not seconds else timedelta(seconds=int(seconds))
 
-    def ingest_usage(self, cmd: IngestUsage | Sequence[object]) -> Outcome:
+    def ingest_usage(
+        self, cmd: IngestUsage | Sequence[object], *, received_at: datetime | None = None
+    ) -> Outcome:
         """Record the acceptable events once each; body ``accepted``, ``duplicates``,
-        ``late`` (accepted events older than the grace window) and ``rejected``."""
+        ``late`` (accepted events older than the grace window) and ``rejected``.
+
+        ``received_at`` (default: now) is given when a batch is split over shards, so that
+        every part is received, and judged late, at the same time.
+        """
         command = cmd if isinstance(cmd, IngestUsage) else IngestUsage(events=list(cmd))
         events = command.events
         if len(events) > MAX_BATCH:
             raise fail("events", f"must have at most {MAX_BATCH} events")
-        received_at = self.now()
+        received_at = received_at or self.now()
         valid, invalid = check_events(events, received_at, self.usage_late_grace())
         # Billed events need the query: a recorded event's debit key is taken, which would
         # otherwise answer idempotency_conflict instead of duplicate without failing the save.
@@ -177,8 +183,7 @@ class UsageIngest(PricingLedger):
                     raise Contention("(usage events)", self.max_attempts) from None
                 time.sleep(backoff_seconds(attempt - 1))
                 continue
-            position = max(r.notification.id for r in recordings)
-            return Outcome(body, replayed=False, position=position)
+            return Outcome(body, replayed=False, position=self.position_of(recordings))
 
     def _decide(
         self, events: list[UsageEvent], received_at: datetime, *, query_recorded: bool = True

@@ -14,13 +14,14 @@ same batch is safe: the recorded events come back as ``duplicates``, the rest ar
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from ledger.commands import IngestUsage
 from ledger.executor import Outcome
 from ledger.ingest import MAX_BATCH
 from ledger.service_usage import UsageIngest
-from ledger.shards import encode_position, shard_of
+from ledger.shards import shard_of
 from ledger.validation import fail
 
 __all__ = ["ShardedUsageIngest", "merge_outcomes", "split_by_shard"]
@@ -74,23 +75,23 @@ def ingest_across(
 
 
 class ShardedUsageIngest(UsageIngest):
-    def ingest_usage(self, cmd: IngestUsage | Sequence[object]) -> Outcome:
+    def ingest_usage(
+        self, cmd: IngestUsage | Sequence[object], *, received_at: datetime | None = None
+    ) -> Outcome:
         """Record a usage batch (see :class:`UsageIngest`), split over the shards if several."""
         shards = self.home.shards
         if len(shards) == 1:
-            return super().ingest_usage(cmd)
+            return super().ingest_usage(cmd, received_at=received_at)
         command = cmd if isinstance(cmd, IngestUsage) else IngestUsage(events=list(cmd))
         if len(command.events) > MAX_BATCH:
             raise fail("events", f"must have at most {MAX_BATCH} events")
+
+        received_at = received_at or self.now()  # one receipt time for every part
 
         def ingest_on(index: int, part: IngestUsage) -> Outcome:
             shard = shards[index]
             if not isinstance(shard, UsageIngest):
                 raise TypeError(f"shard {index} does not ingest usage")
-            outcome = UsageIngest.ingest_usage(shard, part)
-            if outcome.position is None or index == 0:
-                return outcome
-            position = encode_position(index, outcome.position)
-            return Outcome(outcome.body, replayed=outcome.replayed, position=position)
+            return UsageIngest.ingest_usage(shard, part, received_at=received_at)
 
         return ingest_across(command, len(shards), ingest_on)

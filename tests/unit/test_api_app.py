@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +179,10 @@ def test_request_bodies_carry_the_contract_constraints() -> None:
         "feature",
         "model",
     }
+
+
+def test_objects_made_at_start_up_are_frozen_while_the_app_runs() -> None:
+    before = gc.get_freeze_count()
+    with running_api():
+        assert gc.get_freeze_count() > before
+    assert gc.get_freeze_count() == 0

@@ -6,6 +6,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from ledger.shards import (
     shard_of,
     sqlite_shard_path,
 )
+from ledger.usage import USAGE_BATCH_TOPIC, UsageBatchRecorded
 from tests.builders import FakeClock, make_ledger
 
 SHARDS = 3
@@ -361,3 +363,32 @@ def test_a_new_store_refuses_shard_files_left_from_another(tmp_path: Path) -> No
     (tmp_path / "ledger.sqlite3").unlink()  # the home file goes, shard 1's file stays
     with pytest.raises(ShardCountMismatch, match="shard 1 of a new store already holds"):
         make_ledger(sqlite_url(tmp_path), env={"SHARDS": "2"})
+
+
+class TickingClock(FakeClock):
+    """A clock that moves a second each time it is read."""
+
+    def __call__(self) -> datetime:
+        return self.advance(seconds=1)
+
+
+def test_every_part_of_a_split_batch_is_received_at_one_time() -> None:
+    clock = TickingClock()
+    ledger = make_ledger(clock=clock, env={"SHARDS": str(SHARDS)})
+    try:
+        groups = wallets_per_shard()
+        for group in groups:
+            fund(ledger, group[0])
+        ledger.ingest_usage([usage_event(f"e{n}", g[0]) for n, g in enumerate(groups)])
+        received = set()
+        for index in range(SHARDS):
+            app = shard(ledger, index)
+            (batch,) = app.recorder.select_notifications(
+                start=1, limit=1000, topics=[USAGE_BATCH_TOPIC]
+            )
+            event = app.mapper.to_domain_event(batch)
+            assert isinstance(event, UsageBatchRecorded)
+            received.add(event.received_at)
+        assert len(received) == 1
+    finally:
+        ledger.close()
