@@ -61,6 +61,16 @@ def postgres_url() -> str:
 @pytest.fixture
 def pg_schema(postgres_url: str) -> Iterator[str]:
     """Create an empty schema ``t_<12 hex>`` for one test, then drop it with everything in it."""
+    yield from throwaway_schema(postgres_url)
+
+
+@pytest.fixture
+def other_pg_schema(postgres_url: str) -> Iterator[str]:
+    """A second schema like ``pg_schema``, for tests that copy one store into another."""
+    yield from throwaway_schema(postgres_url)
+
+
+def throwaway_schema(postgres_url: str) -> Iterator[str]:
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))

@@ -3,9 +3,6 @@ every process on the store."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import psycopg
 import pytest
 from psycopg import sql
@@ -75,25 +72,13 @@ def test_a_second_process_follows_the_recorded_shard_count(
         first.close()
 
 
-@pytest.fixture
-def other_schema(postgres_url: str) -> Iterator[str]:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
-    try:
-        yield name
-    finally:
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
-
-
 def test_resharding_on_postgres_keeps_every_answer(
-    postgres_url: str, pg_schema: str, other_schema: str
+    postgres_url: str, pg_schema: str, other_pg_schema: str
 ) -> None:
     clock = FakeClock()
     source = make_ledger(schema_url(postgres_url, pg_schema, pool_size=2), clock)
     target = make_ledger(
-        schema_url(postgres_url, other_schema, pool_size=2), clock, {"SHARDS": str(SHARDS)}
+        schema_url(postgres_url, other_pg_schema, pool_size=2), clock, {"SHARDS": str(SHARDS)}
     )
     try:
         populate(source)
