@@ -25,6 +25,7 @@ import hashlib
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
@@ -153,11 +154,12 @@ class UsageIngest(PricingLedger):
         attempt = 0
         while True:
             batch = self._decide(valid, received_at, query_recorded=not optimistic)
+            rejected = sorted([*invalid, *batch.rejected], key=attrgetter("index"))
             body = {
                 "accepted": len(batch.accepted),
                 "duplicates": batch.duplicates,
                 "late": sum(1 for e in batch.accepted if e.late),
-                "rejected": [r.as_dict() for r in sorted([*invalid, *batch.rejected], key=_index)],
+                "rejected": [r.as_dict() for r in rejected],
             }
             if not batch.accepted:
                 return Outcome(body)
@@ -336,7 +338,3 @@ def _wallet_uuid(wallet_id: str) -> UUID:
     """``wallet_uuid``, remembered: uuid5 costs more than everything else ingest does per
     event (bounded: one entry per wallet)."""
     return wallet_uuid(wallet_id)
-
-
-def _index(rejection: Rejection) -> int:
-    return rejection.index

@@ -25,7 +25,6 @@ from ledger.commands import Debit, GrantCredits
 from ledger.service import CreditLedger
 from projections import (
     ProjectionRunner,
-    open_views,
     queries,
     reconcile_views,
     wait_for_position,
@@ -36,6 +35,7 @@ from projections.rebuild import rebuild
 from projections.runner import live_positions
 from projections.store import ViewStore
 from tests.builders import FakeClock, make_ledger
+from tests.integration.pg_support import schema_url
 from tests.projection_support import (
     assert_views_match_audit,
     open_wallets,
@@ -45,27 +45,11 @@ from tests.projection_support import (
 )
 
 
-def _store_url(postgres_url: str, schema: str) -> str:
-    return f"{postgres_url}{'&' if '?' in postgres_url else '?'}schema={schema}"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 @pytest.fixture
 def ledger(postgres_url: str, pg_schema: str, clock: FakeClock) -> Iterator[CreditLedger]:
-    app = make_ledger(_store_url(postgres_url, pg_schema), clock=clock)
+    app = make_ledger(schema_url(postgres_url, pg_schema), clock=clock)
     yield app
     app.close()
-
-
-@pytest.fixture
-def views(ledger: CreditLedger, pg_schema: str) -> Iterator[ViewStore]:
-    store = open_views(ledger.env, application_name=f"views-{pg_schema}")
-    yield store
-    store.close()
 
 
 def test_views_on_postgres_equal_the_log(
@@ -114,7 +98,7 @@ def _journal_pages(read: Callable[..., dict[str, Any]]) -> list[dict[str, Any]]:
 def test_a_worker_killed_mid_stream_misses_and_doubles_nothing(
     postgres_url: str, pg_schema: str, ledger: CreditLedger, views: ViewStore
 ) -> None:
-    url = _store_url(postgres_url, pg_schema)
+    url = schema_url(postgres_url, pg_schema)
     open_wallets(ledger)
     ledger.grant(GrantCredits(wallet_id="a", amount=10**9, category="paid", grant_id="g"))
     spawn = multiprocessing.get_context("spawn")

@@ -36,11 +36,6 @@ from tests.unit.test_sharded_projections import (
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def url(postgres_url: str, pg_schema: str) -> str:
     return schema_url(postgres_url, pg_schema, pool_size=2)
 
@@ -50,13 +45,6 @@ def ledger(url: str, clock: FakeClock) -> Iterator[CreditLedger]:
     app = make_ledger(url, clock=clock, env={"SHARDS": str(SHARDS)})
     yield app
     app.close()
-
-
-@pytest.fixture
-def views(ledger: CreditLedger, pg_schema: str) -> Iterator[ViewStore]:
-    store = open_views(ledger.env, application_name=f"views-{pg_schema}")
-    yield store
-    store.close()
 
 
 def test_sharded_views_on_postgres_equal_an_unsharded_ledgers(

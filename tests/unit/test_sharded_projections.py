@@ -167,11 +167,7 @@ def _store_url(tmp_path: Path, kind: str) -> str:
     return "memory://" if kind == "memory" else f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
+# ``clock`` and ``views``: tests/unit/conftest.py.
 @pytest.fixture(params=["memory", "sqlite"])
 def ledger(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
@@ -179,13 +175,6 @@ def ledger(
     app = make_ledger(_store_url(tmp_path, request.param), clock, {"SHARDS": str(SHARDS)})
     yield app
     app.close()
-
-
-@pytest.fixture
-def views(ledger: CreditLedger) -> Iterator[ViewStore]:
-    store = open_views(ledger.env)
-    yield store
-    store.close()
 
 
 @pytest.fixture
