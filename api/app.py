@@ -30,6 +30,7 @@ from api.dependencies import (
     provide_read_models,
 )
 from api.errors import problem_response
+from api.key_cache import KEY_CACHE_KEY, KeyCache
 from api.metrics import METRICS_KEY, Metrics, MetricsMiddleware
 from api.openapi import openapi_config
 from api.rate_limit import RATE_LIMITER_KEY, rate_limit_middleware, rate_limiter
@@ -198,6 +199,7 @@ def create_app(settings: Settings | None = None, *, ledger: CreditLedger | None 
             {
                 SETTINGS_KEY: settings,
                 METRICS_KEY: metrics,
+                KEY_CACHE_KEY: KeyCache(),
                 RATE_LIMITER_KEY: rate_limiter(settings),
             }
         ),

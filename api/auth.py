@@ -8,7 +8,9 @@ A customer key asking for another customer's wallet gets ``wallet_not_found``, e
 for a wallet that does not exist, so keys cannot probe for other customers' wallet ids.
 
 Checks that touch the store (looking a key up, finding a wallet's owner) run in a worker
-thread: the ledger is synchronous and must not block the event loop.
+thread: the ledger is synchronous and must not block the event loop. The spending routes
+skip the key's store read when this process verified the key before: the ledger confirms
+it at commit instead (see :mod:`api.key_cache`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pydantic import SecretStr
 
 from api.dependencies import provide_ledger, settings_of
 from api.errors import Forbidden, Unauthenticated
-from api.keys import verify_key
+from api.key_cache import CHECKED_AT_COMMIT, KeyCache, KeyFence, VerifiedKey, key_cache_of
 from ledger.errors import WalletNotFound
 from ledger.service import CreditLedger
 
@@ -62,6 +64,8 @@ class Principal:
 
     key_id: str
     scopes: frozenset[str]
+    fence: KeyFence | None = None
+    """For a stored key: what the ledger confirms before deciding a spending command."""
 
     @property
     def is_admin(self) -> bool:
@@ -82,24 +86,51 @@ def _same_secret(presented: str, expected: str) -> bool:
     )
 
 
-def authenticate(
-    ledger: CreditLedger, bootstrap_key: SecretStr | None, authorization: str | None
-) -> Principal:
-    """The principal an ``Authorization`` header stands for.
-
-    Raises:
-        Unauthenticated: No bearer key, or one that is unknown, malformed or revoked.
-    """
+def _presented(authorization: str | None) -> str:
     scheme, _, presented = (authorization or "").strip().partition(" ")
     presented = presented.strip()
     if scheme.lower() != "bearer" or not presented:
         raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
+    return presented
+
+
+def _bootstrap(presented: str, bootstrap_key: SecretStr | None) -> Principal | None:
     if bootstrap_key is not None and _same_secret(presented, bootstrap_key.get_secret_value()):
         return Principal(BOOTSTRAP_KEY_ID, frozenset({"admin"}))
-    key = verify_key(ledger, presented)
+    return None
+
+
+def _principal(key: VerifiedKey | None) -> Principal:
     if key is None:
         raise Unauthenticated("the API key is unknown or revoked")
-    return Principal(key.key_id, frozenset(key.scopes))
+    return Principal(key.key_id, key.scopes, key.fence)
+
+
+def authenticate(
+    ledger: CreditLedger, bootstrap_key: SecretStr | None, authorization: str | None, keys: KeyCache
+) -> Principal:
+    """The principal an ``Authorization`` header stands for, checked against the store.
+
+    Raises:
+        Unauthenticated: No bearer key, or one that is unknown, malformed or revoked.
+    """
+    presented = _presented(authorization)
+    return _bootstrap(presented, bootstrap_key) or _principal(keys.verify(ledger, presented))
+
+
+def _without_io(
+    connection: ASGIConnection[Any, Any, Any, Any],
+    bootstrap_key: SecretStr | None,
+    keys: KeyCache,
+) -> Principal | None:
+    """The principal when no store read is needed: the bootstrap key, or (on a route whose
+    ledger confirms the key at commit) a key this process verified before."""
+    presented = _presented(connection.headers.get("authorization"))
+    principal = _bootstrap(presented, bootstrap_key)
+    if principal is None and connection.route_handler.opt.get(CHECKED_AT_COMMIT):
+        cached = keys.cached(presented)
+        principal = None if cached is None else _principal(cached)
+    return principal
 
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
@@ -109,12 +140,17 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
         state = connection.app.state
-        principal = await anyio.to_thread.run_sync(
-            authenticate,
-            provide_ledger(state),
-            settings_of(state).bootstrap_admin_key,
-            connection.headers.get("authorization"),
-        )
+        bootstrap_key = settings_of(state).bootstrap_admin_key
+        keys = key_cache_of(state)
+        principal = _without_io(connection, bootstrap_key, keys)
+        if principal is None:
+            principal = await anyio.to_thread.run_sync(
+                authenticate,
+                provide_ledger(state),
+                bootstrap_key,
+                connection.headers.get("authorization"),
+                keys,
+            )
         return AuthenticationResult(user=principal, auth=principal.key_id)
 
 
@@ -190,6 +226,7 @@ async def metrics_access(
         provide_ledger(state),
         settings.bootstrap_admin_key,
         connection.headers.get("authorization"),
+        key_cache_of(state),
     )
     if not (principal.is_admin or "auditor" in principal.scopes):
         raise Forbidden("this API key may not read metrics")

@@ -39,6 +39,7 @@ __all__ = [
     "issue_key",
     "parse_key",
     "revoke_key",
+    "secret_digest",
     "verify_key",
 ]
 
@@ -56,7 +57,8 @@ def api_key_uuid(key_id: str) -> UUID:
     return uuid5(_API_KEY_NAMESPACE, f"api-key/{key_id}")
 
 
-def _digest(secret: str) -> str:
+def secret_digest(secret: str) -> str:
+    """What is stored of a key's secret: its sha256, in hex."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -123,7 +125,7 @@ class ApiKey(Aggregate):
             ApiKeyIssued,
             id=api_key_uuid(key_id),
             key_id=key_id,
-            secret_sha256=_digest(secret),
+            secret_sha256=secret_digest(secret),
             scopes=scope_list,
             name=name,
             issued_at=at,
@@ -140,7 +142,8 @@ class ApiKey(Aggregate):
 
     def accepts(self, secret: str) -> bool:
         """Whether ``secret`` is this key's and the key still works (constant time)."""
-        return hmac.compare_digest(_digest(secret), self.secret_sha256) and not self.is_revoked
+        same = hmac.compare_digest(secret_digest(secret), self.secret_sha256)
+        return same and not self.is_revoked
 
 
 for _event_class in (ApiKeyIssued, ApiKeyRevoked):

@@ -1,12 +1,14 @@
 """Group commit: one thread per ledger decides queued commands and commits them in batches.
 
-Callers (API threads) put a :class:`Job` on a bounded queue and wait for its future. The
-committer takes every job waiting (up to ``max_batch``), decides each against its own cache
-of wallets — no store read when the wallet is cached — and saves the events, hold records
-and receipts of the whole batch in ONE transaction. The store's unique ``(id, version)``
-keys still decide: if another process wrote a wallet first, or a key was used elsewhere,
-the save fails whole, the touched wallets are dropped from the cache and every undecided
-job of the batch is decided again on fresh state (bounded by ``max_attempts``).
+Callers put a :class:`Job` on a bounded queue and wait for its future: a thread blocks on
+it (``settle``), an event loop awaits it (``api.awaiting``). The committer takes every job
+waiting (up to ``max_batch``), confirms each job's fence (once per distinct fence), decides
+each against its own cache of wallets — no store read when the wallet is cached — and saves
+the events, hold records and receipts of the whole batch in ONE transaction. The store's
+unique ``(id, version)`` keys still decide: if another process wrote a wallet first, or a
+key was used elsewhere, the save fails whole, the touched wallets are dropped from the
+cache and every undecided job of the batch is decided again on fresh state (bounded by
+``max_attempts``).
 
 Put a limit on everything: the queue is bounded (a full queue answers ``overloaded`` at
 once), batches are bounded, waits are bounded, retries are bounded.
@@ -27,7 +29,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -43,12 +45,28 @@ from ledger.wallet import Wallet
 if TYPE_CHECKING:
     from ledger.application import CreditLedgerBase
 
-__all__ = ["Act", "Committer", "Job"]
+__all__ = ["WAIT_SECONDS", "Act", "Committer", "Fence", "Job", "settle", "timed_out"]
 
 log = logging.getLogger(__name__)
 
+WAIT_SECONDS = 10.0
+"""How long a caller waits for its command's answer before it is told to retry."""
+
 Act = Callable[[Wallet, datetime, "str | None", bool], dict[str, Any]]
 """``act(wallet, at, key_or_none, retrying) -> body``: one command's decision on a wallet."""
+
+
+class Fence(Protocol):
+    """A fact outside the wallet that a command stands on — for instance, that the caller's
+    API key is still the version the API checked — confirmed just before the command is
+    decided. Fences are hashable: equal ones are confirmed once per batch (one store read
+    for a batch of commands sent with the same key, instead of one per request).
+    """
+
+    def __hash__(self) -> int: ...
+
+    def check(self, ledger: CreditLedgerBase) -> None:
+        """Raise (the error answers the command, which records nothing) if it does not hold."""
 
 
 @dataclass
@@ -61,6 +79,7 @@ class Job:
     command: Command
     act: Act
     keep_receipt: bool = False
+    fence: Fence | None = None
     future: Future[Outcome] = field(default_factory=Future)
 
     def __post_init__(self) -> None:
@@ -100,7 +119,7 @@ class Committer:
         *,
         max_batch: int = 256,
         queue_size: int = 4096,
-        wait_seconds: float = 10.0,
+        wait_seconds: float = WAIT_SECONDS,
         cache_size: int = 100_000,
     ) -> None:
         self._app = app
@@ -121,8 +140,16 @@ class Committer:
 
     # -- callers ----------------------------------------------------------------------------
 
-    def submit(self, job: Job) -> Outcome:
-        """Queue ``job`` and wait for its outcome (or raise its refusal)."""
+    @property
+    def wait_seconds(self) -> float:
+        return self._wait_seconds
+
+    def enqueue(self, job: Job) -> Future[Outcome]:
+        """Queue ``job`` without blocking; its future answers it (or raises its refusal).
+
+        Raises:
+            Overloaded: The queue is full or the ledger is closing.
+        """
         if self._stop.is_set():
             raise Overloaded("the ledger is closing; retry shortly")
         self._ensure_started()
@@ -130,11 +157,7 @@ class Committer:
             self._queue.put_nowait(job)
         except queue.Full:
             raise Overloaded("the write queue is full; retry shortly") from None
-        try:
-            return job.future.result(timeout=self._wait_seconds)
-        except FutureTimeout:
-            # The job may still commit: a retry with the same idempotency key is safe.
-            raise Overloaded("the ledger did not answer in time; retry with the same key") from None
+        return job.future
 
     def close(self) -> None:
         self._stop.set()
@@ -235,9 +258,12 @@ class Committer:
         self._from_cache.clear()
         decided: list[_Decided] = []
         keys_in_batch: set[UUID] = set()
+        standing: set[Fence] = set()
         for job in jobs:
             if job.rid in keys_in_batch:
                 continue  # the same key twice in one batch: the second replays next round
+            if job.fence is not None and not self._stands(job, job.fence, standing):
+                continue
             try:
                 self._decide_one(job, retrying, touched, decided)
             except Exception as error:  # a bug in one command must not corrupt the others
@@ -287,6 +313,18 @@ class Committer:
                 wallet_version=wallet.version,
             )
         decided.append(_Decided(job, body, receipt))
+
+    def _stands(self, job: Job, fence: Fence, standing: set[Fence]) -> bool:
+        """Confirm ``job``'s fence (once per batch); a fence that fails answers the job."""
+        if fence in standing:
+            return True
+        try:
+            fence.check(self._app)
+        except Exception as error:  # the fence's own error answers (e.g. unauthenticated)
+            job.future.set_exception(error)
+            return False
+        standing.add(fence)
+        return True
 
     def _replayed(self, job: Job) -> bool:
         """Answer ``job`` from its stored receipt if it has one (or with its key conflict)."""
@@ -394,3 +432,16 @@ class Committer:
     def _evict(self, touched: dict[str, Wallet]) -> None:
         for wallet_id in touched:
             self._cache.pop(wallet_id, None)
+
+
+def timed_out() -> Overloaded:
+    # The job may still commit: a retry with the same idempotency key is safe.
+    return Overloaded("the ledger did not answer in time; retry with the same key")
+
+
+def settle(future: Future[Outcome], seconds: float) -> Outcome:
+    """Wait (in a thread) for a queued command's outcome; ``overloaded`` after ``seconds``."""
+    try:
+        return future.result(timeout=seconds)
+    except FutureTimeout:
+        raise timed_out() from None

@@ -6,6 +6,7 @@ or the direct decide-then-save loop.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from datetime import UTC, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -21,6 +22,7 @@ from ledger.commands import (
 )
 from ledger.commands_grants import check_grant_input
 from ledger.commands_holds import check_hold_input
+from ledger.committer import Fence
 from ledger.errors import (
     BudgetExceeded,
     DebitNotFound,
@@ -105,8 +107,14 @@ class CreditLedger(ShardedUsageIngest, WalletService):
 
         return self._on_wallet(cmd, cmd.wallet_id, act)
 
-    @on_wallet_shard
     def debit(self, cmd: Debit) -> Outcome:
+        """Authorize and deduct ``cmd.amount`` (or its rated usage) if the balance and every
+        matching hard budget allow it."""
+        return self.settle(self.debit_later(cmd))
+
+    @on_wallet_shard
+    def debit_later(self, cmd: Debit, *, fence: Fence | None = None) -> Future[Outcome]:
+        """``debit`` up to its answer (see ``_on_wallet_later``)."""
         # Refuse bad input before touching the store (Wallet.debit checks again on its own).
         check_subject(cmd.subject)
         usage = check_amount_or_usage(cmd.amount, cmd.usage)
@@ -132,10 +140,17 @@ class CreditLedger(ShardedUsageIngest, WalletService):
                 rating=None if rating is None else rating.record(),
             )
 
-        return self._on_wallet(cmd, cmd.wallet_id, act, keep_receipt=True, key=key)
+        return self._on_wallet_later(
+            cmd, cmd.wallet_id, act, keep_receipt=True, key=key, fence=fence
+        )
+
+    def refund(self, cmd: Refund) -> Outcome:
+        """Give back (part of) a debit."""
+        return self.settle(self.refund_later(cmd))
 
     @on_wallet_shard
-    def refund(self, cmd: Refund) -> Outcome:
+    def refund_later(self, cmd: Refund, *, fence: Fence | None = None) -> Future[Outcome]:
+        """``refund`` up to its answer (see ``_on_wallet_later``)."""
         if cmd.amount is not None:
             check_amount("amount", cmd.amount)
         key = self.key_of(cmd)
@@ -151,7 +166,7 @@ class CreditLedger(ShardedUsageIngest, WalletService):
                 at=at,
             )
 
-        return self._on_wallet(cmd, cmd.wallet_id, act, key=key)
+        return self._on_wallet_later(cmd, cmd.wallet_id, act, key=key, fence=fence)
 
     @on_wallet_shard
     def debit_facts(self, wallet_id: str, debit_id: str) -> dict[str, Any]:
@@ -182,8 +197,13 @@ class CreditLedger(ShardedUsageIngest, WalletService):
             )
         }
 
-    @on_wallet_shard
     def place_hold(self, cmd: PlaceHold) -> Outcome:
+        """Reserve credits for a later capture."""
+        return self.settle(self.place_hold_later(cmd))
+
+    @on_wallet_shard
+    def place_hold_later(self, cmd: PlaceHold, *, fence: Fence | None = None) -> Future[Outcome]:
+        """``place_hold`` up to its answer (see ``_on_wallet_later``)."""
         hold_id = f"h_{uuid4().hex}" if cmd.hold_id is None else cmd.hold_id
         check_hold_input(hold_id, cmd.amount, dict(cmd.subject), cmd.expires_at or self.now())
         usage = check_amount_or_usage(cmd.amount, cmd.usage)
@@ -210,7 +230,7 @@ class CreditLedger(ShardedUsageIngest, WalletService):
                     raise HoldExists(hold_id) from None
                 raise
 
-        return self._on_wallet(cmd, cmd.wallet_id, act)
+        return self._on_wallet_later(cmd, cmd.wallet_id, act, fence=fence)
 
     def _hold_was_placed(self, wallet_id: str, hold_id: str) -> bool:
         return self.find(hold_record_id(wallet_id, hold_id)) is not None
@@ -225,8 +245,15 @@ class CreditLedger(ShardedUsageIngest, WalletService):
         record: HoldRecord | None = self.find(hold_record_id(wallet.wallet_id, hold_id))
         return HoldNotFound(hold_id) if record is None else HoldNotOpen(hold_id, record.status)
 
-    @on_wallet_shard
     def capture_hold(self, cmd: CaptureHold) -> Outcome:
+        """Spend (part of) a hold; the rest is released."""
+        return self.settle(self.capture_hold_later(cmd))
+
+    @on_wallet_shard
+    def capture_hold_later(
+        self, cmd: CaptureHold, *, fence: Fence | None = None
+    ) -> Future[Outcome]:
+        """``capture_hold`` up to its answer (see ``_on_wallet_later``)."""
         usage = check_amount_or_usage(cmd.amount, cmd.usage, required=False)
 
         def act(wallet: Wallet, at: Any, key: str | None, _: bool) -> dict[str, Any]:
@@ -243,14 +270,22 @@ class CreditLedger(ShardedUsageIngest, WalletService):
             except HoldNotFound:
                 raise self._resolved_hold(wallet, cmd.hold_id) from None
 
-        return self._on_wallet(cmd, cmd.wallet_id, act)
+        return self._on_wallet_later(cmd, cmd.wallet_id, act, fence=fence)
+
+    def release_hold(self, cmd: ReleaseHold) -> Outcome:
+        """Release a hold whole."""
+        return self.settle(self.release_hold_later(cmd))
 
     @on_wallet_shard
-    def release_hold(self, cmd: ReleaseHold) -> Outcome:
+    def release_hold_later(
+        self, cmd: ReleaseHold, *, fence: Fence | None = None
+    ) -> Future[Outcome]:
+        """``release_hold`` up to its answer (see ``_on_wallet_later``)."""
+
         def act(wallet: Wallet, at: Any, key: str | None, _: bool) -> dict[str, Any]:
             try:
                 return wallet.release_hold(hold_id=cmd.hold_id, idempotency_key=key, at=at)
             except HoldNotFound:
                 raise self._resolved_hold(wallet, cmd.hold_id) from None
 
-        return self._on_wallet(cmd, cmd.wallet_id, act)
+        return self._on_wallet_later(cmd, cmd.wallet_id, act, fence=fence)

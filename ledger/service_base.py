@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -12,7 +13,7 @@ from uuid import UUID
 from ledger.budgets import spent_from_history
 from ledger.commands import Command, OpenWallet, RemoveBudget, SetBudget
 from ledger.commands_budgets import check_budget_input
-from ledger.committer import Job
+from ledger.committer import WAIT_SECONDS, Fence, Job, settle
 from ledger.errors import WalletExists
 from ledger.events import WalletOpened
 from ledger.executor import Decision, Outcome
@@ -69,6 +70,10 @@ class WalletService(PricingLedger):
 
         return self._run(scope="", key=key, key_given=given, command=cmd, decide=decide)
 
+    def settle(self, future: Future[Outcome]) -> Outcome:
+        """Wait (in this thread) for the outcome of a command a ``*_later`` method queued."""
+        return settle(future, self.committer.wait_seconds if self.committer else WAIT_SECONDS)
+
     def _on_wallet(
         self,
         cmd: Command,
@@ -79,9 +84,26 @@ class WalletService(PricingLedger):
         key: tuple[str, bool] | None = None,
     ) -> Outcome:
         """Run ``act(wallet, at, key, retrying) -> body`` as one decision on the wallet."""
+        later = self._on_wallet_later(cmd, wallet_id, act, keep_receipt=keep_receipt, key=key)
+        return self.settle(later)
+
+    def _on_wallet_later(
+        self,
+        cmd: Command,
+        wallet_id: str,
+        act: Any,
+        *,
+        keep_receipt: bool = False,
+        key: tuple[str, bool] | None = None,
+        fence: Fence | None = None,
+    ) -> Future[Outcome]:
+        """``_on_wallet`` up to its answer: with group commit the command is only queued (no
+        store I/O here, so an event loop may call this); without, it is decided and saved
+        here, and the future is already done. ``fence`` is confirmed before deciding."""
         key_value, given = key or self.key_of(cmd)
         if self.committer is not None:
-            return self.committer.submit(Job(wallet_id, key_value, given, cmd, act, keep_receipt))
+            job = Job(wallet_id, key_value, given, cmd, act, keep_receipt, fence)
+            return self.committer.enqueue(job)
 
         def decide(retrying: bool) -> Decision:
             at = self.now()
@@ -89,14 +111,23 @@ class WalletService(PricingLedger):
             body = act(wallet, at, key_value if given else None, retrying)
             return Decision(body, [wallet] if wallet.pending_events else [], wallet.version)
 
-        return self._run(
-            scope=wallet_id,
-            key=key_value,
-            key_given=given,
-            command=cmd,
-            decide=decide,
-            keep_receipt=keep_receipt,
-        )
+        done: Future[Outcome] = Future()
+        try:
+            if fence is not None:
+                fence.check(self)
+            done.set_result(
+                self._run(
+                    scope=wallet_id,
+                    key=key_value,
+                    key_given=given,
+                    command=cmd,
+                    decide=decide,
+                    keep_receipt=keep_receipt,
+                )
+            )
+        except Exception as error:  # raised again by whoever settles the future
+            done.set_exception(error)
+        return done
 
     @on_wallet_shard
     def set_budget(self, cmd: SetBudget) -> Outcome:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from litestar import Controller, delete, post
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from api.auth import ADMIN
 from api.errors import ApiKeyNotFound
+from api.key_cache import key_cache_of
 from api.keys import issue_api_key, revoke_key
 from api.openapi import BEARER, problems
 from api.routes.params import PathId
@@ -57,10 +59,13 @@ class ApiKeyController(Controller):
         sync_to_thread=True,
         responses=problems(401, 403, 404),
     )
-    def revoke(self, ledger: NamedDependency[CreditLedger], key_id: PathId) -> None:
+    def revoke(self, state: State, ledger: NamedDependency[CreditLedger], key_id: PathId) -> None:
         """Revoke a key at once, for every server process; revoking twice is harmless."""
         if not revoke_key(ledger, key_id):
             raise ApiKeyNotFound(f"API key {key_id!r} not found")
+        # Other processes learn it when their ledger confirms the key (api.key_cache); this
+        # one forgets it now, so it answers 401 before even reading the request's body.
+        key_cache_of(state).forget(key_id)
 
 
 API_KEY_ROUTES = [ApiKeyController]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Response, post
+from typing import Any
+
+from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
-from api.auth import SPEND
-from api.metrics import decision
+from api.auth import SPEND, Principal
+from api.awaiting import answer, spending
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import respond
 from api.routes.params import IdempotencyKey, PathId
@@ -30,15 +32,15 @@ class DebitController(Controller):
     @post(
         "/",
         operation_id="debitWallet",
-        opt=decision(Debit),
+        opt=spending(Debit),
         response_headers=POSITION_HEADERS,
         summary="Debit a wallet",
         status_code=HTTP_201_CREATED,
-        sync_to_thread=True,
         responses=problems(401, 402, 403, 404, 409, 422, 503),
     )
-    def debit(
+    async def debit(
         self,
+        request: Request[Principal, Any, Any],
         ledger: NamedDependency[CreditLedger],
         wallet_id: PathId,
         data: JSONBody[DebitIn],
@@ -51,21 +53,23 @@ class DebitController(Controller):
         model without a rate). A refusal (402 ``insufficient_credits`` or
         ``budget_exceeded``) records nothing.
         """
-        outcome = ledger.debit(data.to_command(wallet_id, idempotency_key))
+        command = data.to_command(wallet_id, idempotency_key)
+        outcome = await answer(ledger, ledger.debit_later, command, request.user)
         return respond(outcome, DebitOut, HTTP_201_CREATED)
 
     @post(
         "/{debit_id:str}/refunds",
         operation_id="refundDebit",
-        opt=decision(Refund),
+        opt=spending(Refund),
         response_headers=POSITION_HEADERS,
         summary="Refund a debit",
         status_code=HTTP_201_CREATED,
-        sync_to_thread=True,
         responses=problems(401, 403, 404, 409, 422, 503),
     )
-    def refund(
+    async def refund(
         self,
+        *,
+        request: Request[Principal, Any, Any],
         ledger: NamedDependency[CreditLedger],
         wallet_id: PathId,
         debit_id: PathId,
@@ -74,7 +78,8 @@ class DebitController(Controller):
     ) -> Response[RefundOut]:
         """Refund a debit, last-consumed grant first; credits of ended grants become breakage."""
         command = (data or RefundIn()).to_command(wallet_id, debit_id, idempotency_key)
-        return respond(ledger.refund(command), RefundOut, HTTP_201_CREATED)
+        outcome = await answer(ledger, ledger.refund_later, command, request.user)
+        return respond(outcome, RefundOut, HTTP_201_CREATED)
 
 
 DEBIT_ROUTES = [DebitController]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Response, get, post
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from api.auth import READ, SPEND
-from api.metrics import decision
+from api.auth import READ, SPEND, Principal
+from api.awaiting import answer, spending
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import render, respond
 from api.routes.params import IdempotencyKey, PathId
@@ -36,16 +38,16 @@ class HoldController(Controller):
     @post(
         "/",
         operation_id="placeHold",
-        opt=decision(PlaceHold),
+        opt=spending(PlaceHold),
         response_headers=POSITION_HEADERS,
         summary="Place a hold",
         guards=[SPEND],
         status_code=HTTP_201_CREATED,
-        sync_to_thread=True,
         responses=problems(401, 402, 403, 404, 409, 422, 503),
     )
-    def place(
+    async def place(
         self,
+        request: Request[Principal, Any, Any],
         ledger: NamedDependency[CreditLedger],
         wallet_id: PathId,
         data: JSONBody[HoldIn],
@@ -56,22 +58,24 @@ class HoldController(Controller):
         Instead of ``amount``, ``usage`` is rated against the wallet's price book (the
         answer adds ``rating``).
         """
-        outcome = ledger.place_hold(data.to_command(wallet_id, idempotency_key))
+        command = data.to_command(wallet_id, idempotency_key)
+        outcome = await answer(ledger, ledger.place_hold_later, command, request.user)
         return respond(outcome, PlacedHoldOut, HTTP_201_CREATED)
 
     @post(
         "/{hold_id:str}/capture",
         operation_id="captureHold",
-        opt=decision(CaptureHold),
+        opt=spending(CaptureHold),
         response_headers=POSITION_HEADERS,
         summary="Capture a hold",
         guards=[SPEND],
         status_code=HTTP_200_OK,
-        sync_to_thread=True,
         responses=problems(401, 402, 403, 404, 409, 422, 503),
     )
-    def capture(
+    async def capture(
         self,
+        *,
+        request: Request[Principal, Any, Any],
         ledger: NamedDependency[CreditLedger],
         wallet_id: PathId,
         hold_id: PathId,
@@ -85,21 +89,22 @@ class HoldController(Controller):
         ``hold_not_open``.
         """
         command = (data or CaptureIn()).to_command(wallet_id, hold_id, idempotency_key)
-        return respond(ledger.capture_hold(command), CaptureOut, HTTP_200_OK)
+        outcome = await answer(ledger, ledger.capture_hold_later, command, request.user)
+        return respond(outcome, CaptureOut, HTTP_200_OK)
 
     @post(
         "/{hold_id:str}/release",
         operation_id="releaseHold",
-        opt=decision(ReleaseHold),
+        opt=spending(ReleaseHold),
         response_headers=POSITION_HEADERS,
         summary="Release a hold",
         guards=[SPEND],
         status_code=HTTP_200_OK,
-        sync_to_thread=True,
         responses=problems(401, 403, 404, 409, 422, 503),
     )
-    def release(
+    async def release(
         self,
+        request: Request[Principal, Any, Any],
         ledger: NamedDependency[CreditLedger],
         wallet_id: PathId,
         hold_id: PathId,
@@ -107,7 +112,8 @@ class HoldController(Controller):
     ) -> Response[ReleaseOut]:
         """Release the hold: every held credit goes back (or to breakage if its grant ended)."""
         command = ReleaseHold(wallet_id=wallet_id, hold_id=hold_id, idempotency_key=idempotency_key)
-        return respond(ledger.release_hold(command), ReleaseOut, HTTP_200_OK)
+        outcome = await answer(ledger, ledger.release_hold_later, command, request.user)
+        return respond(outcome, ReleaseOut, HTTP_200_OK)
 
     @get(
         "/{hold_id:str}",

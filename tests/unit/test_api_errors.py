@@ -84,10 +84,10 @@ def test_a_body_over_the_limit_is_refused_before_parsing(api: Api) -> None:
 
 
 def test_contention_asks_to_retry(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    def contended(*_: object) -> None:
+    def contended(*_: object, **__: object) -> None:
         raise Contention("acme", 8)
 
-    monkeypatch.setattr(api.ledger, "debit", contended)
+    monkeypatch.setattr(api.ledger, "debit_later", contended)
 
     response = api.post("/v1/wallets/acme/debits", {"amount": 1})
 
@@ -96,10 +96,10 @@ def test_contention_asks_to_retry(api: Api, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_an_unexpected_failure_leaks_nothing(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(*_: object) -> None:
+    def broken(*_: object, **__: object) -> None:
         raise RuntimeError("password=hunter2 at /srv/ledger/internal.py")
 
-    monkeypatch.setattr(api.ledger, "debit", broken)
+    monkeypatch.setattr(api.ledger, "debit_later", broken)
 
     response = api.post("/v1/wallets/acme/debits", {"amount": 1})
 
@@ -116,10 +116,10 @@ def test_a_ledger_error_missing_from_the_table_keeps_its_code(
         code: ClassVar[str] = "new_refusal"
         title: ClassVar[str] = "A refusal added later"
 
-    def refuse(*_: object) -> None:
+    def refuse(*_: object, **__: object) -> None:
         raise NewRefusal("not today")
 
-    monkeypatch.setattr(api.ledger, "debit", refuse)
+    monkeypatch.setattr(api.ledger, "debit_later", refuse)
 
     assert_problem(api.post("/v1/wallets/acme/debits", {"amount": 1}), 400, "new_refusal")
 
