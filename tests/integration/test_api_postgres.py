@@ -195,3 +195,35 @@ def test_operations(api: Api) -> None:
     metrics = api.get("/metrics", key=None).text
     assert 'ledger_decisions_total{operation="open_wallet",outcome="ok"} 1.0' in metrics
     assert api.get("/schema/openapi.json", key=None).json()["info"]["title"] == "Credit Ledger"
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_a_key_revoked_by_another_process_stops_its_spending_at_once(
+    request: pytest.FixtureRequest, tmp_path: Path, store: str
+) -> None:
+    # Two API processes on one store (two ledgers, two apps, each with its own key cache)
+    if store == "postgres":
+        url = pg_store_url(
+            request.getfixturevalue("postgres_url"), request.getfixturevalue("pg_schema")
+        )
+    else:
+        url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    clock = FakeClock()
+    here, there = make_ledger(url, clock=clock), make_ledger(url, clock=clock)
+    try:
+        with running_api(here, clock) as first, running_api(there, clock) as second:
+            first.funded_wallet(amount=100)
+            key = first.issue_key("service")
+            # the first process verifies the key once and then trusts its cached copy
+            assert first.post("/v1/wallets/acme/debits", {"amount": 1}, key=key).status_code == 201
+
+            # the second process revokes it
+            assert second.delete(f"/v1/api-keys/{key.split('_')[1]}").status_code == 204
+
+            # the first process refuses the key's next debit, and records nothing
+            refused = first.post("/v1/wallets/acme/debits", {"amount": 1}, key=key)
+            assert_problem(refused, 401, "unauthenticated")
+            assert here.wallet("acme")["balance"]["available"] == 99
+    finally:
+        here.close()
+        there.close()
