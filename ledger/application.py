@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Self, cast
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, Snapshot
 from eventsourcing.persistence import (
     IntegrityError,
@@ -23,6 +23,7 @@ from eventsourcing.persistence import (
     JSONTranscoder,
     OperationalError,
     PersistenceError,
+    Recording,
     Transcoding,
 )
 from eventsourcing.utils import strtobool
@@ -381,7 +382,10 @@ class CreditLedgerBase(Application[UUID]):
         """
         before = {id(o): o.version - len(o.pending_events) for o in objs if isinstance(o, Wallet)}
         try:
-            recordings = super().save(*objs, **kwargs)
+            if all(isinstance(o, Aggregate) for o in objs):
+                recordings = self._save_aggregates(objs, kwargs)
+            else:
+                recordings = super().save(*objs, **kwargs)
         except IntegrityError:
             raise
         except PersistenceError as error:
@@ -391,6 +395,23 @@ class CreditLedgerBase(Application[UUID]):
         for obj in objs:
             if isinstance(obj, Wallet):
                 self.snapshotter.saved(obj.id, before[id(obj)], obj.version)
+        return recordings
+
+    def _save_aggregates(
+        self, aggregates: tuple[Aggregate, ...], kwargs: dict[str, Any]
+    ) -> list[Recording[UUID]]:
+        """eventsourcing 9.5's ``Application.save`` for aggregates only, minus its checks of
+        each object against typing Protocols (``isinstance`` on a runtime-checkable Protocol
+        walks the protocol's members: two per object, ~35 µs of a debit's ~450 µs of CPU on
+        Python 3.11). The same steps, in the same order, otherwise."""
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        for aggregate in aggregates:
+            processing.events.extend(aggregate.collect_events())
+            processing.aggregates[aggregate.id] = aggregate
+        processing.saved_kwargs.update(kwargs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
         return recordings
 
     def conflicted(self, command: Command) -> None:
