@@ -199,8 +199,13 @@ class CreditLedgerBase(Application[UUID]):
             self.snapshotter.close()
             super().close()
 
-    def _snapshot(self, aggregate_id: UUID, version: int) -> None:
-        self.take_snapshot(aggregate_id, version=version)
+    def _snapshot(self, aggregate: Aggregate) -> None:
+        """Store a snapshot of ``aggregate`` (a copy taken right after it was saved): what
+        ``take_snapshot`` stores, without reloading that version from the store."""
+        if self.snapshots is None:  # is_snapshotting_enabled is set: cannot happen
+            raise RuntimeError("this ledger has no snapshot store")
+        snapshot_class = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)
+        self.snapshots.put([snapshot_class.take(aggregate)])
 
     def _construct(self, env: dict[str, str]) -> None:
         """Build the infrastructure; retry a race between processes creating the tables.
@@ -380,7 +385,7 @@ class CreditLedgerBase(Application[UUID]):
         The commit may or may not have happened (a lost acknowledgement), which is why the
         answer is "retry with the same idempotency key": the receipt makes that safe.
         """
-        before = {id(o): o.version - len(o.pending_events) for o in objs if isinstance(o, Wallet)}
+        wallets = [(o, o.version - len(o.pending_events)) for o in objs if isinstance(o, Wallet)]
         try:
             if all(isinstance(o, Aggregate) for o in objs):
                 recordings = self._save_aggregates(objs, kwargs)
@@ -392,9 +397,8 @@ class CreditLedgerBase(Application[UUID]):
             raise Overloaded(
                 f"the event store did not accept the write: {type(error).__name__}"
             ) from error
-        for obj in objs:
-            if isinstance(obj, Wallet):
-                self.snapshotter.saved(obj.id, before[id(obj)], obj.version)
+        for wallet, before in wallets:
+            self.snapshotter.saved(wallet, before)
         return recordings
 
     def _save_aggregates(
