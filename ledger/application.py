@@ -41,7 +41,7 @@ from ledger.errors import (
 from ledger.events import HOLD_CLOSED_AS, HoldCaptured, HoldExpired, HoldPlaced, HoldReleased
 from ledger.executor import Decision, Outcome, StripedLocks, backoff_seconds
 from ledger.ids import hold_record_id, receipt_id, wallet_uuid
-from ledger.records import HoldRecord, Receipt
+from ledger.records import HoldRecord, PlacedHolds, Receipt
 from ledger.shard_map import ShardCountMismatch, check_shard_count
 from ledger.shards import (
     MAX_SHARDS,
@@ -117,6 +117,7 @@ class CreditLedgerBase(Application[UUID]):
         # (the API counts these as contention retries; the domain knows no metrics library).
         self.on_conflict = on_conflict
         self._locks = StripedLocks()
+        self._placed = PlacedHolds()
         # With group commit, one thread per ledger decides and commits wallet commands in
         # batches (ledger.committer); without, each caller runs its own decide-save loop.
         self.committer: Committer | None = Committer(self) if group_commit else None
@@ -399,6 +400,7 @@ class CreditLedgerBase(Application[UUID]):
             ) from error
         for wallet, before in wallets:
             self.snapshotter.saved(wallet, before)
+        self._placed.remember(o for o in objs if isinstance(o, HoldRecord))
         return recordings
 
     def _save_aggregates(
@@ -447,7 +449,7 @@ class CreditLedgerBase(Application[UUID]):
         if not isinstance(event, HoldCaptured | HoldReleased | HoldExpired):
             return
         record_id = hold_record_id(wallet.wallet_id, event.hold_id)
-        found = records.get(record_id) or self.find(record_id)
+        found = records.get(record_id) or self._placed.take(record_id) or self.find(record_id)
         if found is None:
             raise AssertionError(f"hold {event.hold_id} has no record")
         released = sum(a["amount"] for a in event.released_allocations)

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
-from ledger.commands import Debit, GrantCredits, OpenWallet
-from ledger.errors import InsufficientCredits, LedgerError, Overloaded
+from ledger.commands import CaptureHold, Debit, GrantCredits, OpenWallet, PlaceHold, ReleaseHold
+from ledger.errors import HoldNotOpen, InsufficientCredits, LedgerError, Overloaded
 from ledger.executor import Outcome
+from ledger.ids import hold_record_id
+from ledger.records import HoldRecord
 from ledger.service import CreditLedger
 from tests.builders import FakeClock, make_ledger, open_funded_wallet
 
@@ -238,5 +240,56 @@ def test_a_refusal_on_a_stale_cached_wallet_is_decided_again(tmp_path: Path) -> 
 
     # Then it is not refused on stale state: the debit succeeds against the fresh balance
     assert outcome.body["balance"]["available"] == 300
+    batched.close()
+    direct.close()
+
+
+def _record_reads(ledger: CreditLedger) -> list[Any]:
+    """Counts the hold-record reads of ``ledger`` (a spy on ``find``: it still reads)."""
+    reads: list[Any] = []
+    find = ledger.find
+
+    def spy(aggregate_id: Any) -> Any:
+        found = find(aggregate_id)
+        if isinstance(found, HoldRecord):
+            reads.append(aggregate_id)
+        return found
+
+    ledger.find = spy  # type: ignore[method-assign]
+    return reads
+
+
+def test_a_hold_placed_here_is_closed_without_reading_its_record(tmp_path: Path) -> None:
+    batched, direct, _ = _two_writers(tmp_path)
+    batched.place_hold(PlaceHold(wallet_id="w1", hold_id="h1", amount=30))
+    reads = _record_reads(batched)
+
+    batched.capture_hold(CaptureHold(wallet_id="w1", hold_id="h1", amount=10))
+
+    assert reads == []
+    record = batched.find(hold_record_id("w1", "h1"))
+    assert isinstance(record, HoldRecord)
+    assert (record.status, record.view["captured"], record.version) == ("captured", 10, 2)
+    batched.close()
+    direct.close()
+
+
+def test_a_hold_another_process_closed_is_not_closed_again_from_memory(tmp_path: Path) -> None:
+    # Given a hold placed by the batched writer (its record kept in memory), then released
+    # by another process
+    batched, direct, _ = _two_writers(tmp_path)
+    batched.place_hold(PlaceHold(wallet_id="w1", hold_id="h1", amount=30))
+    direct.release_hold(ReleaseHold(wallet_id="w1", hold_id="h1"))
+
+    # When the batched writer is asked to capture it
+    with pytest.raises(HoldNotOpen) as refused:
+        batched.capture_hold(CaptureHold(wallet_id="w1", hold_id="h1", amount=10))
+
+    # Then it is refused as released, and the record was closed once, by the release
+    assert refused.value.details()["status"] == "released"
+    record = batched.find(hold_record_id("w1", "h1"))
+    assert isinstance(record, HoldRecord)
+    assert (record.status, record.version) == ("released", 2)
+    assert batched.wallet("w1")["balance"]["available"] == 100
     batched.close()
     direct.close()
