@@ -120,12 +120,12 @@ def authenticate(
 
 def _without_io(
     connection: ASGIConnection[Any, Any, Any, Any],
+    presented: str,
     bootstrap_key: SecretStr | None,
     keys: KeyCache,
 ) -> Principal | None:
     """The principal when no store read is needed: the bootstrap key, or (on a route whose
     ledger confirms the key at commit) a key this process verified before."""
-    presented = _presented(connection.headers.get("authorization"))
     principal = _bootstrap(presented, bootstrap_key)
     if principal is None and connection.route_handler.opt.get(CHECKED_AT_COMMIT):
         cached = keys.cached(presented)
@@ -140,17 +140,12 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
         state = connection.app.state
-        bootstrap_key = settings_of(state).bootstrap_admin_key
         keys = key_cache_of(state)
-        principal = _without_io(connection, bootstrap_key, keys)
+        presented = _presented(connection.headers.get("authorization"))
+        principal = _without_io(connection, presented, settings_of(state).bootstrap_admin_key, keys)
         if principal is None:
-            principal = await anyio.to_thread.run_sync(
-                authenticate,
-                provide_ledger(state),
-                bootstrap_key,
-                connection.headers.get("authorization"),
-                keys,
-            )
+            ledger = provide_ledger(state)
+            principal = _principal(await anyio.to_thread.run_sync(keys.verify, ledger, presented))
         return AuthenticationResult(user=principal, auth=principal.key_id)
 
 
