@@ -186,3 +186,10 @@ def test_objects_made_at_start_up_are_frozen_while_the_app_runs() -> None:
     with running_api():
         assert gc.get_freeze_count() > before
     assert gc.get_freeze_count() == 0
+
+
+def test_full_collections_are_rarer_while_the_app_runs_and_restored_after() -> None:
+    before = gc.get_threshold()
+    with running_api():
+        assert gc.get_threshold() == (before[0], before[1], 100)
+    assert gc.get_threshold() == before
