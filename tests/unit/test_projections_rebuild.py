@@ -135,7 +135,8 @@ def test_a_rebuild_beside_a_running_worker_loses_nothing(
     worker = threading.Thread(target=runner.run_forever, args=(stop,))
     worker.start()
     try:
-        ledger.grant(GrantCredits(wallet_id="a", amount=10_000, category="paid"))
+        # (enough credits for however many debits the rebuild's duration lets through)
+        ledger.grant(GrantCredits(wallet_id="a", amount=10**12, category="paid"))
         # When every projection is rebuilt meanwhile, with queries answering throughout
         rebuilding = threading.Thread(
             target=rebuild,
