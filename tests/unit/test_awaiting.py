@@ -88,6 +88,8 @@ def test_a_committer_too_slow_answers_overloaded_and_the_debit_still_commits_onc
     ledger: CreditLedger,
 ) -> None:
     # Given a committer that answers after 50 ms at most, held back by its gate
+    assert ledger.committer is not None
+    ledger.committer.close()
     ledger.committer = Committer(ledger, wait_seconds=0.05)
 
     # When a debit is awaited while the writer is held
