@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -126,6 +127,9 @@ def test_unknown_projection_names_are_refused(ledger: CreditLedger, views: ViewS
         rebuild(ledger, views, "ledgers", drop_grace=0)
 
 
+MAX_DEBITS = 500
+
+
 def test_a_rebuild_beside_a_running_worker_loses_nothing(
     ledger: CreditLedger, views: ViewStore
 ) -> None:
@@ -135,19 +139,25 @@ def test_a_rebuild_beside_a_running_worker_loses_nothing(
     worker = threading.Thread(target=runner.run_forever, args=(stop,))
     worker.start()
     try:
-        # (enough credits for however many debits the rebuild's duration lets through)
-        ledger.grant(GrantCredits(wallet_id="a", amount=10**12, category="paid"))
-        # When every projection is rebuilt meanwhile, with queries answering throughout
+        ledger.grant(GrantCredits(wallet_id="a", amount=10_000, category="paid"))
+        # When every projection is rebuilt meanwhile, with writes (at most MAX_DEBITS: a
+        # rebuild reading 3 events a batch must be able to catch up) and queries throughout
         rebuilding = threading.Thread(
             target=rebuild,
             args=(ledger, views, list(PROJECTIONS)),
             kwargs={"batch_size": 3, "drop_grace": 0.1},
         )
         rebuilding.start()
+        debits = 0
         while rebuilding.is_alive():
-            ledger.debit(Debit(wallet_id="a", amount=1, subject={"model": "m1"}))
+            if debits < MAX_DEBITS:
+                ledger.debit(Debit(wallet_id="a", amount=1, subject={"model": "m1"}))
+                debits += 1
+            else:
+                time.sleep(0.001)
             assert queries.trial_balance(views, as_of=FAR_FUTURE)["balanced"]
         rebuilding.join()
+        assert debits > 0
         # Then the worker carries the new generations to the head
         assert runner.wait_for(ledger.recorder.max_notification_id() or 0, timeout=10)
     finally:
