@@ -351,11 +351,8 @@ class CreditLedgerBase(Application[UUID]):
         rid = receipt_id(scope, key)
         fingerprint = command.fingerprint()
         for _ in range(2):
-            found: Receipt | None = self.find(rid)
-            if found is not None:
-                if found.fingerprint != fingerprint:
-                    raise IdempotencyConflict(key)
-                return
+            if self.replay(rid, key, fingerprint) is not None:
+                return  # claimed before for this very request (a conflict raised otherwise)
             claim = Receipt.record(
                 receipt_id=rid,
                 scope=scope,
