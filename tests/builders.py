@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ledger.commands import GrantCredits, OpenWallet
 from ledger.service import CreditLedger
@@ -90,3 +91,28 @@ def open_funded_wallet(ledger: CreditLedger, wallet_id: str = "acme", amount: in
     """Open ``wallet_id`` and grant it ``amount`` paid credits (grant ``g1``)."""
     ledger.open_wallet(OpenWallet(wallet_id=wallet_id))
     ledger.grant(GrantCredits(wallet_id=wallet_id, amount=amount, category="paid", grant_id="g1"))
+
+
+USAGE_RECEIVED_AT = "2026-03-01T00:00:00Z"
+
+
+def usage_record(event_id: str, **changes: Any) -> dict[str, Any]:
+    """One recorded usage event with every key ledger.usage stores; ``changes`` override."""
+    base: dict[str, Any] = {
+        "wallet_id": "acme",
+        "event_id": event_id,
+        "type": "llm.completion",
+        "occurred_at": "2026-03-01T00:00:00Z",
+        "received_at": USAGE_RECEIVED_AT,
+        "subject": {"user_id": "u1"},
+        "quantities": {"output_tokens": 3},
+        "properties": {},
+        "bill": False,
+        "late": False,
+        "billed": 0,
+        "debt": 0,
+        "uncollected": 0,
+        "debit_id": None,
+        "rating": None,
+    }
+    return {**base, **changes}

@@ -19,7 +19,7 @@ from projections import ProjectionRunner, reconcile_views
 from projections.catalog import METERS
 from projections.meter_queries import meter_series
 from projections.store import ViewStore
-from tests.builders import at
+from tests.builders import at, usage_record
 
 __all__ = ["BATCHES", "CASES", "record_batches", "series_of"]
 
@@ -37,23 +37,15 @@ def usage(
     type_: str = TYPE,
 ) -> UsageRecord:
     """One recorded usage event, keys as ledger.usage documents them."""
-    return {
-        "wallet_id": wallet_id,
-        "event_id": event_id,
-        "type": type_,
-        "occurred_at": occurred_at,
-        "received_at": "2026-03-01T00:00:00Z",
-        "subject": subject,
-        "quantities": {} if output_tokens is None else {"output_tokens": output_tokens},
-        "properties": properties or {},
-        "bill": False,
-        "late": False,
-        "billed": 0,
-        "debt": 0,
-        "uncollected": 0,
-        "debit_id": None,
-        "rating": None,
-    }
+    return usage_record(
+        event_id,
+        wallet_id=wallet_id,
+        type=type_,
+        occurred_at=occurred_at,
+        subject=subject,
+        quantities={} if output_tokens is None else {"output_tokens": output_tokens},
+        properties=properties or {},
+    )
 
 
 U1M1 = {"user_id": "u1", "model": "m1"}

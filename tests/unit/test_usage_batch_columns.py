@@ -20,30 +20,16 @@ from ledger.usage import (
     records_of,
 )
 from projections.log import LogReader
-from tests.builders import FakeClock, make_ledger, open_funded_wallet
+from tests.builders import (
+    USAGE_RECEIVED_AT,
+    FakeClock,
+    make_ledger,
+    open_funded_wallet,
+    usage_record,
+)
 
-RECEIVED = "2026-03-01T00:00:00Z"
-
-
-def record(event_id: str, **changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "wallet_id": "acme",
-        "event_id": event_id,
-        "type": "llm.completion",
-        "occurred_at": "2026-03-01T00:00:00Z",
-        "received_at": RECEIVED,
-        "subject": {"user_id": "u1"},
-        "quantities": {"output_tokens": 3},
-        "properties": {},
-        "bill": False,
-        "late": False,
-        "billed": 0,
-        "debt": 0,
-        "uncollected": 0,
-        "debit_id": None,
-        "rating": None,
-    }
-    return {**base, **changes}
+RECEIVED = USAGE_RECEIVED_AT
+record = usage_record
 
 
 @pytest.fixture
