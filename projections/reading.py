@@ -13,7 +13,7 @@ from projections import meta
 from projections.base import Projection
 from projections.store import Tx, ViewStore
 
-__all__ = ["Live", "ProjectionNotReady", "journal_filter", "live", "reading"]
+__all__ = ["Live", "ProjectionNotReady", "applied_clause", "journal_filter", "live", "reading"]
 
 T = TypeVar("T")
 _ATTEMPTS = 3
@@ -57,13 +57,19 @@ class Live:
     def applied(self, column: str = "position") -> tuple[str, list[int]]:
         """A condition (``?`` placeholders) and its parameters: ``column`` (an encoded
         position) is one this generation has applied."""
-        if set(self.positions) == {0}:
-            return f"{column} <= ?", [self.position]
-        clauses, params = [], []
-        for shard, at in sorted(self.positions.items()):
-            clauses.append(f"({column} > ? AND {column} <= ?)")
-            params += [encode_position(shard, 0), encode_position(shard, at)]
-        return f"({' OR '.join(clauses)})", params
+        return applied_clause(self.positions, column)
+
+
+def applied_clause(positions: dict[int, int], column: str = "position") -> tuple[str, list[int]]:
+    """A condition (``?`` placeholders) and its parameters: ``column`` (an encoded position)
+    is at most ``positions[shard]`` within its shard, for every shard in ``positions``."""
+    if set(positions) == {0}:
+        return f"{column} <= ?", [positions[0]]
+    clauses, params = [], []
+    for shard, at in sorted(positions.items()):
+        clauses.append(f"({column} > ? AND {column} <= ?)")
+        params += [encode_position(shard, 0), encode_position(shard, at)]
+    return f"({' OR '.join(clauses)})", params
 
 
 def reading(views: ViewStore, query: Callable[[Tx], T]) -> T:

@@ -35,11 +35,11 @@ from projections.base import InvariantViolation, Projection, check_change
 from projections.catalog import JOURNAL, select
 from projections.fold import Fold
 from projections.log import MAX_BATCH, Batch, LogReader, shard_readers
+from projections.reading import applied_clause
 from projections.store import Tx, ViewStore
 
 __all__ = ["reconcile_views"]
 
-JOURNAL_TAIL = "SELECT COUNT(*) FROM {t} WHERE position > ?"
 JOURNAL_UNITS = "SELECT unit, SUM(debit), SUM(credit) FROM {t} GROUP BY unit"
 
 
@@ -146,15 +146,9 @@ def _by_leg(rows: list[dict[str, Any]]) -> dict[tuple[int, int], dict[str, Any]]
 
 def _journal_tail(tx: Tx, target: _Target) -> tuple[str, list[int]]:
     """The statement counting journal rows beyond the positions ``target`` has applied."""
-    table = JOURNAL.table("", target.generation)
-    if set(target.positions) == {0}:
-        return tx.dialect.sql(JOURNAL_TAIL, t=table), [target.positions[0]]
-    applied, params = [], []
-    for shard, position in sorted(target.positions.items()):
-        applied.append("(position > ? AND position <= ?)")
-        params += [encode_position(shard, 0), encode_position(shard, position)]
-    sql = f"SELECT COUNT(*) FROM {{t}} WHERE NOT ({' OR '.join(applied)})"  # noqa: S608 - constant identifiers; values are parameters
-    return tx.dialect.sql(sql, t=table), params
+    applied, params = applied_clause(target.positions)
+    sql = f"SELECT COUNT(*) FROM {{t}} WHERE NOT ({applied})"  # noqa: S608 - constant identifiers; values are parameters
+    return tx.dialect.sql(sql, t=JOURNAL.table("", target.generation)), params
 
 
 def _check_target(tx: Tx, target: _Target, state: _State, found: _Differences) -> None:
