@@ -59,7 +59,7 @@ def projection_status(
         name = projection.name
         gens = generations.get(name)
         live = {} if gens is None else meta.shard_positions(tracking, name, gens.live)
-        positions = [0 if k not in live else live[k].position for k in range(len(heads))]
+        positions = _per_shard(live, len(heads))
         position = sum(positions)
         beat = heartbeats.get(name)
         fresh = beat is not None and now - beat[1] <= stale_after
@@ -81,7 +81,7 @@ def projection_status(
         }
         if building is not None:
             progress = meta.shard_positions(tracking, name, building)
-            built = [0 if k not in progress else progress[k].position for k in range(len(heads))]
+            built = _per_shard(progress, len(heads))
             entry["rebuild"] = {
                 "generation": building,
                 "position": sum(built),
@@ -89,6 +89,11 @@ def projection_status(
             }
         entries.append(entry)
     return entries
+
+
+def _per_shard(rows: dict[int, meta.Tracking], shards: int) -> list[int]:
+    """Each shard's position in ``rows`` (tracking rows by shard), 0 where it has none."""
+    return [rows[k].position if k in rows else 0 for k in range(shards)]
 
 
 def _lag(heads: list[int], positions: list[int]) -> int:
