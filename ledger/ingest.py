@@ -33,6 +33,7 @@ from ledger.ingest_event import (
     properties_fit,
     usage_time,
 )
+from ledger.validation import ID_PATTERN
 
 __all__ = [
     "DEFAULT_LATE_GRACE",
@@ -53,7 +54,7 @@ MAX_BATCH = 1_000
 
 # Many ids at once, each followed by a newline (never an id character): one regex call for
 # a whole batch instead of one per id.
-_IDS = re.compile(r"(?:[A-Za-z0-9._:-]{1,128}\n)*")
+_IDS = re.compile(rf"(?:{ID_PATTERN}\n)*")
 _KNOWN_KEYS_MAX = 10_000
 _known_quantity_keys: set[str] = set()
 """Quantity keys already found well-formed: most batches repeat a handful of keys."""
@@ -95,11 +96,10 @@ def check_events(
     """
     valid: list[UsageEvent] = []
     rejected: list[Rejection] = []
-    if any(not isinstance(raw, ShapedEvent) for raw in events):
-        for index, raw in enumerate(events):
-            if not isinstance(raw, ShapedEvent):
-                checked = check_event(index, raw, received_at, grace)
-                (valid if isinstance(checked, UsageEvent) else rejected).append(checked)
+    for index, raw in enumerate(events):
+        if not isinstance(raw, ShapedEvent):
+            checked = check_event(index, raw, received_at, grace)
+            (valid if isinstance(checked, UsageEvent) else rejected).append(checked)
     for index in _check_shaped(events, received_at, grace, valid):
         shaped = cast(ShapedEvent, events[index])
         checked = check_event(index, _as_object(shaped), received_at, grace)

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ledger.errors import ValidationFailed
-from ledger.validation import MAX_AMOUNT, check_id, check_subject
+from ledger.validation import ID_PATTERN, MAX_AMOUNT, check_id, check_subject
 
 __all__ = [
     "DEFAULT_LATE_GRACE",
@@ -51,7 +51,7 @@ MAX_PROPERTY_NODES = 256
 MAX_PROPERTY_DEPTH = 8
 MAX_PROPERTY_STRING = 1_024
 TOKEN_KEYS = ("input_tokens", "cached_input_tokens", "output_tokens")
-QUANTITY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+QUANTITY_KEY = re.compile(ID_PATTERN)
 
 _FIELDS = frozenset(
     {"event_id", "wallet_id", "type", "occurred_at", "subject", "quantities", "properties", "bill"}

@@ -15,6 +15,7 @@ from ledger.errors import FieldError, ValidationFailed
 from ledger.state import SUBJECT_KEYS
 
 __all__ = [
+    "ID_PATTERN",
     "MAX_AMOUNT",
     "MAX_POSITION",
     "check_amount",
@@ -27,7 +28,9 @@ __all__ = [
 
 MAX_POSITION = 2**63 - 1  # the store's 64-bit integer: log positions and event versions
 MAX_AMOUNT = 9_007_199_254_740_991  # 2**53 - 1: the largest integer every JSON client keeps exact
-_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+ID_PATTERN = r"[A-Za-z0-9._:-]{1,128}"
+"""What ids (and quantity keys) may be: 1-128 letters, digits and ``._:-``."""
+_ID = re.compile(ID_PATTERN)
 
 
 def fail(field: str, message: str) -> ValidationFailed:
