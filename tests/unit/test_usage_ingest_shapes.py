@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.schemas.usage_events import UsageEventShape, shaped_events
+from ledger import ingest
 from ledger.ingest import DEFAULT_LATE_GRACE, check_events
 from tests.builders import T0
 
@@ -147,3 +148,18 @@ def test_any_batch_gets_the_same_answers_shaped_or_raw(changes: list[dict[str, A
     batch = [{**GOOD, "event_id": f"e-{i}", **change} for i, change in enumerate(changes)]
 
     assert answers(shaped_events(batch)) == answers(list(batch))
+
+
+def test_well_formed_shaped_events_are_kept_without_the_field_by_field_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(*_: object) -> None:
+        raise AssertionError("a well-formed shaped event took the field-by-field path")
+
+    monkeypatch.setattr(ingest, "check_event", refuse)
+    batch = [{**GOOD, "event_id": f"e-{i}"} for i in range(5)]
+
+    valid, rejected = check_events(shaped_events(batch), T0, DEFAULT_LATE_GRACE)
+
+    assert [e.event_id for e in valid] == [f"e-{i}" for i in range(5)]
+    assert rejected == []
