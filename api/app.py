@@ -9,8 +9,8 @@ would switch off the strict body checks of :func:`api.validation.check_request`.
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +96,9 @@ def open_ledger(database_url: str, shards: int | None = None) -> CreditLedger:
     return ledger
 
 
-def _freeze_startup_objects() -> None:
-    """Move everything built at start-up out of the garbage collector's sight.
+@contextmanager
+def _long_lived_objects_out_of_sight() -> Iterator[None]:
+    """While the app runs: everything built at start-up frozen, full collections rarer.
 
     The app, the ledger and the imported modules (~100,000 objects) live as long as the
     process, yet every full collection walked them all again: about 50 ms, every 10-20
@@ -105,14 +106,20 @@ def _freeze_startup_objects() -> None:
 
     The wallets cached later are long-lived too (a full collection over 10,000 cached
     wallets takes ~100 ms), and each full collection stalls every request in flight. Full
-    collections are made ten times rarer (after 100 young-generation collections instead
+    collections are made ten times rarer (after 100 middle-generation collections instead
     of 10): hold/capture p99 after a 10,000-wallet run went from 63-67 to 34-39 ms
-    (docs/performance.md, run 10).
+    (docs/performance.md, run 10). Both are undone when the app stops (an app stopped in a
+    longer process, such as a test run).
     """
+    thresholds = gc.get_threshold()
     gc.collect()
     gc.freeze()
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, 100)
+    gc.set_threshold(thresholds[0], thresholds[1], 100)
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 def _chain(
@@ -162,13 +169,8 @@ def _ledger_lifespan(
         app.state[LEDGER_KEY] = ledger
         try:
             async with _read_models(app, ledger, settings, metrics):
-                thresholds = gc.get_threshold()
-                _freeze_startup_objects()
-                try:
+                with _long_lived_objects_out_of_sight():
                     yield
-                finally:
-                    gc.unfreeze()  # collectable again (an app stopped in a longer process)
-                    gc.set_threshold(*thresholds)
         finally:
             # A ledger handed in belongs to the caller (tests keep using it); ours we close.
             ledger.on_conflict = previous_hook
