@@ -57,10 +57,7 @@ from ledger.state import Budget, Grant, Hold
 from ledger.stores import store_env
 from ledger.wallet import Wallet
 
-__all__ = ["CLAIM_RESULT_KEY", "CreditLedgerBase", "utc_now"]
-
-CLAIM_RESULT_KEY = "claim"
-"""The result of a key claim (``claim_key``), which is never a command's answer."""
+__all__ = ["CreditLedgerBase", "utc_now"]
 
 log = logging.getLogger(__name__)
 
@@ -353,14 +350,12 @@ class CreditLedgerBase(Application[UUID]):
         for _ in range(2):
             if self.replay(rid, key, fingerprint) is not None:
                 return  # claimed before for this very request (a conflict raised otherwise)
-            claim = Receipt.record(
+            claim = Receipt.claim(
                 receipt_id=rid,
                 scope=scope,
                 key=key,
                 operation=type(command).__name__,
                 fingerprint=fingerprint,
-                result={CLAIM_RESULT_KEY: True},
-                wallet_version=None,
             )
             try:
                 self.save(claim)

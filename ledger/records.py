@@ -23,6 +23,7 @@ from eventsourcing.utils import register_topic
 from ledger.ids import hold_record_id
 
 __all__ = [
+    "CLAIM_RESULT_KEY",
     "HoldClosed",
     "HoldPlacedRecord",
     "HoldRecord",
@@ -34,6 +35,10 @@ __all__ = [
 
 class ReceiptEvent(Aggregate.Event):
     pass
+
+
+CLAIM_RESULT_KEY = "claim"
+"""The result of a key claim (``Receipt.claim``), which is never a command's answer."""
 
 
 class ReceiptRecorded(ReceiptEvent, Aggregate.Created):
@@ -88,6 +93,22 @@ class Receipt(Aggregate):
             fingerprint=fingerprint,
             result=result,
             wallet_version=wallet_version,
+        )
+
+    @classmethod
+    def claim(
+        cls, *, receipt_id: UUID, scope: str, key: str, operation: str, fingerprint: str
+    ) -> Receipt:
+        """A claim of a server-wide key (``CreditLedgerBase.claim_key``): a receipt whose
+        result is never a command's answer."""
+        return cls.record(
+            receipt_id=receipt_id,
+            scope=scope,
+            key=key,
+            operation=operation,
+            fingerprint=fingerprint,
+            result={CLAIM_RESULT_KEY: True},
+            wallet_version=None,
         )
 
 

@@ -31,8 +31,8 @@ from uuid import UUID
 from eventsourcing.persistence import Notification, StoredEvent
 
 import ledger.alert_settings  # noqa: F401 - registers the alert settings topics decoded here
-from ledger.application import CLAIM_RESULT_KEY, CreditLedgerBase
-from ledger.records import HoldClosed, Receipt, ReceiptRecorded
+from ledger.application import CreditLedgerBase
+from ledger.records import CLAIM_RESULT_KEY, HoldClosed, Receipt, ReceiptRecorded
 from ledger.shard_map import ShardMap
 from ledger.shards import shard_of
 from ledger.usage import USAGE_BATCH_TOPIC, UsageBatch, UsageBatchRecorded
@@ -198,14 +198,12 @@ def _stored(notification: Notification) -> StoredEvent:
 
 def _claim(target: CreditLedgerBase, receipt: ReceiptRecorded) -> StoredEvent:
     """The home shard's claim of a wallet-opening key whose wallet is in another shard."""
-    claim = Receipt.record(
+    claim = Receipt.claim(
         receipt_id=receipt.originator_id,
         scope=receipt.scope,
         key=receipt.key,
         operation=receipt.operation,
         fingerprint=receipt.fingerprint,
-        result={CLAIM_RESULT_KEY: True},
-        wallet_version=None,
     )
     (event,) = claim.collect_events()
     stored: StoredEvent = target.mapper.to_stored_event(event)
