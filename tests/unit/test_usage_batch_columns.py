@@ -13,6 +13,7 @@ from eventsourcing.persistence import StoredEvent
 from ledger.service import CreditLedger
 from ledger.usage import (
     RECORD_KEYS,
+    REQUIRED_COLUMNS,
     USAGE_BATCH_TOPIC,
     UsageBatch,
     UsageBatchRecorded,
@@ -119,3 +120,24 @@ def test_a_version_1_batch_in_the_log_reads_like_a_new_one(ledger: CreditLedger)
 
     assert [u.record for u in usage] == [*old, *new]
     assert [u.index for u in usage] == [0, 1, 0]
+
+
+def test_ingest_stores_exactly_the_columns_columns_of_keeps(ledger: CreditLedger) -> None:
+    # Ingest builds its columns itself (no record dicts on the hot path): they must be the
+    # reference's, defaults left out and every other column kept whole
+    now = ledger.now().isoformat().replace("+00:00", "Z")
+    event = {"wallet_id": "acme", "type": "llm.completion", "occurred_at": now}
+    ledger.ingest_usage(
+        [
+            {**event, "event_id": "e-1", "quantities": {"output_tokens": 3}},
+            {**event, "event_id": "e-2", "properties": {"region": "eu"}},
+        ]
+    )
+
+    (stored,) = [
+        n for n in ledger.recorder.select_notifications(1, 1000) if n.topic == USAGE_BATCH_TOPIC
+    ]
+    batch = ledger.mapper.to_domain_event(stored)
+    assert isinstance(batch, UsageBatchRecorded)
+    assert set(batch.columns) == {*REQUIRED_COLUMNS, "properties"}
+    assert batch.columns == columns_of(batch.usage, batch.received_at)
