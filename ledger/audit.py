@@ -94,16 +94,14 @@ class _Wallets:
         self._app = app
         self._known: dict[UUID, tuple[str, str]] = {}
 
-    def see(self, event: WalletEvent) -> tuple[str, str]:
+    def see(self, position: int, event: WalletEvent) -> tuple[str, str]:
+        """The wallet id and unit of ``event`` (read at log ``position``)."""
         if isinstance(event, WalletOpened):
             self._known[event.originator_id] = (event.wallet_id, event.unit)
         if event.originator_id not in self._known:
-            # Only the id's shard holds it; find it there (an unsharded ledger has one).
-            wallet: Any = next(
-                found
-                for shard in self._app.home.shards
-                if (found := shard.find(event.originator_id)) is not None
-            )
+            # Opened before the page began: load it from the shard the position names.
+            shard = self._app.home.shards[decode_position(position)[0]]
+            wallet: Any = shard.find(event.originator_id)
             self._known[event.originator_id] = (wallet.wallet_id, wallet.unit)
         return self._known[event.originator_id]
 
@@ -153,7 +151,7 @@ def journal(
     wanted = wallet_uuid(wallet_id) if wallet_id is not None else None
     wallets, entries, last = _Wallets(app), [], after
     for position, event in _notifications(app, after):
-        owner, unit = wallets.see(event)
+        owner, unit = wallets.see(position, event)
         last = position
         if wanted is not None and event.originator_id != wanted:
             continue
@@ -173,8 +171,8 @@ def trial_balance(
     """Debit and credit totals per account over postings dated at or before ``as_of``."""
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     wallets = _Wallets(app)
-    for _, event in _notifications(app, 0):
-        _, wallet_unit = wallets.see(event)
+    for position, event in _notifications(app, 0):
+        _, wallet_unit = wallets.see(position, event)
         if event.occurred_at > as_of or unit not in (None, wallet_unit):
             continue
         for posting in event.postings:
