@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     """Event stores the wallets are spread over (``ledger.shards``). Recorded in the store by
     the first process that is given more than one; later processes read it from there, and
     one given a different count refuses to start. Unset: whatever the store has (1 if new)."""
+    internal_url: str | None = None
+    """Where the other API processes of a fleet reach this one (``http://host:port``). Set,
+    on PostgreSQL: the process takes part in shard leases and forwards wallet commands to
+    each shard's owner (docs/decisions/0016-shard-owners.md). Unset: it decides everything
+    itself, as a single process does."""
+    shard_lease_seconds: float = Field(default=3.0, ge=1.0, le=60.0)
+    """How long a shard's lease lasts without renewal (renewed every second): the longest
+    a dead owner's shards stay with it when nobody notices it refusing connections."""
     bootstrap_admin_key: SecretStr | None = None
     """An admin API key accepted without being stored, to issue the first real keys."""
     max_body_bytes: int = Field(default=1_048_576, ge=1)
