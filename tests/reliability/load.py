@@ -53,6 +53,8 @@ class ClientLog:
     undecided: list[str] = field(default_factory=list)
     latencies: list[tuple[float, float]] = field(default_factory=list)
     """(monotonic time answered, seconds taken) of every answered request."""
+    contention: list[float] = field(default_factory=list)
+    """Monotonic times of the 503 ``contention`` answers (a fleet must give none)."""
 
     def merge(self, other: ClientLog) -> None:
         self.asked_debits |= other.asked_debits
@@ -67,6 +69,7 @@ class ClientLog:
         self.unexpected += other.unexpected
         self.undecided += other.undecided
         self.latencies += other.latencies
+        self.contention += other.contention
 
 
 class LoadClient:
@@ -111,6 +114,8 @@ class LoadClient:
                 answered = time.monotonic()
                 self.log.latencies.append((answered, answered - sent))
                 self.log.statuses[str(response.status_code)] += 1
+                if response.status_code == 503 and b'"contention"' in response.content:
+                    self.log.contention.append(answered)
                 if response.status_code in DEFINITIVE:
                     return response
                 if response.status_code < 500 and response.status_code != 429:
