@@ -91,14 +91,22 @@ def middleware() -> list[DefineMiddleware]:
     ]
 
 
-def open_ledger(database_url: str, shards: int | None = None) -> CreditLedger:
-    """A ledger on ``database_url``; an SQLite file's directory is created if missing."""
+def open_ledger(
+    database_url: str, shards: int | None = None, shard_urls: str | None = None
+) -> CreditLedger:
+    """A ledger on ``database_url``; an SQLite file's directory is created if missing.
+
+    ``shard_urls`` (fleet hook, decision 0017) is the layout for this ledger, overriding
+    ``LEDGER_SHARD_URLS`` of the environment ("" for none): ``ledger reshard`` opens two
+    stores with different layouts."""
     env = store_env(database_url)
     if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
         Path(env["SQLITE_DBNAME"]).parent.mkdir(parents=True, exist_ok=True)
     if shards is not None:
         # The prefixed name: eventsourcing reads LEDGER_SHARDS (an exported one too) first.
         env["LEDGER_SHARDS"] = str(shards)
+    if shard_urls is not None:
+        env["LEDGER_SHARD_URLS"] = shard_urls
     ledger: CreditLedger = CreditLedger(env)
     return ledger
 

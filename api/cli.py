@@ -7,7 +7,7 @@
     ledger projections rebuild NAME|all [--restart]
     ledger projections status [--json]
     ledger reconcile
-    ledger reshard --to URL --shards N
+    ledger reshard --to URL --shards N [--to-shard-urls URL,URL,...]
 
 Every subcommand is one small function registered in :data:`COMMANDS` with the words that
 call it (``("keys", "create")``) and a function adding its arguments; :func:`build_parser`
@@ -144,13 +144,19 @@ def run_sweep(_: argparse.Namespace) -> int:
 def _reshard_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", required=True, metavar="URL", help="an empty store to fill")
     parser.add_argument("--shards", type=int, required=True, help="shard count of the target")
+    parser.add_argument(
+        "--to-shard-urls",
+        default="",
+        metavar="URLS",
+        help="the target's layout: a store URL per shard, comma-separated, the first = --to",
+    )
 
 
 def run_reshard(args: argparse.Namespace) -> int:
     """Copy the store (LEDGER_DATABASE_URL) into an empty one with another shard count."""
     settings = Settings()
     try:
-        target = open_ledger(args.to, args.shards)
+        target = open_ledger(args.to, args.shards, args.to_shard_urls)
     except (ValueError, ShardCountMismatch) as error:
         print(f"ledger reshard: {error}", file=sys.stderr)
         return 2

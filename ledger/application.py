@@ -41,6 +41,7 @@ from ledger.errors import (
 from ledger.events import HOLD_CLOSED_AS, HoldCaptured, HoldExpired, HoldPlaced, HoldReleased
 from ledger.executor import Decision, Outcome, StripedLocks, backoff_seconds
 from ledger.ids import hold_record_id, receipt_id, wallet_uuid
+from ledger.layout import apply_layout, layout_count, shard_store_settings
 from ledger.records import HoldRecord, PlacedHolds, Receipt
 from ledger.shard_map import ShardCountMismatch, check_shard_count
 from ledger.shards import (
@@ -133,9 +134,10 @@ class CreditLedgerBase(Application[UUID]):
         group_commit: bool,
     ) -> None:
         """Open shards 1..n-1 beside this home shard (n from the store's shard map)."""
-        wanted = self.env.get("SHARDS")
         try:
-            count, new = check_shard_count(self, int(wanted) if wanted else None, MAX_SHARDS)
+            # Fleet hook (decision 0017): the count may come from LEDGER_SHARD_URLS.
+            wanted = layout_count(self.env, self.env.get("SHARDS"))
+            count, new = check_shard_count(self, wanted, MAX_SHARDS)
         except BaseException:
             self.close()
             raise
@@ -158,6 +160,11 @@ class CreditLedgerBase(Application[UUID]):
             if new and shard.recorder.select_notifications(start=1, limit=1):
                 self.close()  # tables of another store: its wallets would be found here
                 raise ShardCountMismatch(f"shard {index} of a new store already holds events")
+        try:
+            apply_layout(self.shards, self.env, new=new)  # fleet hook (decision 0017)
+        except BaseException:
+            self.close()
+            raise
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Any:
         base = super().construct_env(name, env)
@@ -169,6 +176,8 @@ class CreditLedgerBase(Application[UUID]):
         if base.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite" and dbname:
             # eventsourcing's SQLite tables ignore the application name: a file per shard.
             settings[f"{own.upper()}_SQLITE_DBNAME"] = sqlite_shard_path(dbname, self.shard_index)
+        # Fleet hook (decision 0017): shard k's store from LEDGER_SHARD_URLS, if given.
+        settings.update(shard_store_settings(base, own, self.shard_index))
         return ShardEnvironment(own, settings, base=name)
 
     def shard_for(self, wallet_id: str) -> Self:

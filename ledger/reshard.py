@@ -32,6 +32,7 @@ from eventsourcing.persistence import Notification, StoredEvent
 
 import ledger.alert_settings  # noqa: F401 - registers the alert settings topics decoded here
 from ledger.application import CreditLedgerBase
+from ledger.layout import ShardSeal
 from ledger.records import CLAIM_RESULT_KEY, HoldClosed, Receipt, ReceiptRecorded
 from ledger.shard_map import ShardMap
 from ledger.shards import shard_of
@@ -42,7 +43,8 @@ __all__ = ["PAGE", "ReshardReport", "SourceChanged", "TargetNotEmpty", "reshard"
 PAGE = 500
 """Notifications read (and written) at a time."""
 
-_SKIPPED = frozenset({ShardMap.Created.TOPIC})
+_SKIPPED = frozenset({ShardMap.Created.TOPIC, ShardSeal.Created.TOPIC})
+"""Facts of one store's own layout: the target records its own (decision 0017)."""
 _SERVER_WIDE = ("ledger:ApiKey.", "ledger:PriceBook.", "ledger:Meter.", "ledger:Webhook.")
 """Topics of server-wide aggregates: copied to the home shard without being decoded."""
 _BY_WALLET = ("ledger:Wallet.", "ledger:HoldRecord.", "ledger:AlertSettings.")

@@ -96,3 +96,90 @@ def test_replicas_behind_round_robin_answer_no_contention(tmp_path: Path, shape:
     assert log.acked_debits, "the load acknowledged no debit: nothing was tested"
     assert trial_balance["balanced"] is True
     assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr
+
+
+OUTAGE_GRACE_SECONDS = 6.0
+"""After a fault is repaired: a dead owner's leases expire (3 s) and caches refill."""
+
+
+def _outside(times: list[float], outages: list[tuple[float, float]]) -> list[float]:
+    return [t for t in times if not any(a <= t <= b + OUTAGE_GRACE_SECONDS for a, b in outages)]
+
+
+def test_fleet_on_two_clusters_survives_a_killed_api_and_a_crashed_cluster(
+    tmp_path: Path,
+) -> None:
+    """Shards 0 and 2 on cluster A (the home), 1 and 3 on cluster B; while retrying clients
+    run on zipfian wallets (the first is hot), one API process is SIGKILLed and restarted,
+    cluster B is stopped with an immediate shutdown and started again, then both at once."""
+    overdrafts, picks = _wallets("zipfian")
+    logs = tmp_path / "logs"
+    with throwaway_cluster() as cluster_a, throwaway_cluster() as cluster_b:
+        urls = [cluster_a.url, cluster_b.url] * (SHARDS // 2)
+        env = server_env(cluster_a.url)
+        env["LEDGER_SHARD_URLS"] = ",".join(urls)
+        servers = api_processes(env, logs, 3)
+        balancer = Balancer(servers, logs)
+        with running(*servers, WorkerProcess(env, logs), balancer):
+            with admin_client(balancer.url) as admin:
+                seeded = seed_wallets(admin, overdrafts, SEED_CREDITS)
+                keys = Keys(service=service_key(admin), admin=TEST_ADMIN_KEY)
+            stop = threading.Event()
+            threads, clients = run_clients(balancer.url, keys, picks, FLEET_CLIENTS, stop)
+            pause = max(2.0, SECONDS / 4)
+            outages: list[tuple[float, float]] = []
+            time.sleep(pause)
+            began = time.monotonic()
+            servers[1].restart()
+            outages.append((began, time.monotonic()))
+            time.sleep(pause)
+            began = time.monotonic()
+            cluster_b.crash()
+            time.sleep(1.5)
+            cluster_b.start()
+            outages.append((began, time.monotonic()))
+            time.sleep(pause)
+            began = time.monotonic()
+            cluster_b.crash()
+            servers[2].kill()
+            time.sleep(1.5)
+            cluster_b.start()
+            servers[2].start()
+            outages.append((began, time.monotonic()))
+            time.sleep(pause)
+            stop.set()
+            for thread in threads:
+                thread.join(GIVE_UP_SECONDS + 30)
+            log = ClientLog()
+            for client in clients:
+                log.merge(client.log)
+            with admin_client(balancer.url) as admin:
+                records = read_records(admin, list(overdrafts))
+                trial_balance = wait_projected(admin)
+        reconciled = reconcile(env)
+
+    findings = compare(log, records, seeded)
+    outside = _outside(log.contention, outages)
+    report(
+        "fleet_two_clusters_faults",
+        {
+            "clients": FLEET_CLIENTS,
+            "operations": log.operations,
+            "answers": dict(log.statuses),
+            "contention": len(log.contention),
+            "contention_outside_outages": len(outside),
+            "acknowledged_debits": len(log.acked_debits),
+            "lost": findings.lost,
+            "duplicated": len(findings.duplicate_debits),
+            "unknown": len(findings.unknown_debits),
+            "reconcile_exit": reconciled.returncode,
+        },
+    )
+    assert not any(thread.is_alive() for thread in threads), "a client never settled"
+    assert outside == []
+    assert log.undecided == []
+    assert log.unexpected == []
+    assert findings.problems() == {}
+    assert log.acked_debits, "the load acknowledged no debit: nothing was tested"
+    assert trial_balance["balanced"] is True
+    assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr
