@@ -83,6 +83,7 @@ class ShardOwners:
     _thread: threading.Thread | None = None
     _tried: dict[int, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _installed: bool = False
 
     # -- what the forwarding reads (any thread; plain reads of replaced objects) -----------
 
@@ -99,10 +100,15 @@ class ShardOwners:
     # -- life --------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Create the tables, take a first look (and leases), then keep renewing."""
-        with self.datastore.transaction(commit=True) as cursor:
-            install_tables(cursor, self.datastore.schema)
-        self.renew()
+        """Create the tables, take a first look (and leases), then keep renewing.
+
+        A first round that fails (the database is restarting, or another process creates
+        the tables at the same moment) is not fatal: the thread retries every second, and
+        meanwhile this process decides every command itself."""
+        try:
+            self.renew()
+        except Exception:
+            log.warning("the first round of shard leases failed; retrying", exc_info=True)
         self._thread = threading.Thread(target=self._loop, name="shard-owners", daemon=True)
         self._thread.start()
 
@@ -132,6 +138,10 @@ class ShardOwners:
         """One round: alive, renew, release above the fair share, take up to it, read."""
         owners, members = _tables(self.datastore.schema)
         ttl = f"{self.lease_seconds} seconds"
+        if not self._installed:
+            with self.datastore.transaction(commit=True) as cursor:
+                install_tables(cursor, self.datastore.schema)
+            self._installed = True
         with self._lock, self.datastore.transaction(commit=True) as c:
             c.execute(
                 f"INSERT INTO {members} (member, url, seen_until) "  # noqa: S608 - constant table name
