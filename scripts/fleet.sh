@@ -17,7 +17,8 @@
 #     round robin over the API processes on FLEET_PORT (default: a free port).
 #
 # Environment: FLEET_APIS, FLEET_SHARDS (default 4), FLEET_PORT, FLEET_KEEP_LOGS=1 (print
-# the log directory instead of deleting it).
+# the log directory instead of deleting it), FLEET_OWNERS=0 (no LEDGER_INTERNAL_URL: every
+# process decides every command itself, as before shard owners; for comparisons).
 # stdout: "LEDGER_URL=..." and "LEDGER_KEY=..." lines once the fleet answers; progress on stderr.
 set -euo pipefail
 
@@ -121,7 +122,9 @@ backends=""
 for ((i = 1; i <= APIS; i++)); do
     port="$(free_port)"
     url="http://127.0.0.1:$port"
-    LEDGER_INTERNAL_URL="$url" ledger serve --host 127.0.0.1 --port "$port" \
+    internal="$url"
+    if [[ "${FLEET_OWNERS:-1}" == "0" ]]; then internal=""; fi
+    LEDGER_INTERNAL_URL="$internal" ledger serve --host 127.0.0.1 --port "$port" \
         >"$LOGS/api-$i.log" 2>&1 &
     PIDS+=("$!")
     # The first one records the store's layout; the others then find it.

@@ -41,12 +41,19 @@ class OperationsController(Controller):
         responses={503: problem_spec(503)},
     )
     def ready(self, ledger: NamedDependency[CreditLedger]) -> StatusOut:
-        """200 when every event store (each shard) answers a cheap read, else 503 ``not_ready``."""
+        """200 when every event store (each shard) answers a cheap read, else 503 ``not_ready``
+        naming every shard whose store (on whichever cluster) does not answer."""
+        failing: list[int] = []
         for shard in ledger.shards:
             try:
                 shard.recorder.max_notification_id()
-            except Exception as exc:  # any failure of a store means "not ready", whatever it is
-                raise NotReady(f"event store of shard {shard.shard_index} does not answer") from exc
+            except Exception:  # any failure of a store means "not ready", whatever it is
+                failing.append(shard.shard_index)
+        if failing:
+            names = ", ".join(str(index) for index in failing)
+            if len(failing) == 1:
+                raise NotReady(f"event store of shard {names} does not answer")
+            raise NotReady(f"event stores of shards {names} do not answer")
         return StatusOut(status="ready")
 
     @get(

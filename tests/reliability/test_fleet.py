@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.integration.live_server import TEST_ADMIN_KEY, server_env
@@ -135,6 +136,7 @@ def test_fleet_on_two_clusters_survives_a_killed_api_and_a_crashed_cluster(
             time.sleep(pause)
             began = time.monotonic()
             cluster_b.crash()
+            readiness = httpx.get(f"{servers[0].url}/readyz", timeout=10)
             time.sleep(1.5)
             cluster_b.start()
             outages.append((began, time.monotonic()))
@@ -176,6 +178,8 @@ def test_fleet_on_two_clusters_survives_a_killed_api_and_a_crashed_cluster(
         },
     )
     assert not any(thread.is_alive() for thread in threads), "a client never settled"
+    assert readiness.status_code == 503
+    assert "shards 1, 3 do not answer" in readiness.json()["detail"]  # cluster B's
     assert outside == []
     assert log.undecided == []
     assert log.unexpected == []
