@@ -56,6 +56,7 @@ class FakeLedger:
 
     opening_balance: int = 1000
     batch_route: bool = True
+    down: bool = False
     requests: list[Recorded] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     balances: dict[str, int] = field(default_factory=dict)
@@ -81,6 +82,8 @@ class FakeLedger:
         with self.lock:
             self.requests.append(recorded)
             fault = self.faults.pop(0) if self.faults else None
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
         outcome = fault(request) if fault else None
         if isinstance(outcome, Exception):
             raise outcome
