@@ -44,6 +44,7 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: Any
+    query: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str | None:
@@ -78,7 +79,13 @@ class FakeLedger:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content) if request.content else None
-        recorded = Recorded(request.method, request.url.path, dict(request.headers), body)
+        recorded = Recorded(
+            request.method,
+            request.url.path,
+            dict(request.headers),
+            body,
+            dict(request.url.params),
+        )
         with self.lock:
             self.requests.append(recorded)
             fault = self.faults.pop(0) if self.faults else None
@@ -128,6 +135,10 @@ class FakeLedger:
                 for w, b in sorted(self.balances.items())
             ]
             return httpx.Response(200, json={"wallets": items, "next_after": None})
+        if match := re.fullmatch(r"/v1/wallets/[^/]+/debits/([^/]+)", path):
+            found = [d for d in self.debits if d["debit_id"] == match[1]]
+            detail = {**found[0], "refunded": 0, "refunds": []} if found else None
+            return httpx.Response(200, json=detail) if found else problem(404, "debit_not_found")
         if path.endswith("/usage") and r.headers.get("accept") == "text/csv":
             csv = "window_start,model,debited,count\n2026-01-01T00:00:00Z,gpt-4.1,30,1\n"
             return httpx.Response(200, text=csv, headers={"content-type": "text/csv"})
