@@ -232,9 +232,10 @@ class FakeLedger:
             }
             self.holds[hold_id] = hold
             return httpx.Response(201, json=hold, headers=self._pos())
-        hold = self.holds.get(hold_id or "")
-        if hold is None:
+        found = self.holds.get(hold_id or "")
+        if found is None:
             return problem(404, "hold_not_found")
+        hold = found
         if hold["status"] != "open":
             return problem(409, "hold_not_open", hold_status=hold["status"])
         held = hold["amount"]

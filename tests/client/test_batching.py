@@ -153,7 +153,7 @@ def test_async_calls_gathered_together_travel_as_one_batch(fake: FakeLedger) -> 
             "http://ledger.test", KEY, transport=fake.transport(), batch_window=0.002
         ) as ledger:
             calls = [ledger.debit("acme", amount) for amount in amounts]
-            return await asyncio.gather(*calls, return_exceptions=True)
+            return list(await asyncio.gather(*calls, return_exceptions=True))
 
     results = asyncio.run(run())
 

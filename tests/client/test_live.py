@@ -34,20 +34,21 @@ from credit_ledger import (
 
 from tests.integration.live_server import TEST_ADMIN_KEY, LiveServer
 
+INPUT, CACHED_INPUT, OUTPUT = 2000, 500, 8000
 RATES = {
     "model": "gpt-4.1",
-    "input_per_million": 2000,
-    "cached_input_per_million": 500,
-    "output_per_million": 8000,
+    "input_per_million": INPUT,
+    "cached_input_per_million": CACHED_INPUT,
+    "output_per_million": OUTPUT,
 }
 
 
 def rated(usage: Usage) -> int:
     """What the contract says ``usage`` costs at :data:`RATES`."""
     total = (
-        usage.input_tokens * RATES["input_per_million"]
-        + usage.cached_input_tokens * RATES["cached_input_per_million"]
-        + usage.output_tokens * RATES["output_per_million"]
+        usage.input_tokens * INPUT
+        + usage.cached_input_tokens * CACHED_INPUT
+        + usage.output_tokens * OUTPUT
     )
     return math.ceil(total / 1_000_000)
 

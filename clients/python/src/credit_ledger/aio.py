@@ -17,6 +17,7 @@ from credit_ledger import ops_admin, ops_reports, ops_spending, ops_wallets
 from credit_ledger.base import (
     DEFAULT_TIMEOUT,
     ClientCommon,
+    D,
     OnUnavailable,
     ReplayAction,
     ReplayReport,
@@ -37,7 +38,6 @@ from credit_ledger.usage import Subject, Usage
 __all__ = ["AsyncLedger"]
 
 T = TypeVar("T")
-D = TypeVar("D")
 _sleep = asyncio.sleep  # a module attribute, so tests can watch the delays
 
 

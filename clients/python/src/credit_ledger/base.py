@@ -10,9 +10,10 @@ import os
 import threading
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Never
 
 import httpx
+from typing_extensions import TypeVar
 
 from credit_ledger.calls import Answer, Call, decode_as, segment
 from credit_ledger.errors import (
@@ -30,6 +31,7 @@ from credit_ledger.retry import RetryPolicy
 __all__ = [
     "DEFAULT_TIMEOUT",
     "ClientCommon",
+    "D",
     "OnUnavailable",
     "ReplayAction",
     "ReplayReport",
@@ -39,6 +41,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+D = TypeVar("D", default=Never)
+"""What a spending call answers when the ledger cannot decide: nothing (``Never``) for a
+closed client, :class:`~credit_ledger.Deferred` for an open one."""
 OnUnavailable = Literal["closed", "open"]
 ReplayAction = Literal["settle", "reject", "stop", "debit_instead"]
 DEFAULT_TIMEOUT = 10.0

@@ -18,8 +18,9 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Generic, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Generic, Self, cast
 
+from credit_ledger.base import D
 from credit_ledger.calls import Call, decode_as, json_body, new_key, segment
 from credit_ledger.errors import HoldNotOpen, LedgerError
 from credit_ledger.models import Capture, Debit, Deferred, PlacedHold, Release
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncHoldScope", "HoldScope"]
 
-D = TypeVar("D")
 log = logging.getLogger("credit_ledger")
 
 
