@@ -58,6 +58,8 @@ class FakeLedger:
     opening_balance: int = 1000
     batch_route: bool = True
     down: bool = False
+    overloaded_items: int = 0
+    """Batch operations still to answer 503 ``overloaded`` (each on its own)."""
     requests: list[Recorded] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     balances: dict[str, int] = field(default_factory=dict)
@@ -173,7 +175,12 @@ class FakeLedger:
             routing = {"op", "wallet_id", "idempotency_key"}
             fields = {k: v for k, v in op.items() if k not in routing}
             hold_id = fields.pop("hold_id", None) if op["op"] in {"capture", "release"} else None
-            answer = self.decide(op["op"], op["wallet_id"], op["idempotency_key"], fields, hold_id)
+            if self.overloaded_items:
+                self.overloaded_items -= 1
+                answer = problem(503, "overloaded")
+            else:
+                key = op["idempotency_key"]
+                answer = self.decide(op["op"], op["wallet_id"], key, fields, hold_id)
             result = {"index": index, "status": answer.status_code, "body": answer.json()}
             if answer.headers.get("idempotent-replayed"):
                 result["replayed"] = True

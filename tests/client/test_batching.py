@@ -116,6 +116,22 @@ def test_a_batch_that_got_no_answer_is_resent_with_the_same_keys(
     assert len(delays) == 1
 
 
+def test_an_operation_the_batch_answered_503_is_resubmitted_with_its_key(
+    fake: FakeLedger, delays: list[float]
+) -> None:
+    fake.overloaded_items = 1
+    ledger = Ledger("http://ledger.test", KEY, transport=fake.transport(), batch_window=0.001)
+
+    with ledger:
+        debited = ledger.debit("acme", 25, idempotency_key="d-25")
+
+    posts = fake.sent("/v1/batch")
+    assert [p.body["operations"][0]["idempotency_key"] for p in posts] == ["d-25", "d-25"]
+    assert debited.amount == 25
+    assert fake.balances["acme"] == 975
+    assert len(delays) == 1
+
+
 def test_holds_captures_and_releases_are_batched_too(fake: FakeLedger) -> None:
     ledger = Ledger("http://ledger.test", KEY, transport=fake.transport(), batch_window=0.001)
 
