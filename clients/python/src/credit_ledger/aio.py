@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import Mapping
 from datetime import datetime
@@ -25,7 +26,7 @@ from credit_ledger.base import (
     expired_hold_debit,
     replay_action,
 )
-from credit_ledger.batching import AsyncBatcher
+from credit_ledger.batching import AsyncBatcher, check_batching
 from credit_ledger.binding import async_op, async_spend
 from credit_ledger.calls import Answer, Call, raw_call
 from credit_ledger.errors import LedgerError, Unavailable
@@ -38,6 +39,7 @@ from credit_ledger.usage import Subject, Usage
 __all__ = ["AsyncLedger"]
 
 T = TypeVar("T")
+log = logging.getLogger("credit_ledger")
 _sleep = asyncio.sleep  # a module attribute, so tests can watch the delays
 
 
@@ -88,6 +90,8 @@ class AsyncLedger(ClientCommon, Generic[D]):
         batch_max_size: int = 100,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        if batch_window is not None:  # before the journal is opened (and locked)
+            check_batching(batch_window, batch_max_size)
         self._settings = Settings(
             base_url,
             api_key,
@@ -109,7 +113,7 @@ class AsyncLedger(ClientCommon, Generic[D]):
             else AsyncBatcher(self._send_once, batch_window, batch_max_size)
         )
         self._replaying = False
-        self._replayer: asyncio.Task[ReplayReport] | None = None
+        self._replayer: asyncio.Task[None] | None = None
 
     # --- wallets, grants, budgets, allowances, alert settings -------------------------
     open_wallet = async_op(ops_wallets.open_wallet)
@@ -253,7 +257,16 @@ class AsyncLedger(ClientCommon, Generic[D]):
         journal = self._settings.journal
         if journal is None or not len(journal) or self._replaying:
             return
-        self._replayer = asyncio.get_running_loop().create_task(self.replay_journal())
+        if self._replayer is not None and not self._replayer.done():
+            return
+        # Kept in an attribute: the loop holds tasks only weakly.
+        self._replayer = asyncio.get_running_loop().create_task(self._replay_in_background())
+
+    async def _replay_in_background(self) -> None:
+        try:
+            await self.replay_journal()
+        except Exception:  # a task of ours has no caller: log it, keep the entries
+            log.exception("replaying the credit ledger journal failed; it is retried later")
 
     async def replay_journal(self) -> ReplayReport:
         """Replay deferred calls (see :meth:`Ledger.replay_journal`)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -25,7 +26,7 @@ from credit_ledger.base import (
     expired_hold_debit,
     replay_action,
 )
-from credit_ledger.batching import SyncBatcher
+from credit_ledger.batching import SyncBatcher, check_batching
 from credit_ledger.binding import op, spend
 from credit_ledger.calls import Answer, Call, raw_call
 from credit_ledger.errors import LedgerError, Unavailable
@@ -38,6 +39,7 @@ from credit_ledger.usage import Subject, Usage
 __all__ = ["Ledger"]
 
 T = TypeVar("T")
+log = logging.getLogger("credit_ledger")
 _sleep = time.sleep  # a module attribute, so tests can watch the delays
 
 
@@ -96,6 +98,8 @@ class Ledger(ClientCommon, Generic[D]):
         batch_max_size: int = 100,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        if batch_window is not None:  # before the journal is opened (and locked)
+            check_batching(batch_window, batch_max_size)
         self._settings = Settings(
             base_url,
             api_key,
@@ -271,9 +275,15 @@ class Ledger(ClientCommon, Generic[D]):
         if self._replayer is not None and self._replayer.is_alive():
             return
         self._replayer = threading.Thread(
-            target=self.replay_journal, name="credit-ledger-replay", daemon=True
+            target=self._replay_in_background, name="credit-ledger-replay", daemon=True
         )
         self._replayer.start()
+
+    def _replay_in_background(self) -> None:
+        try:
+            self.replay_journal()
+        except Exception:  # a thread of ours has no caller: log it, keep the entries
+            log.exception("replaying the credit ledger journal failed; it is retried later")
 
     def replay_journal(self) -> ReplayReport:
         """Replay deferred calls, oldest first, until the journal is empty or the ledger is
