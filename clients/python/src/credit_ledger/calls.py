@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -131,7 +131,6 @@ class Call(Generic[T]):
     wallet_id: str | None = None
     hold_id: str | None = None
     batch_op: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def may_retry(self) -> bool:

@@ -55,10 +55,6 @@ Window = Literal["hour", "day", "month"]
 Aggregation = Literal["count", "sum", "unique_count", "min", "max", "avg", "latest"]
 
 
-def _journal_params(**filters: Any) -> dict[str, str | int]:
-    return query(**filters)
-
-
 def get_journal(
     *,
     wallet_id: str | None = None,
@@ -71,7 +67,7 @@ def get_journal(
 ) -> Call[Page[JournalEntry]]:
     """A page of journal rows (two per posting), in log order; ``[from_, to)`` filters
     ``occurred_at``."""
-    params = _journal_params(
+    params = query(
         wallet_id=wallet_id,
         account=account,
         from_=from_,
@@ -93,7 +89,7 @@ def journal_csv(
     min_position: int | None = None,
 ) -> Call[str]:
     """Every journal row after ``after`` as CSV (header row first)."""
-    params = _journal_params(
+    params = query(
         wallet_id=wallet_id,
         account=account,
         from_=from_,
