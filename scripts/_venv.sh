@@ -2,9 +2,10 @@
 # Shared by scripts/test.sh, scripts/run.sh and `make install`.
 #
 # Sourced: defines `ensure_venv`, which makes sure <repo>/.venv exists and holds an
-# editable install of the project with the `dev` extra. The install is skipped when
-# the stamp file .venv/.installed-<sha256 of pyproject.toml> exists, so it reruns
-# only when pyproject.toml changes.
+# editable install of the project with the `dev` extra, and of the Python client
+# (clients/python). The install is skipped when the stamp file
+# .venv/.installed-<sha256 of both pyproject.toml files> exists, so it reruns only when
+# one of them changes.
 #
 # Executed directly (`bash scripts/_venv.sh`): runs ensure_venv and exits.
 #
@@ -24,13 +25,13 @@ ensure_venv() {
 
     local digest
     digest="$("$venv/bin/python" -c \
-        'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' \
-        "$root/pyproject.toml")"
+        'import hashlib, sys; print(hashlib.sha256(b"".join(open(p, "rb").read() for p in sys.argv[1:])).hexdigest())' \
+        "$root/pyproject.toml" "$root/clients/python/pyproject.toml")"
     local stamp="$venv/.installed-$digest"
 
     if [[ ! -f "$stamp" ]]; then
         echo ">> installing project into .venv (pyproject.toml changed or first run)" >&2
-        (cd "$root" && "$venv/bin/python" -m pip install -q -e ".[dev]")
+        (cd "$root" && "$venv/bin/python" -m pip install -q -e ".[dev]" -e clients/python)
         rm -f "$venv"/.installed-*
         touch "$stamp"
     fi

@@ -119,15 +119,19 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], url: str) -> bool:
 
 
 @contextmanager
-def live_server(env: Mapping[str, str], logs: Path, attempts: int = 3) -> Iterator[LiveServer]:
+def live_server(
+    env: Mapping[str, str], logs: Path, attempts: int = 3, port: int | None = None
+) -> Iterator[LiveServer]:
     """``ledger serve`` on a free port with ``env``; stopped (SIGTERM, then kill) on exit.
 
     A start that exits early (most likely the port was taken between probing and binding) is
-    retried on another port, ``attempts`` times in all.
+    retried on another port, ``attempts`` times in all. A given ``port`` is used for every
+    attempt (a restart that clients must find at the same address).
     """
     logs.mkdir(parents=True, exist_ok=True)
+    fixed_port = port
     for attempt in range(1, attempts + 1):
-        port = free_port()
+        port = fixed_port or free_port()
         url = f"http://127.0.0.1:{port}"
         out, err = logs / f"serve-{attempt}.out", logs / f"serve-{attempt}.err"
         with out.open("wb") as stdout, err.open("wb") as stderr:

@@ -98,6 +98,8 @@ def doc_steps(markdown: str) -> list[Step]:
     """The commands of the ```bash blocks, each output block attached to the command above."""
     steps: list[Step] = []
     for language, text in re.findall(r"^```(\w+)\n(.*?)^```$", markdown, re.M | re.S):
+        if language == "python":
+            continue  # the Python section: tests/client/test_docs.py runs it
         if language != "bash":
             assert steps, "an output block before any command"
             steps[-1].shown = (language, text)
