@@ -39,6 +39,7 @@ from api.projection_cli import (
 )
 from api.serve import serve
 from api.settings import Settings
+from api.version import VERSION
 from ledger.reshard import SourceChanged, TargetNotEmpty, reshard
 from ledger.shard_map import ShardCountMismatch
 from ledger.stores import store_env
@@ -218,6 +219,7 @@ def build_parser(commands: Sequence[Subcommand] = COMMANDS) -> argparse.Argument
     parser = argparse.ArgumentParser(
         prog="ledger", description="Event-sourced, double-entry credit ledger."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     groups: dict[tuple[str, ...], argparse._SubParsersAction[argparse.ArgumentParser]] = {
         (): parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     }

@@ -8,6 +8,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from api.errors import PROBLEM_MEDIA_TYPE
 from api.schemas.operations import ProblemOut
+from api.version import VERSION
 
 __all__ = ["BEARER", "POSITION_HEADERS", "openapi_config", "problem_spec", "problems"]
 
@@ -29,7 +30,7 @@ def openapi_config() -> OpenAPIConfig:
     """The document's metadata; served at ``/schema/openapi.json`` (fresh for every app)."""
     return OpenAPIConfig(
         title="Credit Ledger",
-        version="1.0.0",
+        version=VERSION,  # the package's (pyproject.toml), as `ledger --version`
         description=(
             "Event-sourced, double-entry credit ledger. Errors are RFC 9457 problems "
             "(application/problem+json) with a stable `code`."
