@@ -112,7 +112,16 @@ def banner(settings: Settings, url: str, workers: int, dev_key: str | None) -> s
 def serve(
     settings: Settings, *, host: str, port: int, workers: int, out: TextIO | None = None
 ) -> int:
-    """Print the banner, then serve until interrupted; returns the exit status."""
+    """Print the banner, then serve until interrupted; returns the exit status.
+
+    The port is checked first: a port in use is reported (exit status 1) before any key is
+    made up or a banner invites calls to a server that will not start.
+    """
+    try:
+        reuseport.check_port_free(host, port)
+    except OSError as error:  # the port is taken, or the host is not ours
+        print(f"ledger serve: cannot listen on {host}:{port}: {error}", file=sys.stderr)  # noqa: T201 - the CLI speaks
+        return 1
     dev_key = local_admin_key(settings)
     print(banner(settings, public_url(host, port), workers, dev_key), file=out or sys.stdout)
     (out or sys.stdout).flush()

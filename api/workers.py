@@ -28,7 +28,13 @@ from types import FrameType
 
 import uvicorn
 
-__all__ = ["MAX_RESTARTS", "RESTART_WINDOW_SECONDS", "SUPPORTED", "serve_workers"]
+__all__ = [
+    "MAX_RESTARTS",
+    "RESTART_WINDOW_SECONDS",
+    "SUPPORTED",
+    "check_port_free",
+    "serve_workers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +52,7 @@ RESTART_WINDOW_SECONDS = 60.0
 
 def serve_workers(app_factory: str, *, host: str, port: int, workers: int, access_log: bool) -> int:
     """Run ``workers`` processes serving ``app_factory`` on ``host:port`` until told to stop."""
-    _check_port_free(host, port)
+    check_port_free(host, port)
     context = multiprocessing.get_context("spawn")
     args = (app_factory, host, port, access_log, os.getpid())
     processes: list[BaseProcess] = []
@@ -94,7 +100,7 @@ def _start(context: multiprocessing.context.SpawnContext, args: tuple[object, ..
     return process
 
 
-def _check_port_free(host: str, port: int) -> None:
+def check_port_free(host: str, port: int) -> None:
     """Refuse a port someone else listens on: SO_REUSEPORT would otherwise share it silently."""
     with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
