@@ -34,6 +34,7 @@ from pydantic import ValidationError
 
 from api.app import open_ledger
 from api.keys import SCOPE_PATTERN, issue_key
+from api.logs import configured_logging
 from api.projection_cli import (
     rebuild_arguments,
     run_project,
@@ -262,9 +263,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Every command, and serve's worker processes, read the store from the environment.
         os.environ[DATABASE_URL_ENV] = args.database_url
     try:
-        if not args.creates_store and not _store_exists(" ".join(args.words)):
-            return 2
-        status: int = args.run(args)
+        with configured_logging():  # LEDGER_LOG_LEVEL, LEDGER_LOG_FORMAT (api.logs)
+            if not args.creates_store and not _store_exists(" ".join(args.words)):
+                return 2
+            status: int = args.run(args)
     except ValidationError as error:
         # hide_input_in_errors keeps secrets (a short bootstrap key) out of this message.
         print(f"ledger: invalid LEDGER_* setting:\n{error}", file=sys.stderr)

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import uvicorn
 
 from api import workers as reuseport
+from api.logs import uvicorn_log_config
 from api.settings import Settings
 from ledger.stores import store_env
 
@@ -141,5 +142,6 @@ def serve(
         port=port,
         workers=workers,
         access_log=settings.access_log,
+        log_config=uvicorn_log_config(),  # the CLI's logging, in every process it starts
     )
     return 0

@@ -28,6 +28,8 @@ from types import FrameType
 
 import uvicorn
 
+from api.logs import uvicorn_log_config
+
 __all__ = [
     "MAX_RESTARTS",
     "RESTART_WINDOW_SECONDS",
@@ -117,7 +119,14 @@ def _worker(app_factory: str, host: str, port: int, access_log: bool, parent: in
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    config = uvicorn.Config(app_factory, factory=True, host=host, port=port, access_log=access_log)
+    config = uvicorn.Config(
+        app_factory,
+        factory=True,
+        host=host,
+        port=port,
+        access_log=access_log,
+        log_config=uvicorn_log_config(),  # LEDGER_LOG_* from the inherited environment
+    )
     server = uvicorn.Server(config)
     threading.Thread(target=_exit_with_parent, args=(server, parent), daemon=True).start()
     server.run(sockets=[sock])
