@@ -206,6 +206,8 @@ def create_app(settings: Settings | None = None, *, ledger: CreditLedger | None 
         before_request=check_request,  # strict bodies and Idempotency-Key, before parsing
         lifespan=[_ledger_lifespan(settings, ledger, metrics)],
         openapi_config=openapi_config(),
+        # Logging is the CLI's (api.logs); litestar's default would replace the root handlers.
+        logging_config=None,
         request_max_body_size=settings.max_body_bytes,
         state=State(
             {

@@ -19,6 +19,7 @@ import uvicorn
 
 from api import workers as reuseport
 from api.logs import uvicorn_log_config
+from api.metrics_multiprocess import MULTIPROC_ENV, multiprocess_dir
 from api.settings import Settings
 from ledger.stores import store_env
 
@@ -126,6 +127,14 @@ def serve(
     dev_key = local_admin_key(settings)
     print(banner(settings, public_url(host, port), workers, dev_key), file=out or sys.stdout)
     (out or sys.stdout).flush()
+    if workers > 1 or os.environ.get(MULTIPROC_ENV):
+        # One scrape must count every worker's requests (api.metrics_multiprocess).
+        with multiprocess_dir():
+            return _run(settings, host=host, port=port, workers=workers)
+    return _run(settings, host=host, port=port, workers=workers)
+
+
+def _run(settings: Settings, *, host: str, port: int, workers: int) -> int:
     # loop/http "auto" pick uvloop and httptools (dependencies) when they are installed.
     if workers > 1 and reuseport.SUPPORTED:  # a socket per process: see api.workers
         try:
