@@ -33,6 +33,7 @@ from api.errors import problem_response
 from api.key_cache import KEY_CACHE_KEY, KeyCache
 from api.metrics import METRICS_KEY, Metrics, MetricsMiddleware
 from api.openapi import openapi_config
+from api.openapi_ui import assets_router
 from api.rate_limit import RATE_LIMITER_KEY, rate_limit_middleware, rate_limiter
 from api.read_models import ReadModels
 from api.routes.admin import ADMIN_ROUTES
@@ -199,7 +200,7 @@ def create_app(settings: Settings | None = None, *, ledger: CreditLedger | None 
         "read_models": Provide(provide_read_models, sync_to_thread=False),
     }
     return Litestar(
-        route_handlers=ROUTE_HANDLERS,
+        route_handlers=[*ROUTE_HANDLERS, assets_router()],  # + the API docs' scripts
         middleware=middleware(),
         dependencies=dependencies,
         exception_handlers={Exception: problem_response},

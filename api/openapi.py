@@ -7,6 +7,7 @@ from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
 
 from api.errors import PROBLEM_MEDIA_TYPE
+from api.openapi_ui import render_plugins
 from api.schemas.operations import ProblemOut
 from api.version import VERSION
 
@@ -36,6 +37,7 @@ def openapi_config() -> OpenAPIConfig:
             "(application/problem+json) with a stable `code`."
         ),
         path="/schema",
+        render_plugins=render_plugins(),  # pages whose scripts this service serves (offline)
         use_handler_docstrings=True,  # a handler's docstring is its operation's description
         components=Components(
             security_schemes={
