@@ -82,7 +82,7 @@ def chromium_driver(
 def requested_urls(driver: WebDriver) -> list[str]:
     """Every URL the browser asked for since the last call (it drains the network log)."""
     urls = []
-    for entry in driver.get_log("performance"):
+    for entry in driver.get_log("performance"):  # type: ignore[no-untyped-call]
         message = json.loads(entry["message"])["message"]
         if message.get("method") == "Network.requestWillBeSent":
             urls.append(str(message["params"]["request"]["url"]))

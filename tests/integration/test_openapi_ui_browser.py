@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from selenium.webdriver.common.by import By
 from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser_support import chromium_driver, external_urls
