@@ -12,6 +12,7 @@ import os
 import secrets
 import shlex
 import sys
+from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit, urlunsplit
 
@@ -32,6 +33,7 @@ __all__ = [
     "public_url",
     "redacted",
     "serve",
+    "store_shown",
 ]
 
 APP_FACTORY = "api.app:create_app"
@@ -48,6 +50,18 @@ def redacted(database_url: str) -> str:
         return database_url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def store_shown(database_url: str) -> str:
+    """The store URL for the banner: redacted, and an SQLite file's full path when the URL's is
+    relative (it depends on the directory the server was started in)."""
+    shown = redacted(database_url)
+    env = store_env(database_url)
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+        path = Path(env["SQLITE_DBNAME"])
+        if not path.is_absolute():
+            shown += f" = {path.absolute()}"
+    return shown
 
 
 def public_url(host: str, port: int) -> str:
@@ -78,7 +92,7 @@ def banner(settings: Settings, url: str, workers: int, dev_key: str | None) -> s
     """What ``ledger serve`` prints before starting: where, which store, how to call it."""
     plural = "" if workers == 1 else "s"
     lines = [
-        f"Credit ledger API on {url}  (store: {redacted(settings.database_url)}, "
+        f"Credit ledger API on {url}  (store: {store_shown(settings.database_url)}, "
         f"{workers} worker{plural})",
         f"OpenAPI document: {url}/schema/openapi.json",
         "",

@@ -1,9 +1,11 @@
-"""``ledger serve`` on a port in use: refused before it makes up a key or prints a banner."""
+"""``ledger serve``: a port in use is refused before it makes up a key or prints a banner, and the
+banner says where the store is."""
 
 from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,3 +43,19 @@ def test_a_port_in_use_is_reported_before_any_key_or_banner(
     assert f"ledger serve: cannot listen on 127.0.0.1:{port}" in err
     assert "LEDGER_BOOTSTRAP_ADMIN_KEY" not in os.environ
     assert started == []
+
+
+def test_the_banner_shows_where_a_relative_sqlite_store_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Started from another directory, the default store is not the repository's var/.
+    monkeypatch.setattr(uvicorn, "run", lambda _app, **_options: None)
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    assert main(["serve", "--port", str(port)]) == 0
+
+    expected = f"store: sqlite:///var/ledger.sqlite3 = {tmp_path / 'var' / 'ledger.sqlite3'}"
+    assert expected in capsys.readouterr().out
