@@ -95,6 +95,7 @@ def banner(settings: Settings, url: str, workers: int, dev_key: str | None) -> s
         f"Credit ledger API on {url}  (store: {store_shown(settings.database_url)}, "
         f"{workers} worker{plural})",
         f"OpenAPI document: {url}/schema/openapi.json",
+        f"API docs (work offline): {url}/schema (Redoc), {url}/schema/swagger (try calls)",
         "",
     ]
     if dev_key is not None:

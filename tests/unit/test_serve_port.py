@@ -45,7 +45,7 @@ def test_a_port_in_use_is_reported_before_any_key_or_banner(
     assert started == []
 
 
-def test_the_banner_shows_where_a_relative_sqlite_store_is(
+def test_the_banner_shows_where_a_relative_sqlite_store_is_and_the_docs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Started from another directory, the default store is not the repository's var/.
@@ -57,5 +57,6 @@ def test_the_banner_shows_where_a_relative_sqlite_store_is(
 
     assert main(["serve", "--port", str(port)]) == 0
 
-    expected = f"store: sqlite:///var/ledger.sqlite3 = {tmp_path / 'var' / 'ledger.sqlite3'}"
-    assert expected in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"store: sqlite:///var/ledger.sqlite3 = {tmp_path / 'var' / 'ledger.sqlite3'}" in out
+    assert f"API docs (work offline): http://127.0.0.1:{port}/schema (Redoc)" in out
