@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # Extra pytest arguments, e.g. `make test-unit ARGS="-x -k balance"`.
 ARGS ?=
 
-.PHONY: help install run test test-unit test-property test-integration lint typecheck fmt bench reliability clean
+.PHONY: help install run test test-unit test-property test-integration lint typecheck fmt bench reliability openapi-assets clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,6 +53,9 @@ bench: ## Run benchmarks (scripts/bench.sh)
 
 reliability: ## Long reliability run: crashes, soak, hostile input (scripts/reliability.sh)
 	@bash scripts/reliability.sh $(ARGS)
+
+openapi-assets: install ## Refetch the API docs pages' vendored scripts (npm pack; api/openapi_ui.py)
+	$(BIN)/python scripts/fetch_openapi_assets.py
 
 clean: ## Remove caches and build artefacts (keeps .venv and var/)
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist

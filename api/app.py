@@ -34,6 +34,7 @@ from api.forwarding import OWNERS_KEY, forwarding_middleware
 from api.key_cache import KEY_CACHE_KEY, KeyCache
 from api.metrics import METRICS_KEY, Metrics, MetricsMiddleware
 from api.openapi import openapi_config
+from api.openapi_ui import assets_router
 from api.rate_limit import RATE_LIMITER_KEY, rate_limit_middleware, rate_limiter
 from api.read_models import ReadModels
 from api.routes.admin import ADMIN_ROUTES
@@ -221,13 +222,15 @@ def create_app(settings: Settings | None = None, *, ledger: CreditLedger | None 
         "read_models": Provide(provide_read_models, sync_to_thread=False),
     }
     return Litestar(
-        route_handlers=ROUTE_HANDLERS,
+        route_handlers=[*ROUTE_HANDLERS, assets_router()],  # + the API docs' scripts
         middleware=middleware(),
         dependencies=dependencies,
         exception_handlers={Exception: problem_response},
         before_request=check_request,  # strict bodies and Idempotency-Key, before parsing
         lifespan=[_ledger_lifespan(settings, ledger, metrics)],
         openapi_config=openapi_config(),
+        # Logging is the CLI's (api.logs); litestar's default would replace the root handlers.
+        logging_config=None,
         request_max_body_size=settings.max_body_bytes,
         state=State(
             {

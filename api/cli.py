@@ -9,6 +9,10 @@
     ledger reconcile
     ledger reshard --to URL --shards N [--to-shard-urls URL,URL,...]
 
+Every command takes ``--database-url URL`` (instead of ``LEDGER_DATABASE_URL``), and every one
+but ``serve`` refuses a store that does not exist rather than create an empty one
+(:mod:`api.store_check`).
+
 Every subcommand is one small function registered in :data:`COMMANDS` with the words that
 call it (``("keys", "create")``) and a function adding its arguments; :func:`build_parser`
 makes the argparse tree from that table. To add one, append a :class:`Subcommand` (and a help
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -29,6 +34,7 @@ from pydantic import ValidationError
 
 from api.app import open_ledger
 from api.keys import SCOPE_PATTERN, issue_key
+from api.logs import configured_logging
 from api.projection_cli import (
     rebuild_arguments,
     run_project,
@@ -37,13 +43,17 @@ from api.projection_cli import (
     run_status,
     status_arguments,
 )
-from api.serve import serve
+from api.serve import redacted, serve
 from api.settings import Settings
+from api.store_check import missing_store
+from api.version import VERSION
 from ledger.reshard import SourceChanged, TargetNotEmpty, reshard
 from ledger.shard_map import ShardCountMismatch
 from ledger.stores import store_env
 
-__all__ = ["COMMANDS", "GROUPS", "Subcommand", "build_parser", "main"]
+__all__ = ["COMMANDS", "DATABASE_URL_ENV", "GROUPS", "Subcommand", "build_parser", "main"]
+
+DATABASE_URL_ENV = "LEDGER_DATABASE_URL"
 
 
 def _no_arguments(_: argparse.ArgumentParser) -> None:
@@ -58,6 +68,8 @@ class Subcommand:
     help: str
     run: Callable[[argparse.Namespace], int]
     arguments: Callable[[argparse.ArgumentParser], None] = field(default=_no_arguments)
+    creates_store: bool = False
+    """Whether it may create a missing store (only ``serve``); the others refuse to start."""
 
 
 # -- serve ------------------------------------------------------------------------------------
@@ -188,7 +200,7 @@ GROUPS: dict[str, str] = {"keys": "manage API keys", "projections": "manage the 
 """Help of the first word of nested commands (``ledger keys ...``)."""
 
 COMMANDS: list[Subcommand] = [
-    Subcommand(("serve",), "serve the HTTP API", run_serve, _serve_arguments),
+    Subcommand(("serve",), "serve the HTTP API", run_serve, _serve_arguments, creates_store=True),
     Subcommand(("keys", "create"), "issue an API key", run_keys_create, _keys_create_arguments),
     Subcommand(("sweep",), "record due expiries of grants and holds", run_sweep),
     Subcommand(("project",), "keep the read models current until stopped", run_project),
@@ -224,6 +236,7 @@ def build_parser(commands: Sequence[Subcommand] = COMMANDS) -> argparse.Argument
     parser = argparse.ArgumentParser(
         prog="ledger", description="Event-sourced, double-entry credit ledger."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     groups: dict[tuple[str, ...], argparse._SubParsersAction[argparse.ArgumentParser]] = {
         (): parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     }
@@ -240,15 +253,26 @@ def build_parser(commands: Sequence[Subcommand] = COMMANDS) -> argparse.Argument
             command.words[-1], help=command.help, description=command.help
         )
         command.arguments(leaf)
-        leaf.set_defaults(run=command.run)
+        leaf.add_argument(
+            "--database-url",
+            metavar="URL",
+            help=f"the store (default: {DATABASE_URL_ENV} or sqlite:///var/ledger.sqlite3)",
+        )
+        leaf.set_defaults(run=command.run, words=command.words, creates_store=command.creates_store)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ledger`` with ``argv`` (the process's arguments by default); the exit status."""
     args = build_parser().parse_args(argv)
+    if args.database_url is not None:
+        # Every command, and serve's worker processes, read the store from the environment.
+        os.environ[DATABASE_URL_ENV] = args.database_url
     try:
-        status: int = args.run(args)
+        with configured_logging():  # LEDGER_LOG_LEVEL, LEDGER_LOG_FORMAT (api.logs)
+            if not args.creates_store and not _store_exists(" ".join(args.words)):
+                return 2
+            status: int = args.run(args)
     except ValidationError as error:
         # hide_input_in_errors keeps secrets (a short bootstrap key) out of this message.
         print(f"ledger: invalid LEDGER_* setting:\n{error}", file=sys.stderr)
@@ -256,6 +280,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return status
+
+
+def _store_exists(command: str) -> bool:
+    """True if the configured store exists; else say why on stderr (False)."""
+    url = Settings().database_url
+    try:
+        why = missing_store(url)
+    except ValueError as error:
+        print(f"ledger {command}: {DATABASE_URL_ENV}: {error}", file=sys.stderr)
+        return False
+    if why is None:
+        return True
+    print(
+        f"ledger {command}: no ledger store at {redacted(url)}: {why}.\n"
+        "Only `ledger serve` creates a store; point this command at the server's with "
+        f"{DATABASE_URL_ENV} or --database-url.",
+        file=sys.stderr,
+    )
+    return False
 
 
 if __name__ == "__main__":

@@ -19,6 +19,10 @@ never clash over metric names in prometheus-client's global registry. The names 
 ``operation`` is the ledger command in snake_case (``debit``, ``capture_hold``), the same in
 both ledger metrics.
 
+* ``process_*`` and ``python_*``: prometheus-client's process, platform and garbage-collector
+  collectors. With several workers (multiprocess mode, :mod:`api.metrics_multiprocess`) a
+  scrape sums every worker's ``ledger_*`` samples and shows ``process_*`` per worker (``pid``).
+
 * ``ledger_projection_position{projection}``, ``ledger_projection_lag_events{projection}`` and
   ``ledger_projection_lag_seconds{projection}``: gauges read from the read models' status at
   scrape time (:class:`ProjectionCollector`), so they are current whichever process projects.
@@ -39,13 +43,17 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    GCCollector,
     Histogram,
+    PlatformCollector,
+    ProcessCollector,
     disable_created_metrics,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
+from api import metrics_multiprocess as multiprocess
 from api.errors import PROBLEM_MEDIA_TYPE, to_problem
 from api.rendering import REPLAYED_HEADER
 
@@ -175,6 +183,12 @@ class Metrics:
         )
         self.projections = ProjectionCollector()
         self.registry.register(self.projections)
+        if multiprocess.enabled():
+            multiprocess.announce_worker()  # its process_* series, see exposition()
+        else:
+            ProcessCollector(registry=self.registry)
+            PlatformCollector(registry=self.registry)
+            GCCollector(registry=self.registry)
 
     def on_conflict(self, command: str) -> None:
         """The ledger's ``on_conflict`` hook: count one contention retry of ``command``."""
@@ -191,7 +205,10 @@ class Metrics:
         self.decisions.labels(operation=operation, outcome=outcome).inc()
 
     def exposition(self) -> bytes:
-        """Everything in the registry, in the Prometheus text format."""
+        """Everything in the registry, in the Prometheus text format; with several workers,
+        every worker's samples (this process's registry holds its own share only)."""
+        if multiprocess.enabled():
+            return generate_latest(multiprocess.multiprocess_registry(self.projections))
         return generate_latest(self.registry)
 
 

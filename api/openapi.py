@@ -7,7 +7,9 @@ from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
 
 from api.errors import PROBLEM_MEDIA_TYPE
+from api.openapi_ui import render_plugins
 from api.schemas.operations import ProblemOut
+from api.version import VERSION
 
 __all__ = ["BEARER", "POSITION_HEADERS", "openapi_config", "problem_spec", "problems"]
 
@@ -29,12 +31,13 @@ def openapi_config() -> OpenAPIConfig:
     """The document's metadata; served at ``/schema/openapi.json`` (fresh for every app)."""
     return OpenAPIConfig(
         title="Credit Ledger",
-        version="1.0.0",
+        version=VERSION,  # the package's (pyproject.toml), as `ledger --version`
         description=(
             "Event-sourced, double-entry credit ledger. Errors are RFC 9457 problems "
             "(application/problem+json) with a stable `code`."
         ),
         path="/schema",
+        render_plugins=render_plugins(),  # pages whose scripts this service serves (offline)
         use_handler_docstrings=True,  # a handler's docstring is its operation's description
         components=Components(
             security_schemes={

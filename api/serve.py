@@ -12,12 +12,15 @@ import os
 import secrets
 import shlex
 import sys
+from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 
 from api import workers as reuseport
+from api.logs import uvicorn_log_config
+from api.metrics_multiprocess import MULTIPROC_ENV, multiprocess_dir
 from api.settings import Settings
 from ledger.stores import store_env
 
@@ -30,6 +33,7 @@ __all__ = [
     "public_url",
     "redacted",
     "serve",
+    "store_shown",
 ]
 
 APP_FACTORY = "api.app:create_app"
@@ -46,6 +50,18 @@ def redacted(database_url: str) -> str:
         return database_url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def store_shown(database_url: str) -> str:
+    """The store URL for the banner: redacted, and an SQLite file's full path when the URL's is
+    relative (it depends on the directory the server was started in)."""
+    shown = redacted(database_url)
+    env = store_env(database_url)
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+        path = Path(env["SQLITE_DBNAME"])
+        if not path.is_absolute():
+            shown += f" = {path.absolute()}"
+    return shown
 
 
 def public_url(host: str, port: int) -> str:
@@ -76,9 +92,10 @@ def banner(settings: Settings, url: str, workers: int, dev_key: str | None) -> s
     """What ``ledger serve`` prints before starting: where, which store, how to call it."""
     plural = "" if workers == 1 else "s"
     lines = [
-        f"Credit ledger API on {url}  (store: {redacted(settings.database_url)}, "
+        f"Credit ledger API on {url}  (store: {store_shown(settings.database_url)}, "
         f"{workers} worker{plural})",
         f"OpenAPI document: {url}/schema/openapi.json",
+        f"API docs (work offline): {url}/schema (Redoc), {url}/schema/swagger (try calls)",
         "",
     ]
     if dev_key is not None:
@@ -112,10 +129,27 @@ def banner(settings: Settings, url: str, workers: int, dev_key: str | None) -> s
 def serve(
     settings: Settings, *, host: str, port: int, workers: int, out: TextIO | None = None
 ) -> int:
-    """Print the banner, then serve until interrupted; returns the exit status."""
+    """Print the banner, then serve until interrupted; returns the exit status.
+
+    The port is checked first: a port in use is reported (exit status 1) before any key is
+    made up or a banner invites calls to a server that will not start.
+    """
+    try:
+        reuseport.check_port_free(host, port)
+    except OSError as error:  # the port is taken, or the host is not ours
+        print(f"ledger serve: cannot listen on {host}:{port}: {error}", file=sys.stderr)  # noqa: T201 - the CLI speaks
+        return 1
     dev_key = local_admin_key(settings)
     print(banner(settings, public_url(host, port), workers, dev_key), file=out or sys.stdout)
     (out or sys.stdout).flush()
+    if workers > 1 or os.environ.get(MULTIPROC_ENV):
+        # One scrape must count every worker's requests (api.metrics_multiprocess).
+        with multiprocess_dir():
+            return _run(settings, host=host, port=port, workers=workers)
+    return _run(settings, host=host, port=port, workers=workers)
+
+
+def _run(settings: Settings, *, host: str, port: int, workers: int) -> int:
     # loop/http "auto" pick uvloop and httptools (dependencies) when they are installed.
     if workers > 1 and reuseport.SUPPORTED:  # a socket per process: see api.workers
         try:
@@ -132,5 +166,6 @@ def serve(
         port=port,
         workers=workers,
         access_log=settings.access_log,
+        log_config=uvicorn_log_config(),  # the CLI's logging, in every process it starts
     )
     return 0

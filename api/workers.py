@@ -28,7 +28,15 @@ from types import FrameType
 
 import uvicorn
 
-__all__ = ["MAX_RESTARTS", "RESTART_WINDOW_SECONDS", "SUPPORTED", "serve_workers"]
+from api.logs import uvicorn_log_config
+
+__all__ = [
+    "MAX_RESTARTS",
+    "RESTART_WINDOW_SECONDS",
+    "SUPPORTED",
+    "check_port_free",
+    "serve_workers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +54,7 @@ RESTART_WINDOW_SECONDS = 60.0
 
 def serve_workers(app_factory: str, *, host: str, port: int, workers: int, access_log: bool) -> int:
     """Run ``workers`` processes serving ``app_factory`` on ``host:port`` until told to stop."""
-    _check_port_free(host, port)
+    check_port_free(host, port)
     context = multiprocessing.get_context("spawn")
     args = (app_factory, host, port, access_log, os.getpid())
     processes: list[BaseProcess] = []
@@ -94,7 +102,7 @@ def _start(context: multiprocessing.context.SpawnContext, args: tuple[object, ..
     return process
 
 
-def _check_port_free(host: str, port: int) -> None:
+def check_port_free(host: str, port: int) -> None:
     """Refuse a port someone else listens on: SO_REUSEPORT would otherwise share it silently."""
     with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -111,7 +119,14 @@ def _worker(app_factory: str, host: str, port: int, access_log: bool, parent: in
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    config = uvicorn.Config(app_factory, factory=True, host=host, port=port, access_log=access_log)
+    config = uvicorn.Config(
+        app_factory,
+        factory=True,
+        host=host,
+        port=port,
+        access_log=access_log,
+        log_config=uvicorn_log_config(),  # LEDGER_LOG_* from the inherited environment
+    )
     server = uvicorn.Server(config)
     threading.Thread(target=_exit_with_parent, args=(server, parent), daemon=True).start()
     server.run(sockets=[sock])

@@ -1,17 +1,25 @@
 # shellcheck shell=bash
 # Shared by scripts/test.sh, scripts/run.sh and `make install`.
 #
-# Sourced: defines `ensure_venv`, which makes sure <repo>/.venv exists and holds an
-# editable install of the project with the `dev` extra, and of the Python client
-# (clients/python). The install is skipped when the stamp file
-# .venv/.installed-<sha256 of both pyproject.toml files> exists, so it reruns only when
-# one of them changes.
+# Sourced: defines `ensure_venv [dev|runtime]`, which makes sure <repo>/.venv exists and holds
+# an editable install of the project: with the `dev` extra and the Python client
+# (clients/python; the default: tests, linters, type checker), or `runtime` for only what serving needs (`make run`: a few seconds instead of
+# a minute). Each install leaves a stamp .venv/.installed-<kind>-<sha256 of both pyproject.toml files>,
+# so it reruns only when pyproject.toml changes; a dev install also satisfies `runtime`.
 #
-# Executed directly (`bash scripts/_venv.sh`): runs ensure_venv and exits.
+# Executed directly (`bash scripts/_venv.sh [dev|runtime]`): runs ensure_venv and exits.
 #
 # Environment: PYTHON picks the interpreter that creates the venv (default python3).
 
 ensure_venv() {
+    local kind="${1:-dev}"
+    case "$kind" in
+        dev | runtime) ;;
+        *)
+            echo "ensure_venv: unknown kind '$kind' (dev or runtime)" >&2
+            return 2
+            ;;
+    esac
     local root
     root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
     local venv="$root/.venv"
@@ -27,18 +35,24 @@ ensure_venv() {
     digest="$("$venv/bin/python" -c \
         'import hashlib, sys; print(hashlib.sha256(b"".join(open(p, "rb").read() for p in sys.argv[1:])).hexdigest())' \
         "$root/pyproject.toml" "$root/clients/python/pyproject.toml")"
-    local stamp="$venv/.installed-$digest"
 
-    if [[ ! -f "$stamp" ]]; then
-        echo ">> installing project into .venv (pyproject.toml changed or first run)" >&2
-        (cd "$root" && "$venv/bin/python" -m pip install -q -e ".[dev]" -e clients/python)
-        rm -f "$venv"/.installed-*
-        touch "$stamp"
+    if [[ -f "$venv/.installed-dev-$digest" ]]; then
+        return 0 # the dev install holds the runtime too
     fi
+    if [[ "$kind" == runtime && -f "$venv/.installed-runtime-$digest" ]]; then
+        return 0
+    fi
+
+    local -a targets=(-e .)
+    [[ "$kind" == dev ]] && targets=(-e ".[dev]" -e clients/python)
+    echo ">> installing the project ($kind) into .venv (pyproject.toml changed or first run)" >&2
+    (cd "$root" && "$venv/bin/python" -m pip install -q "${targets[@]}")
+    rm -f "$venv"/.installed-*
+    touch "$venv/.installed-$kind-$digest"
 }
 
 # Executed rather than sourced: just do the install.
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     set -euo pipefail
-    ensure_venv
+    ensure_venv "$@"
 fi

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# THE run command: make sure .venv holds the project, then start the HTTP API.
+# THE run command: make sure .venv holds the project (runtime dependencies only; `make install`
+# or `make test` add the dev tools), then start the HTTP API.
 #
 #   scripts/run.sh                      # serve with the CLI's defaults
 #   scripts/run.sh --port 8080          # extra arguments go to `ledger serve`
@@ -13,7 +14,7 @@ cd "$ROOT"
 
 # shellcheck source=scripts/_venv.sh
 source "$ROOT/scripts/_venv.sh"
-ensure_venv
+ensure_venv runtime # serving needs no test or lint tools
 
 mkdir -p var
 exec "$ROOT/.venv/bin/ledger" serve "$@"

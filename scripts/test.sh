@@ -5,7 +5,8 @@
 #   scripts/test.sh tests/unit -x       # extra arguments go straight to pytest
 #
 # Steps, failing fast:
-#   1. make sure .venv exists and holds the project (scripts/_venv.sh);
+#   1. make sure .venv exists and holds the project (scripts/_venv.sh), and that chromium and
+#      chromium-driver are installed for the browser tests (scripts/_browser.sh, apt-get);
 #   2. ruff check, ruff format --check, mypy, lint-imports;
 #   3. unless LEDGER_TEST_DATABASE_URL is already set, start a throwaway PostgreSQL
 #      cluster on a free 127.0.0.1 port and point LEDGER_TEST_DATABASE_URL at it
@@ -39,6 +40,11 @@ source "$ROOT/scripts/_venv.sh"
 ensure_venv
 export VIRTUAL_ENV="$ROOT/.venv"
 export PATH="$VIRTUAL_ENV/bin:$PATH"
+
+# --- 1b. a headless browser for the browser tests (Debian's chromium + driver) -------
+# shellcheck source=scripts/_browser.sh
+source "$ROOT/scripts/_browser.sh"
+ensure_browser
 
 # --- 2. static checks ------------------------------------------------------------
 if [[ "${LEDGER_SKIP_STATIC:-}" == 1 ]] && ! is_ci; then

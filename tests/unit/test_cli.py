@@ -94,8 +94,11 @@ def test_bad_command_lines_exit_2(argv: list[str], capsys: pytest.CaptureFixture
 
 
 def test_keys_create_prints_only_the_key_on_stdout(
-    sqlite_url: str, capsys: pytest.CaptureFixture[str]
+    sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    (tmp_path / "var").mkdir()
+    make_ledger(sqlite_url).close()  # the store `ledger serve` made
+
     status = main(["keys", "create", "--scope", "service", "--scope", "customer:acme"])
 
     out, err = capsys.readouterr()
