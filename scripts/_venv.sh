@@ -3,9 +3,10 @@
 #
 # Sourced: defines `ensure_venv [dev|runtime]`, which makes sure <repo>/.venv exists and holds
 # an editable install of the project: with the `dev` extra and the Python client
-# (clients/python; the default: tests, linters, type checker), or `runtime` for only what serving needs (`make run`: a few seconds instead of
-# a minute). Each install leaves a stamp .venv/.installed-<kind>-<sha256 of both pyproject.toml files>,
-# so it reruns only when pyproject.toml changes; a dev install also satisfies `runtime`.
+# (clients/python) by default (tests, linters, type checker), or `runtime` for only what
+# serving needs (`make run`: a few seconds instead of a minute). Each install leaves a stamp
+# .venv/.installed-<kind>-<sha256 of both pyproject.toml files>, so it reruns only when one of
+# them changes; a dev install also satisfies `runtime`.
 #
 # Executed directly (`bash scripts/_venv.sh [dev|runtime]`): runs ensure_venv and exits.
 #
