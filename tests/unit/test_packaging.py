@@ -123,6 +123,11 @@ echo "$*" >> "$(dirname "$0")/../ledger.log"
 """
 
 
+CLIENT_PYPROJECT = "clients/python/pyproject.toml"
+# The dev install also holds the Python client, which the tests drive against a real server.
+DEV_INSTALL = "-m pip install -q -e .[dev] -e clients/python"
+
+
 def _executable(path: Path, text: str) -> None:
     path.write_text(text)
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
@@ -133,6 +138,8 @@ def fake_repo(tmp_path: Path) -> Path:
     """A repository with the real scripts and pyproject.toml and a stand-in virtualenv."""
     shutil.copytree(REPO_ROOT / "scripts", tmp_path / "scripts")
     shutil.copy(REPO_ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "clients" / "python").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / CLIENT_PYPROJECT, tmp_path / CLIENT_PYPROJECT)
     bin_dir = tmp_path / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
     _executable(bin_dir / "python", _FAKE_PYTHON.format(python=sys.executable))
@@ -174,7 +181,7 @@ def test_each_install_runs_once_and_the_dev_install_covers_the_runtime(fake_repo
     _ensure(fake_repo, "dev")
     _ensure(fake_repo, "runtime")  # the dev install holds the runtime
 
-    assert _installs(fake_repo) == ["-m pip install -q -e .", "-m pip install -q -e .[dev]"]
+    assert _installs(fake_repo) == ["-m pip install -q -e .", DEV_INSTALL]
 
 
 def test_a_changed_pyproject_installs_again(fake_repo: Path) -> None:
@@ -183,4 +190,4 @@ def test_a_changed_pyproject_installs_again(fake_repo: Path) -> None:
         file.write("\n# changed\n")
     _ensure(fake_repo, "runtime")
 
-    assert _installs(fake_repo) == ["-m pip install -q -e .[dev]", "-m pip install -q -e ."]
+    assert _installs(fake_repo) == [DEV_INSTALL, "-m pip install -q -e ."]
