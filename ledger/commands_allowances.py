@@ -21,7 +21,7 @@ from ledger.allowances import (
     reserved_period,
     rollover_grant_id,
 )
-from ledger.errors import AllowanceNotFound
+from ledger.errors import AllowanceNotFound, FieldError, ValidationFailed
 from ledger.events import AllowanceGranted, AllowanceRemoved, AllowanceSet, RolloverGranted
 from ledger.periods import Period, period_bounds
 from ledger.postings import (
@@ -31,13 +31,17 @@ from ledger.postings import (
     issued_account,
     postings_to_dicts,
 )
-from ledger.validation import fail
 from ledger.wallet_state import WalletState
 
 __all__ = ["NO_CURRENCY", "AllowanceCommands", "allowance_view"]
 
 NO_CURRENCY = "XXX"
 """ISO 4217's code for "no currency": the cost basis of credits carried from a free grant."""
+
+
+def _refused(field: str, message: str) -> ValidationFailed:
+    """Well-formed terms that the wallet's state refuses (so a repeated key replays)."""
+    return ValidationFailed(FieldError(field, message), depends_on_state=True)
 
 
 def allowance_view(allowance: Allowance) -> dict[str, Any]:
@@ -80,10 +84,6 @@ class AllowanceCommands(WalletState):
         period under way is granted at once when the terms cover it and no grant of this
         allowance covers it yet.
         """
-        at, _ = self.advance(at)
-        current = self.allowances.get(allowance_id)
-        if starts_at is None:
-            starts_at = at if current is None else current.starts_at
         check_allowance_input(
             allowance_id=allowance_id,
             amount=amount,
@@ -95,6 +95,12 @@ class AllowanceCommands(WalletState):
             ends_at=ends_at,
             rollover=rollover,
         )
+        at, _ = self.advance(at)
+        current = self.allowances.get(allowance_id)
+        if starts_at is None:  # the start then comes from the wallet (or now): not the input's
+            starts_at = at if current is None else current.starts_at
+            if ends_at is not None and ends_at <= starts_at:
+                raise _refused("ends_at", "must be after starts_at (the allowance's start)")
         self._check_ids_free(allowance_id, at)
         self.trigger_event(
             AllowanceSet,
@@ -174,7 +180,7 @@ class AllowanceCommands(WalletState):
         for grant_id in self.grants:
             start = reserved_period(allowance_id, grant_id)
             if start is not None and start > at:
-                raise fail(
+                raise _refused(
                     "allowance_id",
                     f"grant {grant_id!r} already has an id this allowance would give later",
                 )

@@ -394,6 +394,21 @@ def test_an_allowance_whose_future_grant_id_is_taken_is_refused() -> None:
     assert refused.value.details()["errors"][0]["field"] == "allowance_id"
 
 
+def test_a_change_may_not_end_an_allowance_before_the_start_it_keeps() -> None:
+    # Given an allowance from 1 January
+    ledger, clock = _ledger("2026-01-01T00:00")
+    _set(ledger)
+    clock.set(at("2026-03-01T00:00"))
+
+    # When it is changed, without a start, to end on 15 December 2025
+    with pytest.raises(LedgerError) as refused:
+        _set(ledger, ends_at=at("2025-12-15T00:00"))
+
+    # Then the end is refused against the start it keeps
+    assert refused.value.details()["errors"][0]["field"] == "ends_at"
+    assert ledger.allowance(W, "plan")["ends_at"] is None
+
+
 @pytest.mark.parametrize(
     ("terms", "field"),
     [
