@@ -204,10 +204,8 @@ def drive_every_event_type(ledger: CreditLedger, clock: FakeClock) -> str:
 
     # Allowances: set (and the day under way granted), a day on (rolled over, granted again),
     # one removed and one kept, so snapshots hold an allowance.
-    for allowance_id, period, rollover in (
-        ("plan", "day", {"max_amount": 10}),
-        ("keep", "month", None),
-    ):
+    capped: dict[str, int | None] = {"max_amount": 10}
+    for allowance_id, period, rollover in (("plan", "day", capped), ("keep", "month", None)):
         ledger.set_allowance(  # AllowanceSet, AllowanceGranted
             SetAllowance(
                 wallet_id=WALLET,
