@@ -39,6 +39,7 @@ from api.rate_limit import RATE_LIMITER_KEY, rate_limit_middleware, rate_limiter
 from api.read_models import ReadModels
 from api.routes.admin import ADMIN_ROUTES
 from api.routes.alert_settings import ALERT_SETTINGS_ROUTES
+from api.routes.allowances import ALLOWANCE_ROUTES
 from api.routes.api_keys import API_KEY_ROUTES
 from api.routes.audit import AUDIT_ROUTES
 from api.routes.budgets import BUDGET_ROUTES
@@ -74,6 +75,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     *USAGE_EVENT_ROUTES,
     *WEBHOOK_ROUTES,
     *ALERT_SETTINGS_ROUTES,
+    *ALLOWANCE_ROUTES,
 ]
 """Every route of the API, one ``*_ROUTES`` list per module of ``api.routes``."""
 

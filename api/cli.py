@@ -139,7 +139,7 @@ def run_keys_create(args: argparse.Namespace) -> int:
 
 
 def run_sweep(_: argparse.Namespace) -> int:
-    """Record the expiries of grants and holds that are due, in every wallet."""
+    """Record what is due in every wallet: expiries of grants and holds, allowance periods."""
     settings = Settings()
     ledger = open_ledger(settings.database_url, settings.shards)
     try:
@@ -202,7 +202,9 @@ GROUPS: dict[str, str] = {"keys": "manage API keys", "projections": "manage the 
 COMMANDS: list[Subcommand] = [
     Subcommand(("serve",), "serve the HTTP API", run_serve, _serve_arguments, creates_store=True),
     Subcommand(("keys", "create"), "issue an API key", run_keys_create, _keys_create_arguments),
-    Subcommand(("sweep",), "record due expiries of grants and holds", run_sweep),
+    Subcommand(
+        ("sweep",), "record due expiries of grants and holds, and due allowance periods", run_sweep
+    ),
     Subcommand(("project",), "keep the read models current until stopped", run_project),
     Subcommand(
         ("projections", "rebuild"),

@@ -27,6 +27,7 @@ from litestar.exceptions import ValidationException as LitestarValidationError
 
 from api.rendering import as_utc
 from ledger.errors import (
+    AllowanceNotFound,
     BudgetExceeded,
     BudgetNotFound,
     CaptureExceedsHold,
@@ -85,6 +86,7 @@ ERROR_STATUS: dict[type[LedgerError], int] = {
     GrantNotFound: 404,
     HoldNotFound: 404,
     BudgetNotFound: 404,
+    AllowanceNotFound: 404,
     DebitNotFound: 404,
     PriceBookNotFound: 404,
     MeterNotFound: 404,

@@ -28,6 +28,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import strtobool
 
+from ledger.allowances import Allowance
 from ledger.commands import Command
 from ledger.committer import Committer
 from ledger.errors import (
@@ -249,6 +250,7 @@ class CreditLedgerBase(Application[UUID]):
         transcoder.register(_DataclassAsDict(Grant, "ledger_grant"))
         transcoder.register(_DataclassAsDict(Hold, "ledger_hold"))
         transcoder.register(_DataclassAsDict(Budget, "ledger_budget"))
+        transcoder.register(_DataclassAsDict(Allowance, "ledger_allowance"))
 
     @staticmethod
     def key_of(command: Command) -> tuple[str, bool]:

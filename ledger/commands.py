@@ -29,7 +29,9 @@ __all__ = [
     "PutPriceBook",
     "Refund",
     "ReleaseHold",
+    "RemoveAllowance",
     "RemoveBudget",
+    "SetAllowance",
     "SetBudget",
     "VoidGrant",
 ]
@@ -190,3 +192,28 @@ class IngestUsage(Command):
     """
 
     events: list[Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetAllowance(Command):
+    """Create or change a recurring grant; ``starts_at`` None: now (kept by a change).
+
+    ``rollover`` is None (no rollover) or ``{"max_amount": cap}`` (cap None: no cap).
+    """
+
+    wallet_id: str
+    allowance_id: str
+    amount: int
+    period: str
+    category: str = "promotional"
+    priority: int = 100
+    timezone: str = "UTC"
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    rollover: dict[str, int | None] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoveAllowance(Command):
+    wallet_id: str
+    allowance_id: str

@@ -7,7 +7,7 @@ from typing import Any
 
 from ledger.errors import BudgetNotFound
 from ledger.events import BudgetRemoved, BudgetSet
-from ledger.periods import Period, parse_timezone, period_bounds
+from ledger.periods import BUDGET_PERIODS, Period, parse_timezone, period_bounds
 from ledger.validation import check_amount, check_id, check_subject, fail
 from ledger.wallet_state import WalletState
 
@@ -29,7 +29,7 @@ def check_budget_input(
     check_id("budget_id", budget_id)
     check_subject(scope)
     check_amount("limit", limit, minimum=0)
-    if period not in {p.value for p in Period}:
+    if period not in BUDGET_PERIODS:
         raise fail("period", "must be one of day, week, month, total")
     try:
         parse_timezone(timezone)

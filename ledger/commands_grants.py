@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ledger.errors import GrantExists, GrantNotFound, GrantNotVoidable
+from ledger.allowances import reserved_period
+from ledger.errors import FieldError, GrantExists, GrantNotFound, GrantNotVoidable, ValidationFailed
 from ledger.events import CreditsGranted, GrantVoided
 from ledger.postings import (
     Posting,
@@ -80,6 +81,10 @@ class GrantCommands(WalletState):
             raise fail("expires_at", "must be in the future")
         if grant_id in self.grants:
             raise GrantExists(grant_id)
+        for allowance_id in self.allowances:  # its grant ids are the allowance's alone
+            if reserved_period(allowance_id, grant_id) is not None:
+                message = f"has the form of allowance {allowance_id!r}'s grant ids"
+                raise ValidationFailed(FieldError("grant_id", message), depends_on_state=True)
         postings = [
             Posting(
                 issued_account(self.unit, category), grant_account(self.wallet_id, grant_id), amount

@@ -18,7 +18,8 @@ documented order (TigerBeetle style, so clients can rely on which error they see
    stored state, so, like every refusal below, they yield to the key's earlier result;
 5. the addressed object: ``grant_not_found``, ``grant_exists``, ``grant_not_voidable``,
    ``hold_not_found``, ``hold_exists``, ``hold_not_open``, ``capture_exceeds_hold``,
-   ``debit_not_found``, ``refund_exceeds_debit``, ``budget_not_found``;
+   ``debit_not_found``, ``refund_exceeds_debit``, ``budget_not_found``,
+   ``allowance_not_found``;
 6. ``budget_exceeded`` — a hard budget refuses (budgets sorted by ``budget_id``);
 7. ``insufficient_credits`` — the balance (plus overdraft, for overage) does not cover it;
 8. ``contention`` — the command could not be committed within its bounded retries, or
@@ -32,6 +33,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 __all__ = [
+    "AllowanceNotFound",
     "BudgetExceeded",
     "BudgetNotFound",
     "CaptureExceedsHold",
@@ -144,6 +146,12 @@ class BudgetNotFound(_NotFound):
     code = "budget_not_found"
     title = "Budget not found"
     noun = "budget"
+
+
+class AllowanceNotFound(_NotFound):
+    code = "allowance_not_found"
+    title = "Allowance not found"
+    noun = "allowance"
 
 
 class DebitNotFound(_NotFound):

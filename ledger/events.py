@@ -18,15 +18,20 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
 
+from ledger.allowances import Allowance
 from ledger.state import Budget, Grant, Hold
 
 if TYPE_CHECKING:
     from ledger.wallet import Wallet
 
 __all__ = [
+    "ALLOWANCE_EVENT_CLASSES",
     "HOLD_CLOSED_AS",
     "WALLET_EVENT_CLASSES",
     "WALLET_TOPICS",
+    "AllowanceGranted",
+    "AllowanceRemoved",
+    "AllowanceSet",
     "BudgetRemoved",
     "BudgetSet",
     "CreditsDebited",
@@ -40,6 +45,7 @@ __all__ = [
     "HoldExpired",
     "HoldPlaced",
     "HoldReleased",
+    "RolloverGranted",
     "WalletEvent",
     "WalletOpened",
     "event_type",
@@ -328,6 +334,93 @@ class BudgetRemoved(WalletEvent):
         del wallet.budgets[self.budget_id]
 
 
+class AllowanceSet(WalletEvent):
+    """An allowance was created or changed; ``next_grant_at`` is the first period the terms
+    grant (decided by the command: a change takes effect from the next period)."""
+
+    TOPIC = "ledger:Wallet.AllowanceSet"
+    allowance_id: str
+    amount: int
+    category: str
+    priority: int
+    period: str
+    timezone: str
+    starts_at: datetime
+    ends_at: datetime | None
+    rollover: dict[str, Any] | None
+    next_grant_at: datetime | None
+    idempotency_key: str | None
+
+    def apply_to(self, wallet: Wallet) -> None:
+        table = wallet.allowance_table()
+        current = table.get(self.allowance_id)
+        table[self.allowance_id] = Allowance(
+            allowance_id=self.allowance_id,
+            amount=self.amount,
+            category=self.category,
+            priority=self.priority,
+            period=self.period,
+            timezone=self.timezone,
+            starts_at=self.starts_at,
+            ends_at=self.ends_at,
+            rollover=None if self.rollover is None else dict(self.rollover),
+            created_at=self.occurred_at if current is None else current.created_at,
+            updated_at=self.occurred_at,
+            next_grant_at=self.next_grant_at,
+            last_grant_id=None if current is None else current.last_grant_id,
+            last_rollover=None if current is None else current.last_rollover,
+        )
+
+
+class AllowanceRemoved(WalletEvent):
+    """No further periods; the grants already made stay (and no rollover follows)."""
+
+    TOPIC = "ledger:Wallet.AllowanceRemoved"
+    allowance_id: str
+    idempotency_key: str | None
+
+    def apply_to(self, wallet: Wallet) -> None:
+        del wallet.allowance_table()[self.allowance_id]
+
+
+class AllowanceGranted(CreditsGranted):
+    """One period's grant of an allowance (DR issued / CR grant), dated at the period start
+    (or when the allowance was set, for the period under way then)."""
+
+    TOPIC = "ledger:Wallet.AllowanceGranted"
+    allowance_id: str
+    rollover: dict[str, Any] | None
+    """The rollover in force for this period: it decides what is carried when it ends."""
+    next_grant_at: datetime | None
+
+    def apply_to(self, wallet: Wallet) -> None:
+        super().apply_to(wallet)
+        allowance = wallet.allowance_table()[self.allowance_id]
+        allowance.next_grant_at = self.next_grant_at
+        allowance.last_grant_id = self.grant_id
+        allowance.last_rollover = None if self.rollover is None else dict(self.rollover)
+
+
+class RolloverGranted(CreditsGranted):
+    """Credits left in a period's grant when it ended, carried into a ``rollover`` grant
+    (DR old grant / CR new grant: a move inside the wallet, not breakage)."""
+
+    TOPIC = "ledger:Wallet.RolloverGranted"
+    allowance_id: str
+    from_grant_id: str
+
+    def apply_to(self, wallet: Wallet) -> None:
+        wallet.grants[self.from_grant_id].remaining -= self.amount
+        super().apply_to(wallet)
+
+
+ALLOWANCE_EVENT_CLASSES: tuple[type[WalletEvent], ...] = (
+    AllowanceSet,
+    AllowanceRemoved,
+    AllowanceGranted,
+    RolloverGranted,
+)
+
 WALLET_EVENT_CLASSES: tuple[type[WalletEvent], ...] = (
     WalletOpened,
     CreditsGranted,
@@ -343,6 +436,7 @@ WALLET_EVENT_CLASSES: tuple[type[WalletEvent], ...] = (
     DebitRefunded,
     BudgetSet,
     BudgetRemoved,
+    *ALLOWANCE_EVENT_CLASSES,
 )
 WALLET_TOPICS: list[str] = [cls.TOPIC for cls in WALLET_EVENT_CLASSES]
 

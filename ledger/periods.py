@@ -1,9 +1,9 @@
 """Budget periods: calendar-aligned, DST-correct time windows in UTC.
 
-A budget resets on calendar boundaries in the account's own IANA time zone (local
-midnight, Monday of the ISO week, the 1st of the month), but the ledger stores and
-compares instants in UTC. This module turns "the period containing this instant"
-into a half-open UTC interval ``[start, end)``.
+A budget resets (and an allowance grants) on calendar boundaries in its own IANA time
+zone (local midnight, Monday of the ISO week, the 1st of the month, the 1st of January),
+but the ledger stores and compares instants in UTC. This module turns "the period
+containing this instant" into a half-open UTC interval ``[start, end)``.
 
 Boundaries are computed as local wall-clock *dates* and only then converted to UTC,
 so a local day is 23 or 25 hours long across a DST change instead of drifting by an
@@ -25,19 +25,31 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dateutil.relativedelta import relativedelta
 from dateutil.tz import resolve_imaginary
 
-__all__ = ["EPOCH", "Period", "UnknownTimezone", "parse_timezone", "period_bounds"]
+__all__ = [
+    "BUDGET_PERIODS",
+    "EPOCH",
+    "Period",
+    "UnknownTimezone",
+    "parse_timezone",
+    "period_bounds",
+]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 """Start of the ``total`` period, which covers all of ledger time and never ends."""
 
 
 class Period(StrEnum):
-    """The length of a budget window."""
+    """The length of a budget window or an allowance period."""
 
     DAY = "day"
     WEEK = "week"
     MONTH = "month"
+    YEAR = "year"
     TOTAL = "total"
+
+
+BUDGET_PERIODS = (Period.DAY, Period.WEEK, Period.MONTH, Period.TOTAL)
+"""The periods a budget may have (the contract's list; allowances use ``ledger.allowances``)."""
 
 
 class UnknownTimezone(ValueError):
@@ -60,6 +72,7 @@ _STEP: dict[Period, relativedelta] = {
     Period.DAY: relativedelta(days=1),
     Period.WEEK: relativedelta(weeks=1),
     Period.MONTH: relativedelta(months=1),
+    Period.YEAR: relativedelta(years=1),
 }
 
 
@@ -131,6 +144,8 @@ def _first_day(period: Period, day: date) -> date:
         return day - timedelta(days=day.weekday())
     if period is Period.MONTH:
         return day.replace(day=1)
+    if period is Period.YEAR:
+        return day.replace(month=1, day=1)
     return day
 
 

@@ -36,7 +36,8 @@ from ledger.executor import Outcome
 from ledger.ids import hold_record_id, receipt_id, wallet_uuid
 from ledger.rating import Rating, Usage, check_amount_or_usage
 from ledger.records import HoldRecord, Receipt
-from ledger.service_base import ExpireDue, WalletService
+from ledger.service_allowances import AllowanceService
+from ledger.service_base import ExpireDue
 from ledger.shard_ingest import ShardedUsageIngest
 from ledger.shards import on_wallet_shard
 from ledger.validation import check_amount, check_aware, check_subject, fail
@@ -64,7 +65,7 @@ def _spent(amount: int | None, rating: Rating | None) -> int:
     return amount
 
 
-class CreditLedger(ShardedUsageIngest, WalletService):
+class CreditLedger(ShardedUsageIngest, AllowanceService):
     # eventsourcing names tables and env prefixes after the class unless told: keep "Ledger"
     # (tables ledger_events, ledger_snapshots; env prefix LEDGER_).
     name = "Ledger"

@@ -6,12 +6,14 @@ then trigger events from ``ledger.events`` whose ``apply`` only assigns the deci
 
 from __future__ import annotations
 
+import heapq
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from ledger.commands_allowances import AllowanceCommands
 from ledger.commands_budgets import BudgetCommands
 from ledger.commands_grants import GrantCommands
 from ledger.commands_holds import HoldCommands
@@ -32,7 +34,13 @@ __all__ = ["Wallet"]
 
 
 class Wallet(
-    GrantCommands, SpendingCommands, HoldCommands, BudgetCommands, UsageCommands, Aggregate
+    GrantCommands,
+    SpendingCommands,
+    HoldCommands,
+    BudgetCommands,
+    UsageCommands,
+    AllowanceCommands,
+    Aggregate,
 ):
     TOPIC = "ledger:Wallet"
     Event = WalletEvent
@@ -79,17 +87,25 @@ class Wallet(
         at = max(at, self.clock)
         if any(h.expires_at <= at for h in self.holds.values()):
             return True
+        if any(
+            a.next_grant_at is not None and a.next_grant_at <= at for a in self.allowances.values()
+        ):
+            return True
         return any(
             g.expires_at is not None and g.expires_at <= at and not (g.expired or g.voided)
             for g in self.grants.values()
         )
 
     def advance(self, at: datetime) -> tuple[datetime, set[str]]:
-        """Record every expiry due by ``at``, each dated when it happened; return the time.
+        """Record everything due by ``at`` (expiries, allowance periods and rollovers), each
+        dated when it happened, in business-time order; return the time.
 
         Business time never runs backwards within a wallet: an ``at`` earlier than the last
         event (clock skew between processes) is taken as that event's time. With that, event
         dates are non-decreasing in version order, which ``as_of`` reads rely on.
+        At one instant: hold expiries, then grant expiries (a period grant first rolls over),
+        then new allowance periods. Recording a period can make more due (its own expiry,
+        the next period), so what is due is kept in a heap.
         Returns the effective time and the ids of holds that expired in this call.
         """
         check_aware("at", at)
@@ -102,13 +118,26 @@ class Wallet(
             for g in self.grants.values()
             if g.expires_at is not None and g.expires_at <= at and not (g.expired or g.voided)
         ]
+        due += [(when, 2, allowance_id) for when, allowance_id in self.allowances_due(at)]
+        heapq.heapify(due)
         expired_holds: set[str] = set()
-        for when, kind, object_id in sorted(due):
+        while due:
+            when, kind, object_id = heapq.heappop(due)
             if kind == 0:
                 self._expire_hold(object_id, when)
                 expired_holds.add(object_id)
-            else:
+                continue
+            if kind == 1:
+                made = self.roll_over(object_id, when)
                 self._expire_grant(object_id, when)
+            else:
+                made = self.grant_period(object_id)
+                following = self.allowances[object_id].next_grant_at
+                if following is not None and following <= at:
+                    heapq.heappush(due, (following, 2, object_id))
+            ends = None if made is None else self.grants[made].expires_at
+            if made is not None and ends is not None and ends <= at:
+                heapq.heappush(due, (ends, 1, made))
         return at, expired_holds
 
     def _expire_hold(self, hold_id: str, when: datetime) -> None:

@@ -5,10 +5,12 @@ Commands live in the mixins (``ledger.commands_*``); the aggregate in ``ledger.w
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from ledger.allowances import Allowance
 from ledger.budgets import budget_view
 from ledger.consumption import consumption_key
 from ledger.events import DebtIncurred, DebtSettled
@@ -46,6 +48,9 @@ class WalletState:
     refunded: dict[str, int]
     debt: int
     clock: datetime
+    allowances: Mapping[str, Allowance] = MappingProxyType({})
+    """Allowances by id; read-only here (a wallet from before allowances has none): events
+    change them through :meth:`allowance_table`."""
 
     if TYPE_CHECKING:  # provided by eventsourcing's Aggregate at runtime
 
@@ -74,6 +79,14 @@ class WalletState:
         self.refunded = {}
         self.debt = 0
         self.clock = opened.occurred_at
+
+    def allowance_table(self) -> dict[str, Allowance]:
+        """The wallet's own, mutable table of allowances (made on first use)."""
+        table: dict[str, Allowance] | None = self.__dict__.get("allowances")
+        if table is None:
+            table = {}
+            self.__dict__["allowances"] = table
+        return table
 
     def release(self, allocations: Iterable[dict[str, Any]]) -> None:
         """Held credits leave the holds account; those marked ``to: grant`` go back to it."""

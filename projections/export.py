@@ -1,4 +1,5 @@
-"""Streaming CSV export of the journal: chunks of text, never the whole journal in memory.
+"""CSV exports: the journal streamed in chunks of text (never the whole journal in memory),
+and a wallet's usage series (small: one row per window and group) in one piece.
 
 Rows are read in keyset pages (``(position, leg) > last seen``), each page in its own short
 read snapshot, so a long download holds no transaction open. The journal only grows at
@@ -19,7 +20,7 @@ from projections.journal import SELECT_COLUMNS
 from projections.reading import journal_filter, live, reading
 from projections.store import Tx, ViewStore
 
-__all__ = ["CSV_COLUMNS", "journal_csv"]
+__all__ = ["CSV_COLUMNS", "journal_csv", "usage_csv"]
 
 CSV_COLUMNS = (
     "position",
@@ -42,8 +43,9 @@ PAGE = (
     f"SELECT {SELECT_COLUMNS} FROM {{journal}} WHERE (position, leg) > (?, ?){{filters}}"  # noqa: S608 - constant identifiers; values are parameters
     " ORDER BY position, leg LIMIT ?"
 )
-# Spreadsheets run a cell starting with these as a formula. Only idempotency keys are free
-# text (ids and accounts are limited to A-Z a-z 0-9 . _ : -), so only they are defused.
+# Spreadsheets run a cell starting with these as a formula. Only idempotency keys and subject
+# values are free text (ids and accounts are limited to A-Z a-z 0-9 . _ : -), so only they
+# are defused.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -51,11 +53,17 @@ def _instant(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def _text(value: object) -> str:
+    """A free-text cell: empty for None, quoted (``'``) where a spreadsheet sees a formula."""
+    if value is None:
+        return ""
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def _csv_row(tx: Tx, row: tuple[Any, ...]) -> list[Any]:
     (position, _leg, transaction_id, wallet_id, account, debit, credit, unit) = row[:8]
     occurred_at, recorded_at, version, event_type, key = row[8:]
-    if key is not None and str(key).startswith(_FORMULA_START):
-        key = "'" + str(key)
     return [
         position,
         transaction_id,
@@ -69,7 +77,7 @@ def _csv_row(tx: Tx, row: tuple[Any, ...]) -> list[Any]:
         wallet_id,
         version,
         event_type,
-        "" if key is None else key,
+        _text(key),
     ]
 
 
@@ -122,3 +130,18 @@ def journal_csv(
         if len(rows) < chunk_rows:
             return
         key = (int(rows[-1][0]), int(rows[-1][1]))
+
+
+def usage_csv(series: list[dict[str, Any]], group_by: list[str]) -> str:
+    """A usage series (``projections.queries.usage_series``) as CSV: a header row
+    (``window_start``, each ``group_by`` key, ``debited``, ``count``), then a row per window
+    and group in the series' order; a key the subject lacked is an empty cell."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["window_start", *group_by, "debited", "count"])
+    for point in series:
+        groups = [_text(point["group"].get(key)) for key in group_by]
+        writer.writerow(
+            [_instant(point["window_start"]), *groups, point["debited"], point["count"]]
+        )
+    return buffer.getvalue()

@@ -24,7 +24,9 @@ from ledger.commands import (
     PlaceHold,
     Refund,
     ReleaseHold,
+    RemoveAllowance,
     RemoveBudget,
+    SetAllowance,
     SetBudget,
     VoidGrant,
 )
@@ -36,6 +38,8 @@ from projections.store import ViewStore
 from tests.builders import FakeClock
 
 __all__ = [
+    "ALLOWANCE_PERIODS",
+    "ROLLOVERS",
     "WALLETS",
     "Op",
     "assert_views_match_audit",
@@ -59,6 +63,12 @@ PERIODS = ("day", "week", "month", "total")
 ZONES = ("UTC", "Europe/Berlin", "America/New_York")
 CATEGORIES = ("paid", "promotional", "trial")
 ADVANCES = (1, 7, 45, 60 * 5, 60 * 24, 60 * 24 * 12)
+ALLOWANCE_PERIODS = ("day", "week", "month")
+ROLLOVERS: tuple[dict[str, int | None] | None, ...] = (
+    None,
+    {"max_amount": 50},
+    {"max_amount": None},
+)
 GROUPINGS: tuple[list[str], ...] = ([], ["model"], ["user_id", "model"], ["team_id", "feature"])
 FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
 
@@ -185,10 +195,31 @@ class _History:
             led.remove_budget(RemoveBudget(wallet_id=wallet, budget_id=f"b{op[2]}"))
         elif kind == "void" and (grant := self._pick(self.grants[wallet], op[2])):
             led.void_grant(VoidGrant(wallet_id=wallet, grant_id=grant))
+        elif kind in {"allowance", "unallow"}:
+            self._allowance(wallet, op)
         elif kind == "advance":
             self.clock.advance(minutes=ADVANCES[op[1]])
         elif kind == "sweep":
             led.sweep()
+
+    def _allowance(self, wallet: str, op: Op) -> None:
+        """``("allowance", wallet, n, amount, period, zone, rollover)``: set allowance
+        ``a<n>``; ``("unallow", wallet, n)``: remove it."""
+        if op[0] == "unallow":
+            self.ledger.remove_allowance(
+                RemoveAllowance(wallet_id=wallet, allowance_id=f"a{op[2]}")
+            )
+            return
+        self.ledger.set_allowance(
+            SetAllowance(
+                wallet_id=wallet,
+                allowance_id=f"a{op[2]}",
+                amount=op[3],
+                period=ALLOWANCE_PERIODS[op[4]],
+                timezone=ZONES[op[5]],
+                rollover=ROLLOVERS[op[6]],
+            )
+        )
 
 
 def run_history(

@@ -28,7 +28,7 @@ from ledger.state import SUBJECT_KEYS
 from ledger.validation import fail
 from projections.catalog import BALANCES, JOURNAL, USAGE
 from projections.dialect import hour_start
-from projections.export import CSV_COLUMNS, journal_csv
+from projections.export import CSV_COLUMNS, journal_csv, usage_csv
 from projections.queries import journal, trial_balance, usage_series
 
 __all__ = ["AUDIT_ROUTES", "HOUR_BOUNDARY", "AuditController", "UsageController", "wants_csv"]
@@ -60,21 +60,38 @@ def wants_csv(request: Request[Any, Any, Any]) -> bool:
     return request.accept.best_match([_JSON, _CSV], default=_JSON) == _CSV
 
 
+def _offer_csv(operation: Operation, description: str) -> None:
+    """Document the CSV form of an operation's 200 answer beside its JSON."""
+    answer = (operation.responses or {}).get("200")
+    if isinstance(answer, OpenAPIResponse) and answer.content is not None:
+        answer.content[_CSV] = OpenAPIMediaType(
+            schema=Schema(type=OpenAPIType.STRING, description=description)
+        )
+
+
 @dataclass
 class _JournalOperation(Operation):
     """The journal's operation: its 200 answer is JSON, or CSV when asked for."""
 
     def __post_init__(self) -> None:
-        answer = (self.responses or {}).get("200")
-        if isinstance(answer, OpenAPIResponse) and answer.content is not None:
-            columns = ", ".join(CSV_COLUMNS)
-            answer.content[_CSV] = OpenAPIMediaType(
-                schema=Schema(
-                    type=OpenAPIType.STRING,
-                    description=f"With `Accept: text/csv`: a header row ({columns}), "
-                    "then every matching row after `after` (`limit` does not apply).",
-                )
-            )
+        columns = ", ".join(CSV_COLUMNS)
+        _offer_csv(
+            self,
+            f"With `Accept: text/csv`: a header row ({columns}), "
+            "then every matching row after `after` (`limit` does not apply).",
+        )
+
+
+@dataclass
+class _UsageOperation(Operation):
+    """The usage operation: its 200 answer is JSON, or CSV when asked for."""
+
+    def __post_init__(self) -> None:
+        _offer_csv(
+            self,
+            "With `Accept: text/csv`: a header row (window_start, each group_by key, "
+            "debited, count), then one row per window and group, as in `series`.",
+        )
 
 
 class AuditController(Controller):
@@ -181,10 +198,12 @@ class UsageController(Controller):
         operation_id="getWalletUsage",
         summary="Read a wallet's usage",
         sync_to_thread=True,
+        operation_class=_UsageOperation,
         responses=problems(401, 403, 404, 422, 503),
     )
     def get_usage(
         self,
+        request: Request[Any, Any, Any],
         ledger: NamedDependency[CreditLedger],
         read_models: NamedDependency[ReadModels],
         wallet_id: PathId,
@@ -202,7 +221,7 @@ class UsageController(Controller):
             ),
         ] = None,
         min_position: MinPosition = 0,
-    ) -> UsageOut:
+    ) -> Response[UsageOut]:
         """Credits debited (debits and hold captures) and how many, per UTC window and group.
 
         ``from``/``to`` filter the usage time in ``[from, to)``. Usage is kept per UTC hour,
@@ -210,6 +229,8 @@ class UsageController(Controller):
         any other time is refused with 422 ``validation_error`` naming the parameter, as
         rounding it would change the answer. Answered from the usage read model, up to the
         position it has reached; pass ``min_position`` (a ``Ledger-Position``) to include it.
+        With ``Accept: text/csv`` the same series comes as CSV: ``window_start``, each
+        ``group_by`` key (empty where the subject lacked it), ``debited``, ``count``.
         """
         keys = list(dict.fromkeys(k for value in group_by or [] for k in value.split(",") if k))
         for key in keys:
@@ -229,7 +250,10 @@ class UsageController(Controller):
             window=window,
             group_by=keys,
         )
-        return render(series, UsageOut)
+        if wants_csv(request):
+            text = usage_csv(series["series"], keys)
+            return cast("Response[UsageOut]", Response(text, media_type=_CSV))
+        return Response(render(series, UsageOut))
 
 
 AUDIT_ROUTES = [AuditController, UsageController]

@@ -43,11 +43,11 @@ instants = st.datetimes(
     max_value=datetime(2100, 12, 31, 23, 59, 59),  # noqa: DTZ001
     timezones=st.just(UTC),
 )
-bounded_periods = st.sampled_from([Period.DAY, Period.WEEK, Period.MONTH])
+bounded_periods = st.sampled_from([Period.DAY, Period.WEEK, Period.MONTH, Period.YEAR])
 
 
 def assert_starts_a_local_calendar_period(period: Period, start: datetime, tz: str) -> None:
-    """Check that ``start`` is the first instant of a local day, Monday or 1st."""
+    """Check that ``start`` is the first instant of a local day, Monday, 1st or New Year."""
     zone = ZoneInfo(tz)
     local = start.astimezone(zone)
     local_midnight = datetime.combine(local.date(), time(0), tzinfo=zone)
@@ -59,6 +59,8 @@ def assert_starts_a_local_calendar_period(period: Period, start: datetime, tz: s
         assert local.weekday() == 0
     if period is Period.MONTH:
         assert local.day == 1
+    if period is Period.YEAR:
+        assert (local.month, local.day) == (1, 1)
 
 
 @given(at=instants, period=bounded_periods, tz=st.sampled_from(SAMPLE_ZONES))

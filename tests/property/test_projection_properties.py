@@ -23,9 +23,11 @@ from projections.store import SQLiteViews, ViewStore
 from tests.builders import FakeClock, make_ledger
 from tests.projection_support import (
     ADVANCES,
+    ALLOWANCE_PERIODS,
     CATEGORIES,
     FAR_FUTURE,
     PERIODS,
+    ROLLOVERS,
     SCOPES,
     SUBJECTS,
     ZONES,
@@ -60,6 +62,16 @@ ops: st.SearchStrategy[Op] = st.one_of(
         st.integers(0, 1),
     ),
     st.tuples(st.just("unbudget"), wallet, st.integers(0, 1)),
+    st.tuples(
+        st.just("allowance"),
+        wallet,
+        st.integers(0, 1),
+        st.integers(1, 500),
+        st.integers(0, len(ALLOWANCE_PERIODS) - 1),
+        st.integers(0, len(ZONES) - 1),
+        st.integers(0, len(ROLLOVERS) - 1),
+    ),
+    st.tuples(st.just("unallow"), wallet, st.integers(0, 1)),
     st.tuples(st.just("void"), wallet, pick),
     st.tuples(st.just("advance"), st.integers(0, len(ADVANCES) - 1)),
     st.tuples(st.just("sweep")),

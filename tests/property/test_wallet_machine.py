@@ -4,17 +4,20 @@
 ``FakeClock``) with random grants, debits, holds (place, capture partial/full/overage,
 release, reuse of an id), billed usage events (ingest: never refused; debt, then
 uncollected), refunds, voids, budgets (set/remove, hard/soft, day/month/total,
-two time zones), clock moves (some landing exactly on an expiry or a period boundary) and
-sweeps. Before each command the ``Model`` predicts success or the exact error code (plus the
-error's contract details), and the amounts; the rule asserts both agree.
+two time zones), allowances (set/change/remove, day/week/month/year, capped, uncapped or no
+rollover, starts and ends before or after now), clock moves (some landing exactly on an
+expiry, a period boundary or an allowance's next period) and sweeps. Before each command
+the ``Model`` predicts success or the exact error code (plus the error's contract details),
+and the amounts; the rule asserts both agree.
 
 The model is plain data written from design.md and docs/decisions (0006 how budgets count,
-0007 debt is settled by the next grant at once, and by credits coming back to grants), not
-from the ledger's code: its own
-consumption order (``model_before``), refunds as a slice of the debit's "tape", and budgets
-counted from a list of spends (``Model.spent``) instead of a running counter. After every step
-the invariants fold every posting of the wallet's events and check double entry,
-conservation, per-account balances, non-negativity and model agreement.
+0007 debt is settled by the next grant at once, and by credits coming back to grants; 0018
+allowances, with their model in ``tests/property/allowance_model.py``), not from the
+ledger's code: its own consumption order (``model_before``), refunds as a slice of the
+debit's "tape", and budgets counted from a list of spends (``Model.spent``) instead of a
+running counter. After every step the invariants fold every posting of the wallet's events
+and check double entry, conservation, per-account balances, non-negativity and model
+agreement.
 
 Bugs this machine found in ``ledger/`` were fixed; each keeps a regression test at the end.
 """
@@ -39,6 +42,7 @@ from hypothesis.stateful import (
     initialize,
     invariant,
     multiple,
+    precondition,
     rule,
 )
 
@@ -51,7 +55,9 @@ from ledger.commands import (
     PutPriceBook,
     Refund,
     ReleaseHold,
+    RemoveAllowance,
     RemoveBudget,
+    SetAllowance,
     SetBudget,
     VoidGrant,
 )
@@ -61,6 +67,14 @@ from ledger.ids import receipt_id, wallet_uuid
 from ledger.service import CreditLedger
 from ledger.wallet import Wallet
 from tests.builders import T0, FakeClock, make_ledger
+from tests.property.allowance_model import (
+    MAllowance,
+    allowance_grant_id,
+    boundary_at_or_after,
+    carry,
+    next_boundary,
+    start_of,
+)
 
 R = TypeVar("R")
 
@@ -92,6 +106,8 @@ TIMEZONES = ["UTC", "Asia/Kolkata"]
 USAGE_MODEL = "m"
 USAGE_RATE = {"model": USAGE_MODEL, "input_per_million": 1_000_000, "output_per_million": 0}
 CATEGORIES = ["paid", "promotional", "trial", "refund", "rollover"]
+ALLOWANCE_IDS = ["a1", "a2"]
+ROLLOVERS: list[dict[str, int | None] | None] = [None, {"max_amount": 50}, {"max_amount": None}]
 
 
 # -- the model ------------------------------------------------------------------------------
@@ -224,6 +240,7 @@ class Model:
     budgets: dict[str, MBudget] = field(default_factory=dict)
     spends: list[MSpend] = field(default_factory=list)
     debits: dict[str, MDebit] = field(default_factory=dict)
+    allowances: dict[str, MAllowance] = field(default_factory=dict)
     debt: int = 0
     issued: dict[str, int] = field(default_factory=dict)
     consumed: int = 0
@@ -280,27 +297,115 @@ class Model:
         return released
 
     def advance(self, at: datetime) -> int:
-        """Record every hold and grant expiry due by ``at``, in time order; count the events."""
+        """Record everything due by ``at`` in time order; count the events. At one instant:
+        hold expiries, then grant expiries (an allowance's latest period grant first rolls
+        over), then new allowance periods; ties by id (decision 0018)."""
+        before = self.version
+        while (item := self.next_due(at)) is not None:
+            when, kind, object_id = item
+            if kind == 0:
+                released = self.release(self.holds.pop(object_id).pieces, when)
+                self.hold_status[object_id] = "expired"
+                self.record()
+                self.settle_returned(released)
+            elif kind == 1:
+                self.roll_over(object_id, when)
+                grant = self.grants[object_id]
+                self.expired += grant.remaining
+                grant.remaining = 0
+                grant.expired = True
+                self.record()
+            else:
+                self.grant_period(object_id)
+        return self.version - before
+
+    def next_due(self, at: datetime) -> tuple[datetime, int, str] | None:
         due = [(h.expires_at, 0, hid) for hid, h in self.holds.items() if h.expires_at <= at]
         due += [
             (g.expires_at, 1, gid)
             for gid, g in self.grants.items()
             if g.expires_at is not None and g.expires_at <= at and not (g.expired or g.voided)
         ]
-        before = self.version
-        for when, kind, object_id in sorted(due):
-            if kind == 0:
-                released = self.release(self.holds.pop(object_id).pieces, when)
-                self.hold_status[object_id] = "expired"
-                self.record()
-                self.settle_returned(released)
-            else:
-                grant = self.grants[object_id]
-                self.expired += grant.remaining
-                grant.remaining = 0
-                grant.expired = True
-                self.record()
-        return self.version - before
+        due += [
+            (a.next_start, 2, aid)
+            for aid, a in self.allowances.items()
+            if a.next_start is not None and a.next_start <= at
+        ]
+        return min(due, default=None)
+
+    def add_grant(self, grant: MGrant) -> None:
+        """A new grant, recorded; it pays debt first, at once (decision 0007)."""
+        self.created += 1
+        grant.created = self.created
+        self.grants[grant.grant_id] = grant
+        self.record()
+        settle = min(self.debt, grant.remaining)
+        if settle:
+            grant.remaining -= settle
+            grant.debt_settled += settle
+            self.debt -= settle
+            self.record()
+
+    def grant_period(self, allowance_id: str) -> None:
+        """The allowance's due period: ``amount`` from the period start to its end."""
+        allowance = self.allowances[allowance_id]
+        start = allowance.next_start
+        assert start is not None
+        end = next_boundary(allowance.period, allowance.timezone, start)
+        period_grant = allowance_grant_id(allowance_id, start)
+        self.issued[allowance.category] = self.issued.get(allowance.category, 0) + allowance.amount
+        self.add_grant(
+            MGrant(
+                grant_id=period_grant,
+                created=0,
+                category=allowance.category,
+                priority=allowance.priority,
+                cost_basis=None,
+                amount=allowance.amount,
+                effective_at=start,
+                expires_at=end,
+                remaining=allowance.amount,
+            )
+        )
+        allowance.last_grant, allowance.last_rollover = period_grant, allowance.rollover
+        event("allowance: period granted")
+        ends_at = allowance.ends_at
+        allowance.next_start = None if ends_at is not None and end >= ends_at else end
+
+    def roll_over(self, expiring: str, when: datetime) -> None:
+        """The latest period grant of an allowance that goes on straight into its next
+        period carries what is left, up to the cap it was granted with, into ``rollover``
+        credits (free if it was free) lasting to the end of that period."""
+        owner = next(
+            (
+                (allowance_id, allowance)
+                for allowance_id, allowance in self.allowances.items()
+                if allowance.last_grant == expiring and allowance.next_start == when
+            ),
+            None,
+        )
+        if owner is None:
+            return
+        allowance_id, allowance = owner
+        source = self.grants[expiring]
+        amount = carry(source.remaining, allowance.last_rollover)
+        if not amount:
+            return
+        event("allowance: rolled over")
+        source.remaining -= amount
+        self.add_grant(
+            MGrant(
+                grant_id=allowance_grant_id(allowance_id, when, rollover=True),
+                created=0,
+                category="rollover",
+                priority=allowance.priority,
+                cost_basis=0 if source.free() else None,
+                amount=amount,
+                effective_at=when,
+                expires_at=next_boundary(allowance.period, allowance.timezone, when),
+                remaining=amount,
+            )
+        )
 
     def available(self, at: datetime) -> int:
         return sum(g.remaining for g in self.grants.values() if g.active(at)) - self.debt
@@ -588,6 +693,50 @@ class Model:
         del self.budgets[budget_id]
         self.record()
 
+    def set_allowance(self, allowance_id: str, terms: dict[str, Any], at: datetime) -> MAllowance:
+        """New terms, from the first period that starts at or after ``starts_at``, is not
+        over at ``at``, does not overlap the allowance's latest grant and was never granted;
+        the period under way is granted at once when it qualifies."""
+        self.advance(at)
+        current = self.allowances.get(allowance_id)
+        period, timezone = terms["period"], terms["timezone"]
+        starts_at = terms["starts_at"] or (at if current is None else current.starts_at)
+        ends_at = terms["ends_at"]
+        if ends_at is not None and ends_at <= starts_at:
+            raise Refused("validation_error")
+        not_before = max(starts_at, start_of(period, timezone, at))
+        if current is not None and current.last_grant is not None:
+            latest_end = self.grants[current.last_grant].expires_at
+            assert latest_end is not None
+            not_before = max(not_before, latest_end)
+        first = boundary_at_or_after(period, timezone, not_before)
+        while allowance_grant_id(allowance_id, first) in self.grants:
+            first = next_boundary(period, timezone, first)
+        allowance = MAllowance(
+            amount=terms["amount"],
+            category=terms["category"],
+            priority=terms["priority"],
+            period=period,
+            timezone=timezone,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            rollover=terms["rollover"],
+            next_start=None if ends_at is not None and first >= ends_at else first,
+            last_grant=None if current is None else current.last_grant,
+            last_rollover=None if current is None else current.last_rollover,
+        )
+        self.allowances[allowance_id] = allowance
+        self.record()
+        self.advance(at)
+        return allowance
+
+    def remove_allowance(self, allowance_id: str, at: datetime) -> None:
+        self.advance(at)
+        if allowance_id not in self.allowances:
+            raise Refused("allowance_not_found")
+        del self.allowances[allowance_id]
+        self.record()
+
     # -- what reads should show -------------------------------------------------------------
 
     def view(self, at: datetime) -> dict[str, Any]:
@@ -619,6 +768,7 @@ class Model:
                 }
                 for budget_id, b in seen.budgets.items()
             },
+            "allowances": {aid: a.next_start for aid, a in seen.allowances.items()},
             "version": self.version,
         }
 
@@ -1043,6 +1193,66 @@ class WalletMachine(RuleBasedStateMachine):
         )
         assert outcome is not None
 
+    @rule(
+        allowance_id=st.sampled_from(ALLOWANCE_IDS),
+        amount=st.integers(min_value=1, max_value=400),
+        category=st.sampled_from(["paid", "promotional", "trial"]),
+        priority=st.sampled_from([0, 100]),
+        period=st.sampled_from(["day", "week", "month", "year"]),
+        timezone=st.sampled_from(TIMEZONES),
+        starts_in=st.none() | st.integers(min_value=-3 * 24 * 60, max_value=3 * 24 * 60),
+        lasts=st.none() | st.integers(min_value=-60, max_value=40 * 24 * 60),
+        rollover=st.sampled_from(ROLLOVERS),
+    )
+    def set_allowance(
+        self,
+        *,
+        allowance_id: str,
+        amount: int,
+        category: str,
+        priority: int,
+        period: str,
+        timezone: str,
+        starts_in: int | None,
+        lasts: int | None,
+        rollover: dict[str, int | None] | None,
+    ) -> None:
+        """Create or change an allowance; ``lasts`` (minutes from the start given, or now)
+        ends it, before its start when negative (refused)."""
+        now = self.now
+        starts_at = None if starts_in is None else now + minutes(starts_in)
+        ends_at = None if lasts is None else (starts_at or now) + minutes(lasts)
+        terms: dict[str, Any] = {
+            "amount": amount,
+            "category": category,
+            "priority": priority,
+            "period": period,
+            "timezone": timezone,
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "rollover": rollover,
+        }
+        outcome = self.attempt(
+            "set_allowance",
+            lambda m: m.set_allowance(allowance_id, terms, now),
+            lambda: self.ledger.set_allowance(
+                SetAllowance(wallet_id=WALLET, allowance_id=allowance_id, **terms)
+            ),
+        )
+        if outcome is not None:
+            allowance, body = outcome
+            assert body["next_grant_at"] == allowance.next_start
+
+    @rule(allowance_id=st.sampled_from(ALLOWANCE_IDS))
+    def remove_allowance(self, allowance_id: str) -> None:
+        self.attempt(
+            "remove_allowance",
+            lambda m: m.remove_allowance(allowance_id, self.now),
+            lambda: self.ledger.remove_allowance(
+                RemoveAllowance(wallet_id=WALLET, allowance_id=allowance_id)
+            ),
+        )
+
     @rule(budget_id=st.sampled_from(BUDGET_IDS))
     def remove_budget(self, budget_id: str) -> None:
         self.attempt(
@@ -1060,7 +1270,8 @@ class WalletMachine(RuleBasedStateMachine):
     )
     def pass_time(self, to_a_deadline: bool, minutes_: int, pick: int, just_before: bool) -> None:
         """Move the clock by minutes to days, or exactly onto (or one second before) the
-        next expiry, effective_at or period start: expiry is exclusive, effective_at is not.
+        next expiry, effective_at, period start or allowance period: expiry is exclusive,
+        effective_at is not.
         """
         deadlines = self.deadlines()
         if to_a_deadline and deadlines:
@@ -1069,10 +1280,19 @@ class WalletMachine(RuleBasedStateMachine):
         else:
             self.clock.advance(minutes=minutes_)
 
+    @precondition(lambda self: any(a.next_start for a in self.model.allowances.values()))
+    @rule(beyond=st.sampled_from([0, 0, 1, 24 * 60, 45 * 24 * 60]))
+    def reach_an_allowance_period(self, beyond: int) -> None:
+        """Move the clock onto (or past) the next allowance period's start, where the
+        period before it ends: its grant expires, rolls over, and the next one is granted."""
+        starts = [a.next_start for a in self.model.allowances.values() if a.next_start]
+        self.clock.set(max(self.now, min(starts) + minutes(beyond)))
+
     def deadlines(self) -> list[datetime]:
         """Future instants where something changes: expiries, effective times, periods."""
         model, now = self.model, self.now
         moments = [h.expires_at for h in model.holds.values()]
+        moments += [a.next_start for a in model.allowances.values() if a.next_start is not None]
         for grant in model.grants.values():
             if grant.expires_at is not None and not (grant.expired or grant.voided):
                 moments.append(grant.expires_at)
@@ -1153,7 +1373,10 @@ class WalletMachine(RuleBasedStateMachine):
         """
         self.fold_postings()
         stored = self.stored_wallet()
-        granted = sum(g.amount for g in stored.grants.values())
+        # Rollover grants of allowances hold credits moved from another grant, not issued.
+        granted = sum(
+            g.amount for g in stored.grants.values() if "rolled_over_from" not in g.metadata
+        )
         remaining = sum(g.remaining for g in stored.grants.values())
         held = sum(g.held for g in stored.grants.values())
         consumed = self.credit_balance(f"platform:{UNIT}:consumed")
@@ -1180,7 +1403,8 @@ class WalletMachine(RuleBasedStateMachine):
         stored = self.stored_wallet()
         known = {f"wallet:{WALLET}:holds", f"wallet:{WALLET}:debt"}
         for grant in stored.grants.values():
-            account = f"wallet:{WALLET}:grant:{grant.grant_id}"
+            escaped = grant.grant_id.replace(":", "%3A")  # allowance grant ids hold ':'
+            account = f"wallet:{WALLET}:grant:{escaped}"
             known.add(account)
             assert self.credit_balance(account) == grant.remaining, grant
         held = sum(g.held for g in stored.grants.values())
@@ -1221,6 +1445,9 @@ class WalletMachine(RuleBasedStateMachine):
             b["budget_id"]: {k: b[k] for k in ("spent", "limit", "mode", "scope", "period_start")}
             for b in actual["budgets"]
         } == expected["budgets"]
+        assert {
+            a["allowance_id"]: a["next_grant_at"] for a in self.ledger.allowances(WALLET)
+        } == expected["allowances"]
 
 
 def minutes(count: int) -> timedelta:

@@ -42,6 +42,8 @@ CUSTOMER_READS = {
     "listBudgets",
     "getBudget",
     "getWalletUsage",
+    "listAllowances",
+    "getAllowance",
 }
 """What a customer key may do on its own wallets (``READ`` and ``MANAGE_BUDGETS`` guards)."""
 CUSTOMER_BUDGET_CHANGES = {"setBudget", "removeBudget"}
@@ -53,8 +55,11 @@ NEVER_FOR_CUSTOMERS = {
     "releaseHold",
     "grantCredits",
     "voidGrant",
+    "setAllowance",
+    "removeAllowance",
 }
-"""Spending and granting: ``service`` or ``admin`` only, even on the customer's own wallet."""
+"""Spending and granting (allowances grant): ``service`` or ``admin`` only, even on the
+customer's own wallet."""
 BODIES: dict[str, Any] = {
     "debitWallet": {"amount": 1},
     "placeHold": {"amount": 1},
@@ -63,6 +68,7 @@ BODIES: dict[str, Any] = {
     "voidGrant": {"reason": "probe"},
     "refundDebit": {"amount": 1},
     "setBudget": {"scope": {}, "limit": 10, "period": "month"},
+    "setAllowance": {"amount": 1, "period": "month"},
     "openWallet": {"wallet_id": "probe"},
     "issueApiKey": {"scopes": ["admin"]},
     "putPriceBook": {"rates": [{"model": "m", "input_per_million": 1, "output_per_million": 1}]},
@@ -138,8 +144,11 @@ def test_a_customer_key_reaches_only_its_own_wallets(
             response.text,
         )
     elif operation in CUSTOMER_READS:
-        # The customer may have removed budget b1 in an earlier example.
-        assert response.status_code == 200 or code == "budget_not_found", (operation, response.text)
+        # The customer may have removed budget b1 in an earlier example; no allowance exists.
+        assert response.status_code == 200 or code in {"budget_not_found", "allowance_not_found"}, (
+            operation,
+            response.text,
+        )
     elif operation in CUSTOMER_BUDGET_CHANGES:
         assert response.status_code in {200, 201, 204, 404}, (operation, response.text)
     elif operation in NEVER_FOR_CUSTOMERS:

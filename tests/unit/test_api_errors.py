@@ -46,6 +46,7 @@ def test_statuses_follow_the_contract() -> None:
         "grant_not_found": 404,
         "hold_not_found": 404,
         "budget_not_found": 404,
+        "allowance_not_found": 404,
         "debit_not_found": 404,
         "price_book_not_found": 404,
         "webhook_not_found": 404,

@@ -55,6 +55,41 @@ def test_usage_is_grouped_by_window_and_subject(api: Api) -> None:
     ]
 
 
+def test_usage_as_csv_is_the_same_series_one_row_per_window_and_group(api: Api) -> None:
+    api.funded_wallet()
+    spend(api, 10, model="m1", user_id="u1")
+    spend(api, 20, model="m1", user_id="=cmd()")
+    api.clock.set(at("2026-01-01T05:00"))
+    spend(api, 5, model="m2")
+    query = "/v1/wallets/acme/usage?window=hour&group_by=model,user_id"
+
+    response = api.get(api.fresh(query), headers={"Accept": "text/csv"})
+    series = api.get(api.fresh(query)).json()["series"]
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.text.splitlines() == [
+        "window_start,model,user_id,debited,count",
+        "2026-01-01T00:00:00Z,m1,'=cmd(),20,1",  # a formula is defused for spreadsheets
+        "2026-01-01T00:00:00Z,m1,u1,10,1",
+        "2026-01-01T05:00:00Z,m2,,5,1",  # the subject had no user_id
+    ]
+    assert [(p["group"]["user_id"], p["debited"]) for p in series] == [
+        ("=cmd()", 20),
+        ("u1", 10),
+        (None, 5),
+    ]
+
+
+def test_usage_as_csv_without_groups_has_only_the_totals(api: Api) -> None:
+    api.funded_wallet()
+    spend(api, 10, model="m1")
+
+    response = api.get(api.fresh("/v1/wallets/acme/usage"), headers={"Accept": "text/csv"})
+
+    assert response.text.splitlines() == ["window_start,debited,count", "2026-01-01T00:00:00Z,10,1"]
+
+
 def test_usage_counts_hold_captures_and_filters_by_time(api: Api) -> None:
     api.funded_wallet()
     spend(api, 10)

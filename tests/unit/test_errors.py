@@ -50,6 +50,7 @@ CONTRACT_CODES = {
     "debit_not_found",
     "refund_exceeds_debit",
     "budget_not_found",
+    "allowance_not_found",
     "price_book_not_found",
     "meter_not_found",
     "webhook_not_found",

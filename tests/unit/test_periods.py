@@ -338,4 +338,26 @@ def test_period_bounds_rejects_an_unknown_timezone(period: Period) -> None:
 
 def test_period_parses_from_its_string_value() -> None:
     # Given / When / Then the stored strings map to the enum members
-    assert [Period(v) for v in ("day", "week", "month", "total")] == list(Period)
+    assert [Period(v) for v in ("day", "week", "month", "year", "total")] == list(Period)
+
+
+def test_a_year_runs_from_local_new_year_to_the_next() -> None:
+    # Given mid-2026 in Santiago (UTC-3 in summer, January; UTC-4 in winter, July)
+    at = utc(2026, 7, 1)
+
+    # When its year is computed
+    start, end = bounded(Period.YEAR, at, "America/Santiago")
+
+    # Then it runs from local midnight of 1 January 2026 to that of 1 January 2027
+    assert (start, end) == (utc(2026, 1, 1, 3), utc(2027, 1, 1, 3))
+
+
+def test_the_first_instant_of_a_year_belongs_to_it() -> None:
+    # Given Berlin's new year 2027, 23:00 UTC on 31 December
+    at = utc(2026, 12, 31, 23)
+
+    # When its year is computed
+    start, end = bounded(Period.YEAR, at, "Europe/Berlin")
+
+    # Then it starts exactly there and the year after is the end
+    assert (start, end) == (at, utc(2027, 12, 31, 23))

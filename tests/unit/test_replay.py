@@ -35,7 +35,9 @@ from ledger.commands import (
     PlaceHold,
     Refund,
     ReleaseHold,
+    RemoveAllowance,
     RemoveBudget,
+    SetAllowance,
     SetBudget,
     VoidGrant,
 )
@@ -199,6 +201,24 @@ def drive_every_event_type(ledger: CreditLedger, clock: FakeClock) -> str:
     assert ledger.wallet(WALLET)["balance"]["debt"] == 100
     ledger.grant(GrantCredits(wallet_id=WALLET, grant_id="topup", amount=500, category="paid"))
     assert ledger.wallet(WALLET)["balance"]["debt"] == 0  # DebtSettled
+
+    # Allowances: set (and the day under way granted), a day on (rolled over, granted again),
+    # one removed and one kept, so snapshots hold an allowance.
+    capped: dict[str, int | None] = {"max_amount": 10}
+    for allowance_id, period, rollover in (("plan", "day", capped), ("keep", "month", None)):
+        ledger.set_allowance(  # AllowanceSet, AllowanceGranted
+            SetAllowance(
+                wallet_id=WALLET,
+                allowance_id=allowance_id,
+                amount=30,
+                period=period,
+                starts_at=T0,
+                rollover=rollover,
+            )
+        )
+    clock.advance(days=1)
+    assert ledger.sweep() == 3  # RolloverGranted, GrantExpired, AllowanceGranted
+    ledger.remove_allowance(RemoveAllowance(wallet_id=WALLET, allowance_id="plan"))
     return debit_id
 
 
@@ -233,7 +253,17 @@ def test_replay_equals_live_state() -> None:
     assert state(loaded(ledger)) == state(current)
     # the comparison is not vacuous: the state has grants, a hold, budgets and a version
     assert current.version == len(list(ledger.events.get(wallet_uuid(WALLET))))
-    assert set(current.grants) == {"paid", "promo", "trial", "topup"}
+    assert set(current.grants) == {
+        "paid",
+        "promo",
+        "trial",
+        "topup",
+        "plan:2026-01-02T00:00:00Z",
+        "plan:2026-01-03T00:00:00Z",
+        "plan:2026-01-03T00:00:00Z:rollover",
+        "keep:2026-01-01T00:00:00Z",
+    }
+    assert set(current.allowances) == {"keep"}
     assert set(current.holds) == {"h-open"}
     assert set(current.budgets) == {"alice", "total"}
     assert current.refunded
