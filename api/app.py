@@ -43,6 +43,8 @@ from api.routes.budgets import BUDGET_ROUTES
 from api.routes.debits import DEBIT_ROUTES
 from api.routes.grants import GRANT_ROUTES
 from api.routes.holds import HOLD_ROUTES
+from api.routes.item_lists import ITEM_LIST_ROUTES
+from api.routes.lists import LIST_ROUTES
 from api.routes.meters import METER_ROUTES
 from api.routes.operations import OPERATIONS_ROUTES
 from api.routes.price_books import PRICE_BOOK_ROUTES
@@ -71,6 +73,8 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     *USAGE_EVENT_ROUTES,
     *WEBHOOK_ROUTES,
     *ALERT_SETTINGS_ROUTES,
+    *LIST_ROUTES,
+    *ITEM_LIST_ROUTES,
 ]
 """Every route of the API, one ``*_ROUTES`` list per module of ``api.routes``."""
 
