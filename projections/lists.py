@@ -63,7 +63,8 @@ DDL = (
     " debit_id TEXT NOT NULL, position {bigint} NOT NULL, amount {bigint} NOT NULL,"
     " allocations TEXT NOT NULL, reason TEXT NOT NULL, occurred_at {ts} NOT NULL,"
     " PRIMARY KEY (wallet_id, refund_id))",
-    "CREATE INDEX IF NOT EXISTS {ix_refunds_by_debit} ON {t_refunds} (wallet_id, debit_id, position)",
+    "CREATE INDEX IF NOT EXISTS {ix_refunds_by_debit} ON {t_refunds}"
+    " (wallet_id, debit_id, position)",
     "CREATE TABLE IF NOT EXISTS {t_holds} (wallet_id TEXT NOT NULL, hold_id TEXT NOT NULL,"
     " position {bigint} NOT NULL, status TEXT NOT NULL, amount {bigint} NOT NULL,"
     " allocations TEXT NOT NULL, subject TEXT NOT NULL, metadata TEXT NOT NULL,"
@@ -87,7 +88,8 @@ SQL = {
     " ?, ?)",
     "refund": "INSERT INTO {t_refunds} (wallet_id, refund_id, debit_id, position, amount,"
     " allocations, reason, occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    "refunded": "UPDATE {t_debits} SET refunded = refunded + ? WHERE wallet_id = ? AND debit_id = ?",
+    "refunded": "UPDATE {t_debits} SET refunded = refunded + ?"
+    " WHERE wallet_id = ? AND debit_id = ?",
     "close": "UPDATE {t_holds} SET status = ?, closed_at = ?, captured = ?, released = ?,"
     " overage = ? WHERE wallet_id = ? AND hold_id = ?",
     "item": "INSERT INTO {t_items} AS cur (kind, aggregate_id, position, active)"

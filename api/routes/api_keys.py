@@ -11,9 +11,9 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from api.auth import ADMIN
 from api.errors import ApiKeyNotFound
 from api.key_cache import key_cache_of
-from api.rendering import POSITION_HEADER
 from api.keys import issue_api_key_at, revoke_key
 from api.openapi import BEARER, POSITION_HEADERS, problems
+from api.rendering import POSITION_HEADER
 from api.routes import item_lists
 from api.routes.params import PathId
 from api.schemas.api_keys import ApiKeyIn, ApiKeyOut

@@ -66,7 +66,7 @@ def api_key_item(key: ApiKey) -> dict[str, Any]:
     }
 
 
-def _items(
+def _items(  # noqa: PLR0917 - one page of one kind: each argument is needed
     ledger: CreditLedger,
     read_models: ReadModels,
     kind: str,
@@ -90,7 +90,8 @@ def _items(
     responses=problems(401, 403, 422, 503),
 )
 def list_api_keys(
-    self: Controller,
+    _controller: Controller,
+    *,
     ledger: NamedDependency[CreditLedger],
     read_models: NamedDependency[ReadModels],
     after: ItemCursor = 0,

@@ -80,7 +80,8 @@ def principal_of(request: Request[Any, Any, Any]) -> Principal:
     responses=problems(401, 422, 503),
 )
 def list_wallets(
-    self: Controller,
+    _controller: Controller,
+    *,
     request: Request[Any, Any, Any],
     ledger: NamedDependency[CreditLedger],
     read_models: NamedDependency[ReadModels],
@@ -124,7 +125,8 @@ def list_wallets(
     responses=problems(401, 403, 404, 422, 503),
 )
 def list_debits(
-    self: Controller,
+    _controller: Controller,
+    *,
     ledger: NamedDependency[CreditLedger],
     read_models: NamedDependency[ReadModels],
     wallet_id: PathId,
@@ -188,7 +190,8 @@ class DebitReadController(Controller):
     responses=problems(401, 403, 404, 422, 503),
 )
 def list_holds(
-    self: Controller,
+    _controller: Controller,
+    *,
     ledger: NamedDependency[CreditLedger],
     read_models: NamedDependency[ReadModels],
     wallet_id: PathId,
