@@ -19,7 +19,7 @@ Within a batch, rows are written in log order by kind of statement: every insert
 or hold comes before every update of one, which is safe because a refund or a hold's
 closing always follows the debit or placement it names in the log.
 Why a read model rather than the wallet's stream or a scan of the log:
-``docs/decisions/0016-lists-from-a-read-model.md``.
+``docs/decisions/0021-lists-from-a-read-model.md``.
 """
 
 from __future__ import annotations

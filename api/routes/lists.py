@@ -7,7 +7,7 @@ that controller by one line there (``list_wallets = lists.list_wallets``).
 Answered from the ``lists`` read model (:mod:`projections.list_queries`), up to the
 position it has reached; ``?min_position=`` (a command's ``Ledger-Position``) first waits
 for a position, as for the other read-model reads. A listed wallet's ``balance`` is read
-from the wallet itself, now. Why a read model: docs/decisions/0016-lists-from-a-read-model.md.
+from the wallet itself, now. Why a read model: docs/decisions/0021-lists-from-a-read-model.md.
 """
 
 from __future__ import annotations
