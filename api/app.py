@@ -40,6 +40,7 @@ from api.routes.alert_settings import ALERT_SETTINGS_ROUTES
 from api.routes.api_keys import API_KEY_ROUTES
 from api.routes.audit import AUDIT_ROUTES
 from api.routes.budgets import BUDGET_ROUTES
+from api.routes.console import CONSOLE_ROUTES
 from api.routes.debits import DEBIT_ROUTES
 from api.routes.grants import GRANT_ROUTES
 from api.routes.holds import HOLD_ROUTES
@@ -75,6 +76,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     *ALERT_SETTINGS_ROUTES,
     *LIST_ROUTES,
     *ITEM_LIST_ROUTES,
+    *CONSOLE_ROUTES,
 ]
 """Every route of the API, one ``*_ROUTES`` list per module of ``api.routes``."""
 
