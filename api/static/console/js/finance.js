@@ -6,7 +6,7 @@ import { field, h, section, show, table } from "./dom.js";
 import { amount, badge, failure, fromLocalInput, integer, time } from "./format.js";
 import { pager } from "./wallets.js";
 
-const JOURNAL_PAGE = 50;
+const JOURNAL_PAGE = 25;
 
 function filters(form) {
   const value = (name) => form.elements[name].value.trim() || undefined;

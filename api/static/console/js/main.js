@@ -50,8 +50,9 @@ function signIn() {
           const { data } = await call("GET", "/v1/whoami", { key });
           input.value = "";
           session.start(key, data);
-          location.hash = "#/wallets";
-          render();
+          // Back to the page asked for, or to the wallets (the hashchange renders those).
+          if (!["", "#/", "#/signin"].includes(location.hash)) render();
+          else location.hash = "#/wallets";
         } catch (error) {
           show(result, failure(error, "Signing in"));
         }
@@ -94,8 +95,8 @@ function drawChrome(who) {
         class: "link",
         onclick: () => {
           session.end();
-          location.hash = "#/signin";
-          render();
+          if (location.hash === "#/signin") render();
+          else location.hash = "#/signin";
         },
       },
       "Sign out",
@@ -112,7 +113,7 @@ export async function render() {
     return;
   }
   if (!location.hash || location.hash === "#/" || location.hash === "#/signin") {
-    location.hash = "#/wallets";
+    history.replaceState(null, "", "#/wallets"); // no hashchange: rendered below
   }
   drawChrome(who);
   const hash = location.hash.split("?")[0];
