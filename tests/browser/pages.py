@@ -7,7 +7,7 @@ The console marks ``<main data-ready="#/route">`` once a page has rendered, whic
 from __future__ import annotations
 
 from selenium import webdriver
-from selenium.common.exceptions import JavascriptException
+from selenium.common.exceptions import JavascriptException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
@@ -25,11 +25,16 @@ class Console:
         self.base_url = base_url
 
     def wait(self, condition: object, message: str = "") -> object:
-        return WebDriverWait(self.driver, WAIT_SECONDS).until(condition, message)  # type: ignore[arg-type]
+        wait = WebDriverWait(
+            self.driver, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException,)
+        )
+        return wait.until(condition, message)  # type: ignore[arg-type]
 
     def ready(self) -> str | None:
         try:
-            value = self.driver.execute_script("return document.getElementById('main').dataset.ready")
+            value = self.driver.execute_script(
+                "return document.getElementById('main').dataset.ready"
+            )
         except JavascriptException:
             return None
         return None if value is None else str(value)
@@ -69,13 +74,20 @@ class Console:
 
     def column(self, table_id: str, index: int) -> list[str]:
         """The texts of one column (0-based) of a table's body."""
-        rows = self.all(f"#{table_id} tbody tr")
-        return [row.find_elements(By.TAG_NAME, "td")[index].text for row in rows]
+        # One script, so a table redrawn meanwhile cannot leave a stale row behind.
+        texts = self.driver.execute_script(
+            "return [...document.querySelectorAll(`#${arguments[0]} tbody tr`)]"
+            ".map(row => row.children[arguments[1]].innerText)",
+            table_id,
+            index,
+        )
+        return [str(text) for text in texts]
 
     def full_height(self, most: int = 1200) -> None:
         """Make the window as tall as the page, up to ``most`` pixels (for screenshots)."""
         height, chrome = self.driver.execute_script(
-            "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]"
+            "return [document.documentElement.scrollHeight,"
+            " window.outerHeight - window.innerHeight]"
         )
         width = int(self.driver.get_window_size()["width"])
         self.driver.set_window_size(width, min(max(int(height), 600), most) + int(chrome))

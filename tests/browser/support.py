@@ -43,8 +43,11 @@ def have_chromium() -> bool:
     return Path(CHROMIUM).exists() and shutil.which(CHROMEDRIVER) is not None
 
 
-def chromium_driver(*, downloads: Path | None = None, width: int = 1280) -> webdriver.Chrome:
-    """Headless chromium that can reach 127.0.0.1 only, logging every request it makes."""
+def chromium_driver(
+    *, downloads: Path | None = None, width: int = 1280, time_zone: str | None = None
+) -> webdriver.Chrome:
+    """Headless chromium that can reach 127.0.0.1 only, logging every request it makes;
+    files it downloads go to ``downloads``; ``time_zone`` is the viewer's zone (IANA)."""
     options = Options()
     options.binary_location = CHROMIUM
     for argument in (
@@ -79,6 +82,8 @@ def chromium_driver(*, downloads: Path | None = None, width: int = 1280) -> webd
         driver.execute_cdp_cmd(
             "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
         )
+    if time_zone is not None:
+        driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": time_zone})
     return driver
 
 
@@ -174,6 +179,15 @@ def seed(base_url: str, admin_key: str, now: datetime | None = None) -> Demo:
             f"/v1/wallets/acme/debits/{debit_ids[-1]}/refunds",
             {"amount": 500, "reason": "failed call"},
         )
+        hook = {
+            "url": "http://127.0.0.1:9/alerts",
+            "secret": "demo-secret-0123456789",
+            "events": ["budget.threshold_crossed", "wallet.balance_low"],
+        }
+        send("PUT", "/v1/webhooks/ops-alerts", hook)
+        # globex falls below its low-balance threshold: an alert for the webhook, whose URL
+        # answers nothing, so its delivery log shows failed attempts being retried.
+        send("PUT", "/v1/wallets/globex/alert-settings", {"balance_low_threshold": 1_000_000})
         send(
             "POST", "/v1/wallets/globex/debits", {"amount": 12_345, "subject": {"model": "gpt-4.1"}}
         )
@@ -189,12 +203,6 @@ def seed(base_url: str, admin_key: str, now: datetime | None = None) -> Demo:
         )
         send("POST", "/v1/wallets/acme/holds", {"hold_id": "chat-4712", "amount": 3_000})
         send("POST", "/v1/wallets/acme/holds/chat-4712/capture", {"amount": 2_100})
-        hook = {
-            "url": "http://127.0.0.1:9/alerts",
-            "secret": "demo-secret-0123456789",
-            "events": ["budget.threshold_crossed", "wallet.balance_low"],
-        }
-        send("PUT", "/v1/webhooks/ops-alerts", hook)
         keys = {
             name: send("POST", "/v1/api-keys", {"scopes": [scope], "name": name})["key"]
             for name, scope in (

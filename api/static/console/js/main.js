@@ -130,6 +130,7 @@ export async function render() {
           h("p", {}, `This page needs ${NEEDS[role]}. Sign out and sign in with one to open it.`),
         ),
       );
+      main.dataset.ready = hash;
       return;
     }
     delete main.dataset.ready;
@@ -143,6 +144,7 @@ export async function render() {
     return;
   }
   show(main, h("p", { class: "empty" }, "No such page. Pick one from the menu above."));
+  main.dataset.ready = hash;
 }
 
 window.addEventListener("hashchange", () => render());
