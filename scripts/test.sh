@@ -7,10 +7,12 @@
 # Steps, failing fast:
 #   1. make sure .venv exists and holds the project (scripts/_venv.sh);
 #   2. ruff check, ruff format --check, mypy, lint-imports;
-#   3. unless LEDGER_TEST_DATABASE_URL is already set, start a throwaway PostgreSQL
+#   3. install Debian's chromium and chromium-driver if missing (scripts/_chromium.sh: the
+#      console's browser tests, tests/browser);
+#   4. unless LEDGER_TEST_DATABASE_URL is already set, start a throwaway PostgreSQL
 #      cluster on a free 127.0.0.1 port and point LEDGER_TEST_DATABASE_URL at it
 #      (stopped and deleted on exit, whatever happens);
-#   4. pytest "$@" -- with no path arguments pytest runs `testpaths` (tests/, all tiers),
+#   5. pytest "$@" -- with no path arguments pytest runs `testpaths` (tests/, all tiers),
 #      after a first pass of tests/unit and tests/integration on the direct write path.
 #
 # Environment:
@@ -53,6 +55,11 @@ else
     echo ">> lint-imports" >&2
     lint-imports
 fi
+
+# --- 2b. the console's browser (tests/browser) ------------------------------------
+# shellcheck source=scripts/_chromium.sh
+source "$ROOT/scripts/_chromium.sh"
+ensure_chromium
 
 # --- 3. throwaway PostgreSQL -----------------------------------------------------
 # shellcheck source=scripts/_postgres.sh

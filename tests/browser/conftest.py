@@ -16,7 +16,14 @@ import pytest
 from selenium import webdriver
 
 from tests.browser.pages import Console
-from tests.browser.support import Demo, chromium_driver, have_chromium, requested_urls, seed
+from tests.browser.support import (
+    Demo,
+    chromium_driver,
+    have_chromium,
+    log_entries,
+    requested_urls,
+    seed,
+)
 from tests.integration.live_server import TEST_ADMIN_KEY, live_server, server_env
 
 VIEWER_TIME_ZONE = "Europe/Berlin"
@@ -63,5 +70,5 @@ def driver(site: Site) -> Iterator[webdriver.Chrome]:
 @pytest.fixture
 def console(driver: webdriver.Chrome, site: Site) -> Console:
     requested_urls(driver)  # forget what earlier tests asked for
-    driver.get_log("browser")
+    log_entries(driver, "browser")
     return Console(driver, site.url)

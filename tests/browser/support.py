@@ -29,6 +29,7 @@ __all__ = [
     "Demo",
     "chromium_driver",
     "have_chromium",
+    "log_entries",
     "requested_urls",
     "seed",
 ]
@@ -87,10 +88,17 @@ def chromium_driver(
     return driver
 
 
+def log_entries(driver: webdriver.Chrome, kind: str) -> list[dict[str, Any]]:
+    """The entries of one of chromium's logs (``browser``, ``performance``) since the last
+    call: reading a log empties it."""
+    entries: list[dict[str, Any]] = driver.get_log(kind)  # type: ignore[no-untyped-call]
+    return entries
+
+
 def requested_urls(driver: webdriver.Chrome) -> list[str]:
     """Every URL the browser asked for since the last call (the performance log)."""
     urls = []
-    for entry in driver.get_log("performance"):
+    for entry in log_entries(driver, "performance"):
         message = json.loads(entry["message"])["message"]
         if message.get("method") == "Network.requestWillBeSent":
             urls.append(str(message["params"]["request"]["url"]))

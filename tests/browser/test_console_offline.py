@@ -12,7 +12,7 @@ import pytest
 
 from tests.browser.conftest import Site
 from tests.browser.pages import Console
-from tests.browser.support import requested_urls
+from tests.browser.support import log_entries, requested_urls
 
 pytestmark = pytest.mark.browser
 
@@ -55,7 +55,7 @@ def test_every_page_loads_with_no_request_leaving_this_server(
     assert [url for url in resources if not url.startswith(f"{site.url}/")] == []
     secret = key.split("_", 2)[-1]
     assert [url for url in asked if secret in url] == []
-    logs = console.driver.get_log("browser")
+    logs = log_entries(console.driver, "browser")
     assert [entry for entry in logs if "Content Security Policy" in entry["message"]] == []
     assert [entry for entry in logs if entry["level"] == "SEVERE"] == []
 

@@ -74,9 +74,11 @@ export function usageChart(series, days, unit) {
   const labels = days
     .map((d, index) => [d, index])
     .filter(([, index]) => index % 5 === 0 || index === days.length - 1)
-    .map(([d, index]) =>
-      s("text", { class: "axis", x: (LEFT + index * slot + slot / 2).toFixed(1), y: HEIGHT - 10, "text-anchor": "middle" }, day(d)),
-    );
+    .map(([d, index]) => {
+      const last = index === days.length - 1; // flush right, so it is not cut off
+      const x = last ? WIDTH : LEFT + index * slot + slot / 2;
+      return s("text", { class: "axis", x: x.toFixed(1), y: HEIGHT - 10, "text-anchor": last ? "end" : "middle" }, day(d));
+    });
   const legend = models.map((model, index) =>
     s(
       "g",
