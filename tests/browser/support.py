@@ -114,6 +114,7 @@ class Demo:
     acme: str
     """A ``customer:acme`` key: wallets acme and acme-labs."""
     globex: str
+    service: str
 
 
 def seed(base_url: str, admin_key: str, now: datetime | None = None) -> Demo:
@@ -225,4 +226,5 @@ def seed(base_url: str, admin_key: str, now: datetime | None = None) -> Demo:
         auditor=keys["finance team"],
         acme=keys["acme dashboard"],
         globex=keys["globex dashboard"],
+        service=keys["backend"],
     )

@@ -24,6 +24,7 @@ PAGES = {
         "#/finance/as-of",
         "#/wallets/globex",
     ],
+    "service": ["#/wallets/globex", "#/wallets/acme"],
     "admin": [
         "#/operator/projections",
         "#/operator/keys",
