@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # Extra pytest arguments, e.g. `make test-unit ARGS="-x -k balance"`.
 ARGS ?=
 
-.PHONY: help install run test test-unit test-property test-integration lint typecheck fmt bench reliability openapi-assets clean
+.PHONY: help install run test test-unit test-property test-integration test-browser lint typecheck fmt bench reliability openapi-assets screenshots clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,6 +30,9 @@ test-property: ## Static checks, then tests/property
 
 test-integration: ## Static checks, then tests/integration (throwaway Postgres)
 	@bash scripts/test.sh tests/integration $(ARGS)
+
+test-browser: ## Static checks, then tests/browser (the console in chromium)
+	@bash scripts/test.sh tests/browser $(ARGS)
 
 lint: install ## ruff check, ruff format --check, lint-imports
 	$(BIN)/ruff check .
@@ -56,6 +59,10 @@ reliability: ## Long reliability run: crashes, soak, hostile input (scripts/reli
 
 openapi-assets: install ## Refetch the API docs pages' vendored scripts (npm pack; api/openapi_ui.py)
 	$(BIN)/python scripts/fetch_openapi_assets.py
+
+screenshots: install ## PNG of every console page on a demo ledger, into docs/console/
+	@bash scripts/_browser.sh
+	$(BIN)/python -m tests.browser.screenshots docs/console
 
 clean: ## Remove caches and build artefacts (keeps .venv and var/)
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist

@@ -43,9 +43,12 @@ from api.routes.allowances import ALLOWANCE_ROUTES
 from api.routes.api_keys import API_KEY_ROUTES
 from api.routes.audit import AUDIT_ROUTES
 from api.routes.budgets import BUDGET_ROUTES
+from api.routes.console import CONSOLE_ROUTES
 from api.routes.debits import DEBIT_ROUTES
 from api.routes.grants import GRANT_ROUTES
 from api.routes.holds import HOLD_ROUTES
+from api.routes.item_lists import ITEM_LIST_ROUTES
+from api.routes.lists import LIST_ROUTES
 from api.routes.meters import METER_ROUTES
 from api.routes.operations import OPERATIONS_ROUTES
 from api.routes.price_books import PRICE_BOOK_ROUTES
@@ -76,6 +79,9 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     *WEBHOOK_ROUTES,
     *ALERT_SETTINGS_ROUTES,
     *ALLOWANCE_ROUTES,
+    *LIST_ROUTES,
+    *ITEM_LIST_ROUTES,
+    *CONSOLE_ROUTES,
 ]
 """Every route of the API, one ``*_ROUTES`` list per module of ``api.routes``."""
 

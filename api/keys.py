@@ -36,6 +36,7 @@ __all__ = [
     "api_key_uuid",
     "find_key",
     "issue_api_key",
+    "issue_api_key_at",
     "issue_key",
     "parse_key",
     "revoke_key",
@@ -168,11 +169,20 @@ def issue_api_key(ledger: CreditLedgerBase, scopes: Iterable[str], name: str) ->
     Raises:
         ValueError: If a scope is not ``admin``, ``service``, ``auditor`` or ``customer:<id>``.
     """
+    key, presented, _ = issue_api_key_at(ledger, scopes, name)
+    return key, presented
+
+
+def issue_api_key_at(
+    ledger: CreditLedgerBase, scopes: Iterable[str], name: str
+) -> tuple[ApiKey, str, int | None]:
+    """:func:`issue_api_key`, with the log position of the issue (the key list's
+    ``min_position``)."""
     key_id = secrets.token_hex(_KEY_ID_BYTES)
     secret = secrets.token_urlsafe(_SECRET_BYTES)
     key = ApiKey.issue(key_id=key_id, secret=secret, scopes=scopes, name=name, at=ledger.now())
-    ledger.save(key)
-    return key, f"{KEY_PREFIX}{key_id}_{secret}"
+    position = ledger.position_of(ledger.save(key))
+    return key, f"{KEY_PREFIX}{key_id}_{secret}", position
 
 
 def issue_key(ledger: CreditLedgerBase, scopes: Iterable[str], name: str) -> tuple[str, str]:

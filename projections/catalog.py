@@ -9,6 +9,7 @@ from projections.balances import BalancesProjection
 from projections.base import Projection
 from projections.budgets import BudgetStatusProjection
 from projections.journal import JournalProjection
+from projections.lists import ListsProjection
 from projections.meters import MetersProjection
 from projections.usage import UsageProjection
 
@@ -17,6 +18,7 @@ __all__ = [
     "BALANCES",
     "BUDGET_STATUS",
     "JOURNAL",
+    "LISTS",
     "METERS",
     "PROJECTIONS",
     "USAGE",
@@ -29,9 +31,10 @@ USAGE = UsageProjection()
 BUDGET_STATUS = BudgetStatusProjection()
 METERS = MetersProjection()
 ALERTS = AlertsProjection()
+LISTS = ListsProjection()
 
 PROJECTIONS: dict[str, Projection] = {
-    p.name: p for p in (JOURNAL, BALANCES, USAGE, BUDGET_STATUS, METERS, ALERTS)
+    p.name: p for p in (JOURNAL, BALANCES, USAGE, BUDGET_STATUS, METERS, ALERTS, LISTS)
 }
 
 

@@ -34,7 +34,16 @@ from ledger.shards import encode_position
 from ledger.usage import USAGE_BATCH_TOPIC, UsageBatchRecorded
 from projections.base import Change, UsageChange, check_change
 
-__all__ = ["MAX_BATCH", "OTHER_TOPIC_PREFIXES", "Batch", "LogReader", "Other", "shard_readers"]
+__all__ = [
+    "CREATED_TOPICS",
+    "MAX_BATCH",
+    "OTHER_TOPIC_PREFIXES",
+    "Batch",
+    "Created",
+    "LogReader",
+    "Other",
+    "shard_readers",
+]
 
 MAX_BATCH = 1000
 WALLET_CACHE_SIZE = 100_000
@@ -45,6 +54,14 @@ _WALLET_TOPIC_PREFIX = "ledger:Wallet."
 OTHER_TOPIC_PREFIXES: tuple[str, ...] = ("ledger:Webhook.", "ledger:AlertSettings.")
 """Topics of other aggregates a projection consumes (alert configuration): decoded,
 unchecked (they move no credits) and handed on beside the wallet events as ``others``."""
+CREATED_TOPICS: dict[str, str] = {
+    "ledger:ApiKey.Issued": "api_key",
+    "ledger:Meter.Defined": "meter",
+    "ledger:PriceBook.Created": "price_book",
+}
+"""Creations of server-wide aggregates the ``lists`` projection lists, by kind. Handed on
+as ``others`` *undecoded* (:class:`Created`: kind and aggregate id): the API key's event
+classes live in the API layer, which this layer cannot import to decode them."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,14 @@ class Other:
 
     position: int
     event: Any
+
+
+@dataclass(frozen=True)
+class Created:
+    """An aggregate of a listed kind (``CREATED_TOPICS``) was created, by its id."""
+
+    kind: str
+    aggregate_id: UUID
 
 
 @dataclass(frozen=True)
@@ -126,6 +151,11 @@ class LogReader:
         usage: list[Any] = []
         others: list[Other] = []
         for notification in notifications:
+            kind = CREATED_TOPICS.get(str(notification.topic))
+            if kind is not None:
+                created = Created(kind, UUID(str(notification.originator_id)))
+                others.append(Other(self.position(notification.id), created))
+                continue
             if str(notification.topic).startswith(OTHER_TOPIC_PREFIXES):
                 other = self.app.mapper.to_domain_event(notification)
                 others.append(Other(self.position(notification.id), other))

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Sourced by scripts/test.sh: defines `ensure_browser`, which makes sure Debian's `chromium` and
-# `chromium-driver` are installed. The browser tests (tests/browser_support.py) drive them
+# `chromium-driver` are installed. The browser tests (tests/browser/support.py) drive them
 # headless with Selenium; a fresh machine (CI) does not have them.
 #
 # Installs them with apt-get when missing (as root, or through sudo). Never fatal: when they
@@ -25,3 +25,9 @@ ensure_browser() {
             echo ">> could not install chromium chromium-driver; the browser tests will fail" >&2
     fi
 }
+
+# Executed rather than sourced (`make screenshots`): just do the install.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    set -euo pipefail
+    ensure_browser
+fi

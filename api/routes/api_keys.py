@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from litestar import Controller, delete, post
+from litestar import Controller, Response, delete, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
@@ -11,8 +11,10 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from api.auth import ADMIN
 from api.errors import ApiKeyNotFound
 from api.key_cache import key_cache_of
-from api.keys import issue_api_key, revoke_key
-from api.openapi import BEARER, problems
+from api.keys import issue_api_key_at, revoke_key
+from api.openapi import BEARER, POSITION_HEADERS, problems
+from api.rendering import POSITION_HEADER
+from api.routes import item_lists
 from api.routes.params import PathId
 from api.schemas.api_keys import ApiKeyIn, ApiKeyOut
 from ledger.service import CreditLedger
@@ -28,28 +30,36 @@ class ApiKeyController(Controller):
     guards = [ADMIN]
     security = BEARER
 
+    list_api_keys = item_lists.list_api_keys  # GET /v1/api-keys (contract 1.1)
+
     @post(
         "/",
         operation_id="issueApiKey",
         summary="Issue an API key",
         status_code=HTTP_201_CREATED,
+        response_headers=POSITION_HEADERS,
         sync_to_thread=True,
         responses=problems(401, 403, 422),
     )
-    def issue(self, ledger: NamedDependency[CreditLedger], data: JSONBody[ApiKeyIn]) -> ApiKeyOut:
+    def issue(
+        self, ledger: NamedDependency[CreditLedger], data: JSONBody[ApiKeyIn]
+    ) -> Response[ApiKeyOut]:
         """Issue a key with the given scopes; the answer is the only time ``key`` is shown.
 
         Not replayable: the secret is never stored, so an ``Idempotency-Key`` cannot bring the
         first answer back. A key whose answer was lost should be revoked.
         """
-        key, presented = issue_api_key(ledger, data.scopes, data.name)
-        return ApiKeyOut(
+        key, presented, position = issue_api_key_at(ledger, data.scopes, data.name)
+        body = ApiKeyOut(
             key_id=key.key_id,
             key=presented,
             scopes=list(key.scopes),
             name=key.name,
             created_at=key.issued_at,
         )
+        # The key list is a read model: this position is what its min_position waits for.
+        headers = {} if position is None else {POSITION_HEADER: str(position)}
+        return Response(body, status_code=HTTP_201_CREATED, headers=headers)
 
     @delete(
         "/{key_id:str}",

@@ -13,6 +13,7 @@ from api.auth import SPEND, Principal
 from api.awaiting import answer, spending
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import respond
+from api.routes import lists
 from api.routes.params import IdempotencyKey, PathId
 from api.schemas.debits import DebitIn, DebitOut, RefundIn, RefundOut
 from ledger.commands import Debit, Refund
@@ -26,8 +27,10 @@ class DebitController(Controller):
 
     path = "/v1/wallets/{wallet_id:str}/debits"
     tags = ["Debits"]
-    guards = [SPEND]
     security = BEARER
+
+    # Guards per handler: the list (contract 1.1, in api.routes.lists) is a read.
+    list_debits = lists.list_debits
 
     @post(
         "/",
@@ -35,6 +38,7 @@ class DebitController(Controller):
         opt=spending(Debit),
         response_headers=POSITION_HEADERS,
         summary="Debit a wallet",
+        guards=[SPEND],
         status_code=HTTP_201_CREATED,
         responses=problems(401, 402, 403, 404, 409, 422, 503),
     )
@@ -63,6 +67,7 @@ class DebitController(Controller):
         opt=spending(Refund),
         response_headers=POSITION_HEADERS,
         summary="Refund a debit",
+        guards=[SPEND],
         status_code=HTTP_201_CREATED,
         responses=problems(401, 403, 404, 409, 422, 503),
     )

@@ -13,6 +13,7 @@ from api.auth import READ, SPEND, Principal
 from api.awaiting import answer, spending
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import render, respond
+from api.routes import lists
 from api.routes.params import IdempotencyKey, PathId
 from api.schemas.holds import (
     CaptureIn,
@@ -34,6 +35,8 @@ class HoldController(Controller):
     path = "/v1/wallets/{wallet_id:str}/holds"
     tags = ["Holds"]
     security = BEARER
+
+    list_holds = lists.list_holds  # GET .../holds (contract 1.1), in api.routes.lists
 
     @post(
         "/",

@@ -13,6 +13,7 @@ from api.auth import ADMIN, READ
 from api.metrics import decision
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import render, respond
+from api.routes import lists
 from api.routes.params import AsOf, IdempotencyKey, PathId, parse_time
 from api.schemas.wallets import EventsOut, OpenWalletIn, WalletAsOfOut, WalletOut
 from ledger.commands import OpenWallet
@@ -28,6 +29,8 @@ class WalletController(Controller):
     path = "/v1/wallets"
     tags = ["Wallets"]
     security = BEARER
+
+    list_wallets = lists.list_wallets  # GET /v1/wallets (contract 1.1), in api.routes.lists
 
     @post(
         "/",

@@ -56,6 +56,17 @@ CONTRACT_OPERATIONS = {
     ("get", "/v1/webhooks/{webhook_id}/deliveries"),
     ("put", "/v1/wallets/{wallet_id}/alert-settings"),
     ("get", "/v1/wallets/{wallet_id}/alert-settings"),
+    # Contract 1.1, "Lists"
+    ("get", "/v1/wallets"),
+    ("get", "/v1/wallets/{wallet_id}/debits"),
+    ("get", "/v1/wallets/{wallet_id}/debits/{debit_id}"),
+    ("get", "/v1/wallets/{wallet_id}/holds"),
+    ("get", "/v1/api-keys"),
+    ("get", "/v1/webhooks"),
+    ("get", "/v1/meters"),
+    ("get", "/v1/price-books"),
+    # An addition: the calling key (what the console offers)
+    ("get", "/v1/whoami"),
 }
 
 
