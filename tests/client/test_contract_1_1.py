@@ -1,11 +1,12 @@
-"""Contract 1.1 reads and allowances, against the fake ledger (the server routes are being
-built on other branches; real-server tests follow once they are merged)."""
+"""Contract 1.1 reads and allowances, against the fake ledger: what the client sends and
+decodes. The same against a real server: test_live_lists.py and test_live_1_1.py."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from credit_ledger import Allowance, DebitDetail, Hold, Ledger, Page, WalletSummary
+import pytest
+from credit_ledger import Allowance, DebitDetail, Hold, HoldNotOpen, Ledger, Page, WalletSummary
 
 from tests.client.fakes import FakeLedger
 
@@ -90,8 +91,29 @@ def test_usage_is_exported_as_csv(ledger: Ledger, fake: FakeLedger) -> None:
     assert csv.splitlines()[0] == "window_start,model,debited,count"
 
 
-def test_the_admin_lists_decode(ledger: Ledger) -> None:
-    assert ledger.list_api_keys() == []
-    assert ledger.list_webhooks() == []
-    assert ledger.list_meters() == []
-    assert ledger.list_price_books() == []
+def test_the_admin_lists_decode_as_pages(ledger: Ledger, fake: FakeLedger) -> None:
+    assert ledger.list_api_keys(limit=5) == Page([], None)
+    assert ledger.list_webhooks(after=3) == Page([], None)
+    assert ledger.list_meters(min_position=2) == Page([], None)
+    assert ledger.list_price_books() == Page([], None)
+    assert [r.query for r in fake.requests] == [
+        {"limit": "5"},
+        {"after": "3"},
+        {"min_position": "2"},
+        {},
+    ]
+
+
+def test_a_closed_hold_is_named_by_hold_status_in_the_1_1_problem(
+    ledger: Ledger, fake: FakeLedger
+) -> None:
+    with ledger.hold("acme", 5) as released:
+        pass
+
+    with pytest.raises(HoldNotOpen) as not_open:
+        ledger.capture_hold("acme", released.hold_id or "")
+
+    problem = not_open.value.problem
+    assert (problem["status"], problem["hold_status"]) == (409, "released")
+    assert (not_open.value.status, not_open.value.hold_status) == (409, "released")
+    assert fake.holds[released.hold_id or ""]["status"] == "released"

@@ -12,7 +12,7 @@ import inspect
 from typing import Any
 
 from credit_ledger import AsyncLedger, Ledger
-from credit_ledger.binding import async_op, async_spend, op, spend
+from credit_ledger.binding import async_every, async_op, async_spend, every, op, spend
 
 from tests.unit.test_api_support import running_api
 
@@ -122,6 +122,26 @@ def test_the_methods_take_the_builders_parameters_and_documentation() -> None:
     assert inspect.signature(method) == inspect.signature(bound_operations(Ledger)["debit"].build)
     assert method.__doc__
     assert "Authorize and deduct" in method.__doc__
+
+
+def test_every_paged_list_has_an_iterator_in_both_clients() -> None:
+    operations = bound_operations(Ledger)
+    paged = {
+        bound.build
+        for bound in operations.values()
+        if inspect.signature(bound.build).return_annotation.startswith("Call[Page[")
+    }
+    sync = {v.build: n for n, v in inspect.getmembers(Ledger) if isinstance(v, every)}
+    asynchronous = {
+        v.build: n for n, v in inspect.getmembers(AsyncLedger) if isinstance(v, async_every)
+    }
+
+    assert len(paged) >= 10
+    assert set(sync) == set(asynchronous) == paged
+    assert sync == asynchronous
+    assert sync[operations["list_wallets"].build] == "iter_wallets"
+    assert sync[operations["get_journal"].build] == "iter_journal"
+    assert sync[operations["wallet_events"].build] == "iter_wallet_events"
 
 
 def test_both_clients_have_the_same_helpers() -> None:

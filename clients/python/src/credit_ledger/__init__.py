@@ -24,6 +24,7 @@ from credit_ledger.admin import (
     Projection,
     RebuildAccepted,
     Webhook,
+    WhoAmI,
 )
 from credit_ledger.aio import AsyncLedger
 from credit_ledger.base import ReplayReport
@@ -76,6 +77,7 @@ from credit_ledger.models import (
     Capture,
     Debit,
     DebitDetail,
+    DebitRefund,
     DebitSummary,
     Deferred,
     Grant,
@@ -102,6 +104,7 @@ from credit_ledger.reports import (
     AccountTotal,
     Meter,
     MeterPoint,
+    Order,
     Page,
     PriceBook,
     Rate,
@@ -140,6 +143,7 @@ __all__ = [
     "Debit",
     "DebitDetail",
     "DebitNotFound",
+    "DebitRefund",
     "DebitSummary",
     "Deferred",
     "Delivery",
@@ -168,6 +172,7 @@ __all__ = [
     "MeterPoint",
     "NotFound",
     "NotReady",
+    "Order",
     "Overloaded",
     "Page",
     "PlacedHold",
@@ -206,6 +211,7 @@ __all__ = [
     "WalletSummary",
     "Webhook",
     "WebhookNotFound",
+    "WhoAmI",
     "usage_from_anthropic",
     "usage_from_openai",
 ]

@@ -17,6 +17,7 @@ __all__ = [
     "Projection",
     "RebuildAccepted",
     "Webhook",
+    "WhoAmI",
 ]
 
 
@@ -98,3 +99,12 @@ class BatchResult(Model):
     status: int
     body: Any = None
     replayed: bool = False
+
+
+class WhoAmI(Model):
+    """The calling API key: its id, name and scopes (the server's bootstrap key is
+    ``bootstrap`` with scope ``admin``)."""
+
+    key_id: str
+    name: str
+    scopes: list[str]

@@ -32,6 +32,7 @@ from credit_ledger.calls import Answer, Call, raw_call
 from credit_ledger.errors import LedgerError, Unavailable
 from credit_ledger.holds import AsyncHoldScope
 from credit_ledger.journal import DEFAULT_MAX_ENTRIES, JournalEntry
+from credit_ledger.lists import AsyncListIterators
 from credit_ledger.models import Deferred
 from credit_ledger.retry import Attempts, RetryPolicy
 from credit_ledger.usage import Subject, Usage
@@ -43,7 +44,7 @@ log = logging.getLogger("credit_ledger")
 _sleep = asyncio.sleep  # a module attribute, so tests can watch the delays
 
 
-class AsyncLedger(ClientCommon, Generic[D]):
+class AsyncLedger(ClientCommon, AsyncListIterators, Generic[D]):
     """The asyncio client; constructor arguments as :class:`~credit_ledger.Ledger`'s."""
 
     @overload
@@ -161,6 +162,7 @@ class AsyncLedger(ClientCommon, Generic[D]):
     create_api_key = async_op(ops_admin.create_api_key)
     revoke_api_key = async_op(ops_admin.revoke_api_key)
     list_api_keys = async_op(ops_admin.list_api_keys)
+    whoami = async_op(ops_admin.whoami)
     put_webhook = async_op(ops_admin.put_webhook)
     get_webhook = async_op(ops_admin.get_webhook)
     delete_webhook = async_op(ops_admin.delete_webhook)

@@ -197,10 +197,10 @@ def decode_as(kind: type[T]) -> Callable[[Answer], T]:
 
 def decode_page(
     kind: type[T], member: str, cursor: str = "next_after"
-) -> Callable[[Answer], Page[T]]:
+) -> Callable[[Answer], Page[T, Any]]:
     """Decode ``{member: [...], cursor: ...}`` into a :class:`Page` of ``kind``."""
 
-    def decode(answer: Answer) -> Page[T]:
+    def decode(answer: Answer) -> Page[T, Any]:
         body = answer.json() or {}
         items = msgspec.convert(body.get(member, []), list[kind])  # type: ignore[valid-type]
         return Page(items=items, next_after=body.get(cursor))

@@ -32,6 +32,7 @@ from credit_ledger.calls import Answer, Call, raw_call
 from credit_ledger.errors import LedgerError, Unavailable
 from credit_ledger.holds import HoldScope
 from credit_ledger.journal import DEFAULT_MAX_ENTRIES, JournalEntry
+from credit_ledger.lists import ListIterators
 from credit_ledger.models import Deferred
 from credit_ledger.retry import Attempts, RetryPolicy
 from credit_ledger.usage import Subject, Usage
@@ -43,7 +44,7 @@ log = logging.getLogger("credit_ledger")
 _sleep = time.sleep  # a module attribute, so tests can watch the delays
 
 
-class Ledger(ClientCommon, Generic[D]):
+class Ledger(ClientCommon, ListIterators, Generic[D]):
     """A client of the credit ledger's HTTP API.
 
     Every state-changing call carries an ``Idempotency-Key`` (made here unless given), and
@@ -169,6 +170,7 @@ class Ledger(ClientCommon, Generic[D]):
     create_api_key = op(ops_admin.create_api_key)
     revoke_api_key = op(ops_admin.revoke_api_key)
     list_api_keys = op(ops_admin.list_api_keys)
+    whoami = op(ops_admin.whoami)
     put_webhook = op(ops_admin.put_webhook)
     get_webhook = op(ops_admin.get_webhook)
     delete_webhook = op(ops_admin.delete_webhook)

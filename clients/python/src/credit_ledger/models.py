@@ -57,11 +57,13 @@ class Allocation(Model):
 
 
 class Rating(Model):
-    """How ``usage`` was rated: the price book version and the amount it came to."""
+    """How ``usage`` was rated: the price book version and the amount it came to; in lists
+    (contract 1.1) also the ``usage`` itself."""
 
     price_book_id: str
     version: int
     amount: int
+    usage: dict[str, Any] | None = None
 
 
 class BudgetWarning(Model):
@@ -152,37 +154,52 @@ class Debit(Model):
     rating: Rating | None = None
 
 
-class DebitSummary(Model):
-    """An item of ``GET /v1/wallets/{id}/debits`` (contract 1.1)."""
-
-    debit_id: str
-    amount: int
-    refunded: int = 0
-    subject: dict[str, str] = {}
-    occurred_at: datetime | None = None
-    rating: Rating | None = None
-
-
-class DebitRefund(Model):
-    refund_id: str
-    amount: int
-    reason: str = ""
-
-
-class DebitDetail(DebitSummary, kw_only=True):
-    """``GET /v1/wallets/{id}/debits/{debit_id}`` (contract 1.1)."""
-
-    allocations: list[Allocation] = []
-    refunds: list[DebitRefund] = []
-    metadata: dict[str, Any] = {}
-
-
 class RefundAllocation(Model):
     """``to`` is ``grant``, or ``expired``/``voided`` when the grant can no longer take it."""
 
     grant_id: str
     amount: int
     to: str = "grant"
+
+
+class DebitSummary(Model):
+    """An item of ``GET /v1/wallets/{id}/debits`` (contract 1.1).
+
+    ``refunded`` is what refunds gave back of it so far; ``occurred_at`` the usage time it
+    was made for, ``decided_at`` when the ledger decided it, ``position`` its
+    ``Ledger-Position`` (the cursor of the list). ``debt`` and ``uncollected`` are non-zero
+    only for billed usage events.
+    """
+
+    debit_id: str
+    amount: int
+    refunded: int = 0
+    subject: dict[str, str] = {}
+    occurred_at: datetime | None = None
+    decided_at: datetime | None = None
+    rating: Rating | None = None
+    allocations: list[Allocation] = []
+    metadata: dict[str, Any] = {}
+    debt: int = 0
+    uncollected: int = 0
+    position: int = 0
+
+
+class DebitRefund(Model):
+    """A refund of a debit, as ``get_debit`` lists them (oldest first)."""
+
+    refund_id: str
+    amount: int
+    reason: str = ""
+    allocations: list[RefundAllocation] = []
+    occurred_at: datetime | None = None
+    position: int = 0
+
+
+class DebitDetail(DebitSummary, kw_only=True):
+    """``GET /v1/wallets/{id}/debits/{debit_id}`` (contract 1.1): a debit and its refunds."""
+
+    refunds: list[DebitRefund] = []
 
 
 class Refund(Model):
@@ -208,12 +225,14 @@ class Hold(Model):
     captured: int | None = None
     released: int | None = None
     overage: int | None = None
+    rating: Rating | None = None
+    position: int | None = None
+    """Where the hold was placed in the log: set in ``list_holds`` (its cursor)."""
 
 
 class PlacedHold(Hold, kw_only=True):
     balance: Balance | None = None
     warnings: list[BudgetWarning] = []
-    rating: Rating | None = None
 
 
 class Capture(Model):
@@ -236,7 +255,8 @@ class Release(Model):
 
 
 class Allowance(Model):
-    """A recurring grant (contract 1.1)."""
+    """A recurring grant (contract 1.1); ``rollover`` is ``{"max_amount": n}`` (null: no
+    cap) or None, ``next_grant_at`` None when no further period will grant."""
 
     allowance_id: str = ""
     amount: int = 0
@@ -248,6 +268,8 @@ class Allowance(Model):
     ends_at: datetime | None = None
     rollover: dict[str, Any] | None = None
     next_grant_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 class Deferred(Model):

@@ -12,6 +12,7 @@ from credit_ledger.admin import (
     Projection,
     RebuildAccepted,
     Webhook,
+    WhoAmI,
 )
 from credit_ledger.calls import (
     Answer,
@@ -26,7 +27,7 @@ from credit_ledger.calls import (
     query,
     segment,
 )
-from credit_ledger.reports import Cursor, Page
+from credit_ledger.reports import Page
 
 __all__ = [
     "create_api_key",
@@ -42,6 +43,7 @@ __all__ = [
     "rebuild_projection",
     "revoke_api_key",
     "webhook_deliveries",
+    "whoami",
 ]
 
 AlertType = Literal[
@@ -66,9 +68,18 @@ def revoke_api_key(key_id: str) -> Call[None]:
     return Call("DELETE", path, decode_none, idempotent=True)
 
 
-def list_api_keys() -> Call[list[ApiKeyInfo]]:
-    """Every issued key, never the key itself (admin; contract 1.1)."""
-    return Call("GET", "/v1/api-keys", decode_items(ApiKeyInfo, "api_keys"))
+def list_api_keys(
+    *, after: int | None = None, limit: int | None = None, min_position: int | None = None
+) -> Call[Page[ApiKeyInfo, int]]:
+    """A page of API keys in the order they were issued, never the key itself (admin;
+    contract 1.1). The server's bootstrap key is not stored, so it is not listed."""
+    params = query(after=after, limit=limit, min_position=min_position)
+    return Call("GET", "/v1/api-keys", decode_page(ApiKeyInfo, "api_keys"), params=params)
+
+
+def whoami() -> Call[WhoAmI]:
+    """The calling key's id, name and scopes (any key)."""
+    return Call("GET", "/v1/whoami", decode_as(WhoAmI))
 
 
 def put_webhook(
@@ -95,14 +106,18 @@ def delete_webhook(webhook_id: str, *, idempotency_key: str | None = None) -> Ca
     return Call("DELETE", path, decode_none, idempotency_key=idempotency_key or new_key())
 
 
-def list_webhooks() -> Call[list[Webhook]]:
-    """Every webhook (admin; contract 1.1)."""
-    return Call("GET", "/v1/webhooks", decode_items(Webhook, "webhooks"))
+def list_webhooks(
+    *, after: int | None = None, limit: int | None = None, min_position: int | None = None
+) -> Call[Page[Webhook, int]]:
+    """A page of webhooks in the order they were created, deleted ones left out (admin;
+    contract 1.1)."""
+    params = query(after=after, limit=limit, min_position=min_position)
+    return Call("GET", "/v1/webhooks", decode_page(Webhook, "webhooks"), params=params)
 
 
 def webhook_deliveries(
-    webhook_id: str, *, after: Cursor | None = None, limit: int | None = None
-) -> Call[Page[Delivery]]:
+    webhook_id: str, *, after: int | None = None, limit: int | None = None
+) -> Call[Page[Delivery, int]]:
     """A page of the webhook's delivery log, oldest first."""
     path = f"/v1/webhooks/{segment(webhook_id)}/deliveries"
     params = query(after=after, limit=limit)

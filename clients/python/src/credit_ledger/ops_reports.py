@@ -64,7 +64,7 @@ def get_journal(
     after: int | None = None,
     limit: int | None = None,
     min_position: int | None = None,
-) -> Call[Page[JournalEntry]]:
+) -> Call[Page[JournalEntry, int]]:
     """A page of journal rows (two per posting), in log order; ``[from_, to)`` filters
     ``occurred_at``."""
     params = query(
@@ -160,9 +160,13 @@ def get_price_book(price_book_id: str, *, version: int | None = None) -> Call[Pr
     return Call("GET", path, decode_as(PriceBook), params=query(version=version))
 
 
-def list_price_books() -> Call[list[PriceBook]]:
-    """Every price book's current version (contract 1.1)."""
-    return Call("GET", "/v1/price-books", decode_items(PriceBook, "price_books"))
+def list_price_books(
+    *, after: int | None = None, limit: int | None = None, min_position: int | None = None
+) -> Call[Page[PriceBook, int]]:
+    """A page of price books in the order they were created, each at its current version
+    (admin and auditor; contract 1.1)."""
+    params = query(after=after, limit=limit, min_position=min_position)
+    return Call("GET", "/v1/price-books", decode_page(PriceBook, "price_books"), params=params)
 
 
 def ingest_usage_events(
@@ -203,9 +207,13 @@ def get_meter(meter_id: str, *, version: int | None = None) -> Call[Meter]:
     return Call("GET", path, decode_as(Meter), params=query(version=version))
 
 
-def list_meters() -> Call[list[Meter]]:
-    """Every meter's current definition (contract 1.1)."""
-    return Call("GET", "/v1/meters", decode_items(Meter, "meters"))
+def list_meters(
+    *, after: int | None = None, limit: int | None = None, min_position: int | None = None
+) -> Call[Page[Meter, int]]:
+    """A page of meters in the order they were defined, each at its current version
+    (admin; contract 1.1)."""
+    params = query(after=after, limit=limit, min_position=min_position)
+    return Call("GET", "/v1/meters", decode_page(Meter, "meters"), params=params)
 
 
 def meter_series(

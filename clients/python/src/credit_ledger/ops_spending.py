@@ -31,7 +31,7 @@ from credit_ledger.models import (
     Refund,
     Release,
 )
-from credit_ledger.reports import Cursor, Page
+from credit_ledger.reports import Order, Page
 from credit_ledger.usage import Subject, Usage
 
 __all__ = [
@@ -111,18 +111,30 @@ def refund(
 
 
 def list_debits(
-    wallet_id: str, *, after: Cursor | None = None, limit: int | None = None
-) -> Call[Page[DebitSummary]]:
-    """A page of the wallet's debits (contract 1.1)."""
+    wallet_id: str,
+    *,
+    after: int | None = None,
+    limit: int | None = None,
+    order: Order | None = None,
+    min_position: int | None = None,
+) -> Call[Page[DebitSummary, int]]:
+    """A page of the wallet's debits (contract 1.1): debits and billed usage events in the
+    order they were decided (``order="desc"``: newest first), each with what refunds gave
+    back of it so far. ``next_after`` is the last item's ``position``. Pass
+    ``min_position`` (``ledger.last_position``) to include a debit just made."""
     path = f"{_wallet(wallet_id)}/debits"
-    params = query(after=after, limit=limit)
+    params = query(after=after, limit=limit, order=order, min_position=min_position)
     return Call("GET", path, decode_page(DebitSummary, "debits"), params=params)
 
 
-def get_debit(wallet_id: str, debit_id: str) -> Call[DebitDetail]:
-    """One debit with its allocations and refunds (contract 1.1)."""
+def get_debit(
+    wallet_id: str, debit_id: str, *, min_position: int | None = None
+) -> Call[DebitDetail]:
+    """One debit with its allocations and every refund of it (contract 1.1). Raises
+    :class:`~credit_ledger.DebitNotFound` for a debit the wallet does not have; pass
+    ``min_position`` for a debit just made."""
     path = f"{_wallet(wallet_id)}/debits/{segment(debit_id)}"
-    return Call("GET", path, decode_as(DebitDetail))
+    return Call("GET", path, decode_as(DebitDetail), params=query(min_position=min_position))
 
 
 def place_hold(
@@ -206,11 +218,15 @@ def list_holds(
     wallet_id: str,
     *,
     status: Literal["open", "captured", "released", "expired"] | None = None,
-    after: Cursor | None = None,
+    after: int | None = None,
     limit: int | None = None,
-) -> Call[Page[Hold]]:
-    """A page of the wallet's holds, optionally of one status (contract 1.1)."""
-    params = query(status=status, after=after, limit=limit)
+    order: Order | None = None,
+    min_position: int | None = None,
+) -> Call[Page[Hold, int]]:
+    """A page of the wallet's holds in the order they were placed (``order="desc"``:
+    newest first), optionally of one ``status`` now (contract 1.1); a hold past its
+    ``expires_at`` is ``expired``. ``next_after`` is the last item's ``position``."""
+    params = query(status=status, after=after, limit=limit, order=order, min_position=min_position)
     return Call("GET", f"{_wallet(wallet_id)}/holds", decode_page(Hold, "holds"), params=params)
 
 

@@ -21,7 +21,7 @@ from credit_ledger.calls import (
     segment,
 )
 from credit_ledger.models import Allowance, Budget, Grant, Wallet, WalletEvent, WalletSummary
-from credit_ledger.reports import Cursor, Page
+from credit_ledger.reports import Page
 from credit_ledger.usage import Subject
 
 __all__ = [
@@ -80,7 +80,7 @@ def get_wallet(wallet_id: str, *, as_of: datetime | None = None) -> Call[Wallet]
 
 def wallet_events(
     wallet_id: str, *, after_version: int = 0, limit: int = 100
-) -> Call[Page[WalletEvent]]:
+) -> Call[Page[WalletEvent, int]]:
     """A page of the wallet's recorded events after ``after_version``."""
     params = query(after_version=after_version, limit=limit)
     return Call(
@@ -92,10 +92,19 @@ def wallet_events(
 
 
 def list_wallets(
-    *, customer_id: str | None = None, after: Cursor | None = None, limit: int | None = None
-) -> Call[Page[WalletSummary]]:
-    """A page of wallets (a customer key sees only its own). Contract 1.1."""
-    params = query(customer_id=customer_id, after=after, limit=limit)
+    *,
+    customer_id: str | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+    min_position: int | None = None,
+) -> Call[Page[WalletSummary, str]]:
+    """A page of wallets by ``wallet_id`` (contract 1.1); ``next_after`` is the last id.
+
+    Admin, service and auditor keys see every wallet, a customer key only its own;
+    ``customer_id`` filters. ``balance`` is each wallet's balance now. Pass
+    ``min_position`` to include a wallet just opened (the list is a read model).
+    """
+    params = query(customer_id=customer_id, after=after, limit=limit, min_position=min_position)
     return Call("GET", "/v1/wallets", decode_page(WalletSummary, "wallets"), params=params)
 
 
@@ -187,18 +196,25 @@ def put_allowance(
     allowance_id: str,
     *,
     amount: int,
-    category: GrantCategory,
     period: Literal["day", "week", "month", "year"],
+    category: Literal["paid", "promotional", "trial"] | None = None,
     priority: int | None = None,
     timezone: str | None = None,
     starts_at: datetime | None = None,
     ends_at: datetime | None = None,
+    rollover: bool = False,
     rollover_max_amount: int | None = None,
     idempotency_key: str | None = None,
 ) -> Call[Allowance]:
-    """Create or change a recurring grant (contract 1.1); ``rollover_max_amount`` turns on
-    rollover of what is left at each period's end, up to that amount."""
-    rollover = None if rollover_max_amount is None else {"max_amount": rollover_max_amount}
+    """Create or change a recurring grant (contract 1.1): ``amount`` at the start of every
+    calendar ``period`` in ``timezone`` (category ``promotional`` unless given).
+
+    ``rollover=True`` carries what is left of a period's grant into the next period;
+    ``rollover_max_amount`` caps it (and turns rollover on). The PUT replaces the whole
+    allowance: what is not given takes the server's default.
+    """
+    carried = rollover or rollover_max_amount is not None
+    cap = {"max_amount": rollover_max_amount} if carried else None
     body = json_body(
         amount=amount,
         category=category,
@@ -207,7 +223,7 @@ def put_allowance(
         timezone=timezone,
         starts_at=starts_at,
         ends_at=ends_at,
-        rollover=rollover,
+        rollover=cap,
     )
     path = f"{_wallet(wallet_id)}/allowances/{segment(allowance_id)}"
     key = idempotency_key or new_key()

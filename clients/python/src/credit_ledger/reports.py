@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
+
+from typing_extensions import TypeVar as DefaultTypeVar
 
 from credit_ledger.models import Model
 
@@ -16,6 +18,7 @@ __all__ = [
     "JournalEvent",
     "Meter",
     "MeterPoint",
+    "Order",
     "Page",
     "PriceBook",
     "Rate",
@@ -28,14 +31,19 @@ __all__ = [
 T = TypeVar("T")
 Cursor = int | str
 """Where the next page starts: pass a page's ``next_after`` back as ``after``."""
+C = DefaultTypeVar("C", default=Cursor)
+Order = Literal["asc", "desc"]
+"""``asc``: oldest first (the server's default); ``desc``: newest first."""
 
 
 @dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a list; ``next_after`` is None on the last page."""
+class Page(Generic[T, C]):
+    """One page of a list; ``next_after`` is None on the last page (for the journal and a
+    wallet's events, logs that grow, it is never None: a page without items is the end).
+    ``C`` is the cursor's type: a wallet id (``str``) or a log position (``int``)."""
 
     items: list[T]
-    next_after: Cursor | None
+    next_after: C | None
 
 
 class JournalEvent(Model):
