@@ -56,9 +56,9 @@ class Allocation(Model):
     amount: int
 
 
-class Rating(Model):
+class Rating(Model, repr_omit_defaults=True):
     """How ``usage`` was rated: the price book version and the amount it came to; in lists
-    (contract 1.1) also the ``usage`` itself."""
+    (contract 1.1) also the ``usage`` itself (shown only when set)."""
 
     price_book_id: str
     version: int
