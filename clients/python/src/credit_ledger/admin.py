@@ -93,12 +93,14 @@ class RebuildAccepted(Model):
 
 class BatchResult(Model):
     """One operation's answer in a ``POST /v1/batch``: what its single endpoint would have
-    answered (``status`` and ``body``; a problem document for a refusal)."""
+    answered (``status`` and ``body``; a problem document for a refusal); ``replayed`` for
+    a repeated key, ``position`` the ``Ledger-Position`` it recorded (None if nothing)."""
 
     index: int
     status: int
     body: Any = None
     replayed: bool = False
+    position: int | None = None
 
 
 class WhoAmI(Model):
