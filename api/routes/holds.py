@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from api.auth import READ, SPEND, Principal
 from api.awaiting import answer, spending
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import render, respond
-from api.routes.params import IdempotencyKey, PathId
+from api.routes.params import IdempotencyKey, PathId, json_body
 from api.schemas.holds import (
     CaptureIn,
     CaptureOut,
@@ -26,6 +25,20 @@ from ledger.commands import CaptureHold, PlaceHold, ReleaseHold
 from ledger.service import CreditLedger
 
 __all__ = ["HOLD_ROUTES", "HoldController"]
+
+HOLD_BODY = json_body(
+    amount={"hold_id": "h1", "amount": 50, "subject": {"user_id": "u1", "model": "gpt-4.1"}},
+    usage={
+        "hold_id": "h1",
+        "usage": {"model": "gpt-4.1", "input_tokens": 1200, "output_tokens": 4000},
+        "subject": {"user_id": "u1"},
+    },
+)
+CAPTURE_BODY = json_body(
+    amount={"amount": 30},
+    usage={"usage": {"model": "gpt-4.1", "input_tokens": 1200, "output_tokens": 350}},
+    all_of_it={},
+)
 
 
 class HoldController(Controller):
@@ -50,7 +63,7 @@ class HoldController(Controller):
         request: Request[Principal, Any, Any],
         ledger: NamedDependency[CreditLedger],
         wallet_id: PathId,
-        data: JSONBody[HoldIn],
+        data: Annotated[HoldIn, HOLD_BODY],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[PlacedHoldOut]:
         """Reserve credits from specific grants; they count against budgets until released.
@@ -79,7 +92,7 @@ class HoldController(Controller):
         ledger: NamedDependency[CreditLedger],
         wallet_id: PathId,
         hold_id: PathId,
-        data: JSONBody[CaptureIn | None] = None,
+        data: Annotated[CaptureIn | None, CAPTURE_BODY] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[CaptureOut]:
         """Capture the hold (all of it by default) and release the rest.
