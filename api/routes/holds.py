@@ -98,8 +98,10 @@ class HoldController(Controller):
         """Capture the hold (all of it by default) and release the rest.
 
         ``usage`` instead of ``amount`` captures what it rates to (the answer adds
-        ``rating``). More than held needs ``allow_overage``; a hold not open answers 409
-        ``hold_not_open``.
+        ``rating``); its ``model`` must be the hold's ``subject.model`` when the hold names
+        one (else 422 ``validation_error`` naming ``usage.model``). More than held needs
+        ``allow_overage``; a hold not open answers 409 ``hold_not_open`` with its
+        ``hold_status``.
         """
         command = (data or CaptureIn()).to_command(wallet_id, hold_id, idempotency_key)
         outcome = await answer(ledger, ledger.capture_hold_later, command, request.user)
