@@ -24,6 +24,7 @@ from ledger.events import (
     WALLET_TOPICS,
     CreditsDebited,
     HoldCaptured,
+    UsageUncollected,
     WalletEvent,
     WalletOpened,
     event_type,
@@ -267,32 +268,41 @@ def usage_series(
     window: str,
     group_by: list[str],
 ) -> dict[str, Any]:
-    """Credits debited (debits and captures) and their count per window and subject group."""
+    """Credits debited (debits and captures) and their count per window and subject group,
+    and the credits of billed usage not collected (``uncollected``)."""
     check_usage_query(window, group_by)
     check_time_range(from_, to)
     app.load_wallet(wallet_id)
-    cells: dict[tuple[datetime, tuple[str | None, ...]], list[int]] = defaultdict(lambda: [0, 0])
+    cells: dict[tuple[datetime, tuple[str | None, ...]], list[int]] = defaultdict(
+        lambda: [0, 0, 0]
+    )
     for event in app.shard_for(wallet_id).events.get(wallet_uuid(wallet_id)):
+        debited = uncollected = 0
         if isinstance(event, CreditsDebited):
-            when, amount = event.usage_at, event.amount
+            when, debited, uncollected = event.usage_at, event.amount, event.uncollected
         elif isinstance(event, HoldCaptured):
-            when, amount = event.occurred_at, event.captured
+            when, debited = event.occurred_at, event.captured
+        elif isinstance(event, UsageUncollected):
+            when, uncollected = event.usage_at, event.amount
         else:
             continue
         if (from_ and when < from_) or (to and when >= to):
             continue
         group = tuple(event.subject.get(key) for key in group_by)
         cell = cells[(window_start(when, window), group)]
-        cell[0] += amount
-        cell[1] += 1
+        if not isinstance(event, UsageUncollected):
+            cell[0] += debited
+            cell[1] += 1
+        cell[2] += uncollected
     series = [
         {
             "window_start": start,
             "group": dict(zip(group_by, group, strict=True)),
             "debited": d,
             "count": n,
+            "uncollected": u,
         }
-        for (start, group), (d, n) in sorted(
+        for (start, group), (d, n, u) in sorted(
             cells.items(), key=lambda item: (item[0][0], str(item[0][1]))
         )
     ]

@@ -46,6 +46,9 @@ class WalletState:
     refunded: dict[str, int]
     debt: int
     clock: datetime
+    uncollected: int = 0
+    """Rated credits of billed usage never collected (beyond the overdraft). A class default,
+    so a wallet restored from a snapshot taken before it was counted starts from 0."""
 
     if TYPE_CHECKING:  # provided by eventsourcing's Aggregate at runtime
 
@@ -73,6 +76,7 @@ class WalletState:
         self.budgets = {}
         self.refunded = {}
         self.debt = 0
+        self.uncollected = 0
         self.clock = opened.occurred_at
 
     def release(self, allocations: Iterable[dict[str, Any]]) -> None:
@@ -261,6 +265,7 @@ class WalletState:
             "metadata": dict(self.metadata),
             "version": self.version,
             "balance": self.balance(at),
+            "uncollected": self.uncollected,
             "grants": [self.grant_view(g, at) for g in grants],
             "budgets": self.budget_views(at),
         }

@@ -10,6 +10,7 @@ from projections.base import Projection
 from projections.budgets import BudgetStatusProjection
 from projections.journal import JournalProjection
 from projections.meters import MetersProjection
+from projections.uncollected import UncollectedProjection
 from projections.usage import UsageProjection
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "JOURNAL",
     "METERS",
     "PROJECTIONS",
+    "UNCOLLECTED",
     "USAGE",
     "select",
 ]
@@ -29,9 +31,10 @@ USAGE = UsageProjection()
 BUDGET_STATUS = BudgetStatusProjection()
 METERS = MetersProjection()
 ALERTS = AlertsProjection()
+UNCOLLECTED = UncollectedProjection()
 
 PROJECTIONS: dict[str, Projection] = {
-    p.name: p for p in (JOURNAL, BALANCES, USAGE, BUDGET_STATUS, METERS, ALERTS)
+    p.name: p for p in (JOURNAL, BALANCES, USAGE, BUDGET_STATUS, METERS, ALERTS, UNCOLLECTED)
 }
 
 

@@ -27,7 +27,7 @@ from ledger.audit import (
 )
 from ledger.validation import check_position, check_time_range, fail
 from projections.budget_queries import budget_status
-from projections.catalog import BALANCES, JOURNAL, USAGE
+from projections.catalog import BALANCES, JOURNAL, UNCOLLECTED, USAGE
 from projections.dialect import day_start, hour_start
 from projections.export import journal_csv
 from projections.journal import SELECT_COLUMNS, decode_row
@@ -63,6 +63,10 @@ LATEST = "SELECT MAX(last_occurred_at) FROM {balances}"
 ACCOUNT = "SELECT unit, debit_total, credit_total FROM {balances} WHERE account = ?"
 USAGE_SERIES = (
     "SELECT {window}{groups}, SUM(debited), SUM(debit_count) FROM {usage}"
+    " WHERE wallet_id = ?{filters} GROUP BY {positions}"
+)
+UNCOLLECTED_SERIES = (
+    "SELECT {window}{groups}, SUM(uncollected), SUM(events) FROM {usage}"
     " WHERE wallet_id = ?{filters} GROUP BY {positions}"
 )
 JOURNAL_PAGE = (
@@ -205,38 +209,51 @@ def usage_series(
     window: str,
     group_by: list[str],
 ) -> dict[str, Any]:
-    """Credits debited and their count per window and subject group (``ledger.audit``)."""
+    """Credits debited and their count per window and subject group (``ledger.audit``), and
+    the credits of billed usage not collected (``uncollected``, from its own view)."""
     check_usage_query(window, group_by)
     check_time_range(from_, to)
     _check_usage_bounds(from_, to)
 
-    def query(tx: Tx) -> list[tuple[Any, ...]]:
-        view: Live = live(tx, USAGE)
+    def select(tx: Tx, template: str, view: Live) -> list[tuple[Any, ...]]:
         filters, params = "", [wallet_id]
         if from_ is not None:
             filters, params = filters + " AND hour >= ?", [*params, tx.dialect.to_db(from_)]
         if to is not None:
             filters, params = filters + " AND hour < ?", [*params, tx.dialect.to_db(to)]
         # group_by holds only validated subject keys, which are the column names.
-        sql = USAGE_SERIES.replace("{window}", tx.dialect.window_start(window, "hour"))
+        sql = template.replace("{window}", tx.dialect.window_start(window, "hour"))
         sql = sql.replace("{groups}", "".join(f", {key}" for key in group_by))
         sql = sql.replace("{filters}", filters)
         sql = sql.replace("{positions}", ", ".join(str(i + 1) for i in range(len(group_by) + 1)))
         return tx.all(tx.dialect.sql(sql, usage=view.table()), params)
 
-    cells = []
-    for row in reading(views, query):
-        group = tuple(None if value == ABSENT else value for value in row[1:-2])
-        cells.append((views.dialect.from_db(row[0]), group, int(row[-2]), int(row[-1])))
+    def query(tx: Tx) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        return (
+            select(tx, USAGE_SERIES, live(tx, USAGE)),
+            select(tx, UNCOLLECTED_SERIES, live(tx, UNCOLLECTED)),
+        )
+
+    debited_rows, uncollected_rows = reading(views, query)
+    cells: dict[tuple[datetime, tuple[str | None, ...]], list[int]] = {}
+    for rows, first in ((debited_rows, 0), (uncollected_rows, 2)):
+        for row in rows:
+            group = tuple(None if value == ABSENT else value for value in row[1:-2])
+            cell = cells.setdefault((views.dialect.from_db(row[0]), group), [0, 0, 0])
+            cell[first] += int(row[-2])
+            if first == 0:
+                cell[1] += int(row[-1])
     # The log scan's order: window start, then the group tuple's text.
-    cells.sort(key=lambda cell: (cell[0], str(cell[1])))
     series = [
         {
             "window_start": start,
             "group": dict(zip(group_by, group, strict=True)),
             "debited": debited,
             "count": count,
+            "uncollected": uncollected,
         }
-        for start, group, debited, count in cells
+        for (start, group), (debited, count, uncollected) in sorted(
+            cells.items(), key=lambda item: (item[0][0], str(item[0][1]))
+        )
     ]
     return {"series": series}

@@ -37,7 +37,7 @@ from ledger.audit import MAX_LEG
 from ledger.service import CreditLedger
 from ledger.state import SUBJECT_KEYS
 from ledger.validation import fail
-from projections.catalog import BALANCES, JOURNAL, USAGE
+from projections.catalog import BALANCES, JOURNAL, UNCOLLECTED, USAGE
 from projections.dialect import hour_start
 from projections.export import CSV_COLUMNS, journal_csv
 from projections.queries import journal, trial_balance, usage_series
@@ -232,7 +232,9 @@ class UsageController(Controller):
         ] = None,
         min_position: MinPosition = 0,
     ) -> UsageOut:
-        """Credits debited (debits and hold captures) and how many, per UTC window and group.
+        """Credits debited (debits and hold captures) and how many, per UTC window and group,
+        and the credits of billed usage that could not be collected (``uncollected``: beyond
+        the wallet's overdraft; recorded, never charged).
 
         ``from``/``to`` filter the usage time in ``[from, to)``. Usage is kept per UTC hour,
         so both must be on an hour boundary (``2026-01-01T05:00:00Z``, or ``06:30+01:30``);
@@ -250,7 +252,7 @@ class UsageController(Controller):
             if bound is not None and bound != hour_start(bound):
                 raise fail(name, HOUR_BOUNDARY)
         ledger.load_wallet(wallet_id)  # 404 wallet_not_found, which the views cannot tell
-        read_models.wait_for(min_position, [USAGE.name])
+        read_models.wait_for(min_position, [USAGE.name, UNCOLLECTED.name])
         series = usage_series(
             read_models.views,
             wallet_id=wallet_id,

@@ -76,12 +76,15 @@ class TrialBalanceOut(ResponseBody):
 
 
 class UsagePointOut(ResponseBody):
-    """Credits debited in one window by one group; a key the subject lacked is null."""
+    """Credits debited in one window by one group (``count`` debits and captures); a key the
+    subject lacked is null. ``uncollected``: credits of billed usage events beyond the
+    wallet's overdraft, recorded but never charged (not part of ``debited``)."""
 
     window_start: datetime
     group: dict[str, str | None]
     debited: int
     count: int
+    uncollected: int = 0
 
 
 class UsageOut(ResponseBody):

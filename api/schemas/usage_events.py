@@ -21,6 +21,7 @@ from ledger.validation import MAX_AMOUNT
 
 __all__ = [
     "DOCUMENTED_EVENT",
+    "UncollectedEventOut",
     "UsageEventShape",
     "UsageEventsIn",
     "UsageEventsOut",
@@ -111,15 +112,28 @@ class UsageRejectionOut(ResponseBody):
     detail: str
 
 
+class UncollectedEventOut(ResponseBody):
+    """A billed event of this batch whose wallet could not pay all of it: ``uncollected``
+    credits beyond the overdraft were recorded but not charged."""
+
+    index: int
+    wallet_id: str
+    event_id: str
+    uncollected: int
+
+
 class UsageEventsOut(ResponseBody):
     """How many events were recorded now (``accepted``, of which ``late``: older than the
     grace window), how many were recorded before or repeated within the batch
-    (``duplicates``), and each rejected event."""
+    (``duplicates``), each rejected event, and what billing could not collect
+    (``uncollected`` credits in all, ``uncollected_events`` one by one)."""
 
     accepted: int
     duplicates: int
     late: int
     rejected: list[UsageRejectionOut] = msgspec.field(default_factory=list)
+    uncollected: int = 0
+    uncollected_events: list[UncollectedEventOut] = msgspec.field(default_factory=list)
 
 
 _Id = Annotated[str, Meta(min_length=1, max_length=128)]  # the characters: ledger.ingest
