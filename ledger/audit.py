@@ -273,9 +273,7 @@ def usage_series(
     check_usage_query(window, group_by)
     check_time_range(from_, to)
     app.load_wallet(wallet_id)
-    cells: dict[tuple[datetime, tuple[str | None, ...]], list[int]] = defaultdict(
-        lambda: [0, 0, 0]
-    )
+    cells: dict[tuple[datetime, tuple[str | None, ...]], list[int]] = defaultdict(lambda: [0, 0, 0])
     for event in app.shard_for(wallet_id).events.get(wallet_uuid(wallet_id)):
         debited = uncollected = 0
         if isinstance(event, CreditsDebited):
