@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 from standardwebhooks import Webhook as StandardWebhook
 
-from ledger.alerting import PutWebhook
+from ledger.alerting import Alerting, PutWebhook
 from ledger.commands import Debit
 from projections.alerts_delivery import DeliveryPolicy, backoff
 from projections.alerts_http import Answer, post_json, retry_after, standard_key
 from tests.builders import FakeClock, open_funded_wallet
 from tests.unit.test_alerts_support import ALL_TYPES, SECRET, Harness, harness
+from tests.unit.test_api_support import running_api
 
 URL = "http://receiver.invalid/hook"
 
@@ -189,3 +190,17 @@ def test_a_410_from_an_old_url_does_not_disable_the_new_one(h: Harness) -> None:
     h.alerting.on_gone("ops", URL)
 
     assert h.alerting.webhook("ops")["status"] == "active"
+
+
+def test_the_api_shows_a_disabled_webhook_and_put_enables_it() -> None:
+    hook = {"url": URL, "secret": SECRET, "events": ALL_TYPES}
+    with running_api() as api:
+        api.put("/v1/webhooks/ops", hook)
+        Alerting(api.ledger).on_gone("ops", URL)
+
+        disabled = api.get("/v1/webhooks/ops").json()
+        enabled = api.put("/v1/webhooks/ops", hook)
+
+    assert (disabled["status"], disabled["disabled_at"]) == ("disabled", "2026-01-01T00:00:00Z")
+    assert (enabled.status_code, enabled.json()["status"]) == (200, "active")
+    assert enabled.json()["disabled_at"] is None
