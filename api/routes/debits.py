@@ -60,7 +60,9 @@ class DebitController(Controller):
 
         Instead of ``amount``, ``usage`` (model and token counts) is rated against the
         wallet's price book; the answer then adds ``rating`` (422 ``unknown_model`` for a
-        model without a rate). A refusal (402 ``insufficient_credits`` or
+        model without a rate). ``usage.input_tokens`` counts uncached input only: OpenAI's
+        ``prompt_tokens`` include ``cached_tokens`` (subtract them), Anthropic's
+        ``input_tokens`` already exclude cache reads. A refusal (402 ``insufficient_credits`` or
         ``budget_exceeded``) records nothing.
         """
         command = data.to_command(wallet_id, idempotency_key)

@@ -77,7 +77,9 @@ def _documented_event() -> dict[str, Any]:
                 "type": "object",
                 "description": "Name -> integer count, at most 32. Billing reads "
                 + ", ".join(tokens)
-                + " (input_tokens counts uncached input only: see UsageIn).",
+                + ": input_tokens counts uncached input only (OpenAI's prompt_tokens minus "
+                "cached_tokens; Anthropic's input_tokens as they are), cached_input_tokens "
+                "the cached input (see UsageIn).",
                 "properties": dict.fromkeys(tokens, count),
                 "additionalProperties": count,
                 "maxProperties": MAX_QUANTITIES,
