@@ -38,6 +38,7 @@ __all__ = [
     "DeliveryPolicy",
     "DestinationRefused",
     "Egress",
+    "HttpSender",
     "Sender",
     "backoff",
     "is_link_local",
@@ -227,14 +228,14 @@ class _HTTPConnection(http.client.HTTPConnection):
     def __init__(self, *args: Any, guard: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if guard:
-            self._create_connection = _guarded_connection  # type: ignore[assignment]
+            self._create_connection = _guarded_connection
 
 
 class _HTTPSConnection(http.client.HTTPSConnection):
     def __init__(self, *args: Any, guard: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if guard:  # checked at connect, before the TLS handshake
-            self._create_connection = _guarded_connection  # type: ignore[assignment]
+            self._create_connection = _guarded_connection
 
 
 class _GuardedHTTP(urllib.request.HTTPHandler):
@@ -255,7 +256,7 @@ class _GuardedHTTPS(urllib.request.HTTPSHandler):
         return self.do_open(_connection(_HTTPSConnection, req, self.egress), req)
 
 
-def _connection(kind: type[http.client.HTTPConnection], req: Any, egress: Egress) -> Any:
+def _connection(kind: type[_HTTPConnection | _HTTPSConnection], req: Any, egress: Egress) -> Any:
     if egress.allow_link_local:
         return functools.partial(kind, guard=False)
     if egress.proxy is not None:  # the socket goes to the proxy: judge the name instead
@@ -269,7 +270,11 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         del args, kwargs  # a redirect is an answer other than 2xx: retried, never followed
 
 
-def sender(egress: Egress) -> Sender:
+HttpSender = Callable[[str, bytes, dict[str, str], float], Answer]
+"""A :data:`Sender` that always has an :class:`Answer` (the stdlib one)."""
+
+
+def sender(egress: Egress) -> HttpSender:
     """The stdlib sender for ``egress`` (the URL's scheme is http or https, checked when it
     was set)."""
     proxies = {} if egress.proxy is None else {"http": egress.proxy, "https": egress.proxy}
@@ -295,5 +300,5 @@ def sender(egress: Egress) -> Sender:
     return post
 
 
-post_json: Sender = sender(Egress())
+post_json: HttpSender = sender(Egress())
 """The default sender: no proxy, link-local destinations refused."""

@@ -135,7 +135,8 @@ def json_body(**examples: dict[str, Any]) -> BodyKwarg:
     Without them a UI builds one from the schema: every optional field at once, so a debit's
     example would carry both ``amount`` and ``usage`` and be refused with 422.
     """
-    return Body(
+    body: BodyKwarg = Body(
         media_type=RequestEncodingType.JSON,
         examples=[Example(summary=name, value=body) for name, body in examples.items()],
     )
+    return body

@@ -8,7 +8,7 @@ import hmac
 import json
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -78,18 +78,9 @@ class Harness:
     def project(self) -> None:
         self.runner.catch_up()
 
-    def delivery(
-        self,
-        send: Sender = post_json,
-        on_gone: Callable[[str, str], None] | None = None,
-        **policy: Any,
-    ) -> AlertDelivery:
+    def delivery(self, send: Sender = post_json, **policy: Any) -> AlertDelivery:
         return AlertDelivery(
-            self.views,
-            clock=self.clock,
-            send=send,
-            policy=DeliveryPolicy(**policy),
-            on_gone=on_gone,
+            self.views, clock=self.clock, send=send, policy=DeliveryPolicy(**policy)
         )
 
     def alerts(self) -> list[tuple[str, dict[str, Any]]]:

@@ -76,7 +76,8 @@ def test_journal_pages_hold_at_most_limit_rows_and_whole_events_while_they_fit(
 
 
 def _pages(api: Api, limit: int) -> list[list[dict[str, Any]]]:
-    pages, cursor = [], ""
+    pages: list[list[dict[str, Any]]] = []
+    cursor = ""
     while True:
         page = api.get(api.fresh(f"/v1/journal?limit={limit}{cursor}")).json()
         if not page["entries"]:

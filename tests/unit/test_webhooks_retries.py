@@ -16,7 +16,7 @@ from standardwebhooks import Webhook as StandardWebhook
 
 from ledger.alerting import Alerting, PutWebhook
 from ledger.commands import Debit
-from projections.alerts_delivery import DeliveryPolicy, backoff
+from projections.alerts_delivery import AlertDelivery, DeliveryPolicy, Sender, backoff
 from projections.alerts_http import Answer, post_json, retry_after, standard_key
 from tests.builders import FakeClock, open_funded_wallet
 from tests.unit.test_alerts_support import ALL_TYPES, SECRET, Harness, harness
@@ -150,6 +150,13 @@ def test_the_http_sender_reads_retry_after_from_the_answer() -> None:
     assert answer == Answer(429, "30")
 
 
+def _disabling(h: Harness, send: Sender) -> AlertDelivery:
+    """A worker that disables a webhook answering 410, as the service's are."""
+    worker = h.delivery(send=send)
+    worker.on_gone = h.alerting.on_gone
+    return worker
+
+
 def test_410_gone_disables_the_webhook_until_it_is_put_again(h: Harness) -> None:
     sent: list[str] = []
 
@@ -157,13 +164,13 @@ def test_410_gone_disables_the_webhook_until_it_is_put_again(h: Harness) -> None
         sent.append(url)
         return 410
 
-    h.delivery(send=gone, on_gone=h.alerting.on_gone).tick()
+    _disabling(h, gone).tick()
     disabled = h.alerting.webhook("ops")
     h.project()
     h.ledger.debit(Debit(wallet_id="acme", amount=300))  # crosses nothing new, but...
     h.settings("acme", low=10_000)  # ...this alert would go to an active webhook
     h.project()
-    h.delivery(send=gone, on_gone=h.alerting.on_gone).tick()
+    _disabling(h, gone).tick()
     log = h.log("ops")
     again = h.alerting.put_webhook(
         PutWebhook(webhook_id="ops", url=URL, secret=SECRET, events=ALL_TYPES)
