@@ -324,3 +324,14 @@ def test_a_debit_dated_before_year_one_in_utc_is_refused(api: Api) -> None:
 
     assert response.status_code == 422
     assert error_fields(response) == ["occurred_at"]
+
+
+def test_the_csv_export_continues_inside_an_event_from_its_leg(api: Api) -> None:
+    api.funded_wallet()
+    first = api.get(api.fresh("/v1/journal?limit=1")).json()
+    cursor = f"after={first['next_after']}&after_leg={first['next_after_leg']}"
+
+    response = api.get(api.fresh(f"/v1/journal?{cursor}"), headers={"Accept": "text/csv"})
+
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [(r["debit"], r["credit"]) for r in rows] == [("0", "1000")]  # the grant's credit leg
