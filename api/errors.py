@@ -205,7 +205,6 @@ class Problem:
     detail: str
     extra: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
-    overrides: dict[str, Any] = field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
         core = {
@@ -215,14 +214,10 @@ class Problem:
             "detail": self.detail,
             "code": self.code,
         }
-        body: dict[str, Any] = as_utc({**self.extra, **core, **self.overrides})
+        body: dict[str, Any] = as_utc({**self.extra, **core})
         return body
 
 
-# The contract says "409 hold_not_open with its `status` (captured, released, expired)":
-# clients read the hold's state from ``status`` there, so for this one code the member is
-# the hold's status; the HTTP status stays in the response line.
-_STATUS_MEMBER_IS_OBJECT_STATUS = frozenset({"hold_not_open"})
 _RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "code"})
 _INTERNAL = Problem(500, "internal_error", "Internal server error", "An unexpected error occurred.")
 
@@ -235,8 +230,8 @@ def _extension_members(error: LedgerError) -> dict[str, Any]:
     """``details()``, with names RFC 9457 reserves prefixed by the code's subject.
 
     ``hold_not_open`` and ``grant_not_voidable`` carry the object's ``status``, but ``status``
-    is the problem's HTTP status code; they become ``hold_status`` and ``grant_status``
-    (and see :data:`_STATUS_MEMBER_IS_OBJECT_STATUS`).
+    is the problem's HTTP status code (always the integer, contract 1.1); they become
+    ``hold_status`` and ``grant_status``.
     """
     subject = error.code.split("_", 1)[0]
     return {
@@ -299,10 +294,7 @@ def to_problem(exc: Exception, names: Mapping[str, str] | None = None) -> Proble
     if isinstance(exc, LedgerError):
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if exc.transient else {}
         extra = _extension_members(exc)
-        overrides = {}
-        if exc.code in _STATUS_MEMBER_IS_OBJECT_STATUS:
-            overrides["status"] = exc.details()["status"]
-        return Problem(_status_of(exc), exc.code, exc.title, exc.detail, extra, headers, overrides)
+        return Problem(_status_of(exc), exc.code, exc.title, exc.detail, extra, headers)
     if isinstance(exc, ApiError):
         return Problem(exc.status, exc.code, exc.title, exc.detail, exc.members(), exc.headers())
     if isinstance(exc, HTTPException) and exc.status_code < 500:

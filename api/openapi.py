@@ -8,6 +8,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from api.errors import PROBLEM_MEDIA_TYPE
 from api.openapi_ui import render_plugins
+from api.problem_examples import problem_examples
 from api.schemas.operations import ProblemOut
 from api.version import VERSION
 
@@ -69,7 +70,13 @@ _WHY = {
 def problem_spec(status: int) -> ResponseSpec:
     """The OpenAPI response of a problem answer with this status."""
     return ResponseSpec(
-        data_container=ProblemOut, description=_WHY[status], media_type=PROBLEM_MEDIA_TYPE
+        data_container=ProblemOut,
+        description=_WHY[status],
+        media_type=PROBLEM_MEDIA_TYPE,
+        # Real bodies, not the random text litestar would make up (status "LqpHU..." in a
+        # member that is always the integer HTTP status).
+        generate_examples=False,
+        examples=problem_examples(status),
     )
 
 

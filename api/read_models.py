@@ -27,6 +27,7 @@ from typing import Any
 
 from api.errors import RETRY_AFTER_SECONDS, ApiError, NotReady
 from api.settings import Settings
+from ledger.alerting import Alerting
 from ledger.application import CreditLedgerBase
 from ledger.shards import decode_position, encode_position
 from projections import (
@@ -39,6 +40,7 @@ from projections import (
     wait_for_position,
 )
 from projections.alerts_delivery import AlertDelivery
+from projections.alerts_http import Egress, sender
 from projections.rebuild import RebuildStopped, rebuild
 from projections.runner import live_shard_positions, reached_position
 
@@ -121,6 +123,7 @@ class ReadModels:
         wait_seconds: float,
         drop_grace: float = DROP_GRACE_S,
         poll_interval: float = IN_PROCESS_POLL_S,
+        egress: Egress | None = None,
     ) -> None:
         self.ledger = ledger
         self.views = views
@@ -133,7 +136,16 @@ class ReadModels:
         self._lock = threading.Lock()  # guards the threads below
         self._worker: threading.Thread | None = None
         # Alerts go out from the process that projects them (the outbox is in its views).
-        self.delivery = AlertDelivery(views, clock=ledger.now) if in_process else None
+        self.delivery = (
+            AlertDelivery(
+                views,
+                clock=ledger.now,
+                send=sender(egress or Egress()),
+                on_gone=Alerting(ledger).on_gone,
+            )
+            if in_process
+            else None
+        )
         self._delivery_thread: threading.Thread | None = None
         self._rebuilds: dict[str, threading.Thread] = {}
 
@@ -154,6 +166,7 @@ class ReadModels:
             views,
             in_process=runs_in_process(settings, env),
             wait_seconds=settings.projection_wait_seconds,
+            egress=settings.webhook_egress(),
         )
 
     @property

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from projections.alerts_http import Egress
+
 __all__ = ["MIN_BOOTSTRAP_KEY_LENGTH", "Settings"]
 
 MIN_BOOTSTRAP_KEY_LENGTH = 32
@@ -64,6 +66,17 @@ class Settings(BaseSettings):
     (``api.rate_limit``); 0 switches rate limiting off."""
     rate_limit_burst: int = Field(default=4000, ge=1)
     """Requests a key may send at once before the rate applies."""
+
+    webhook_proxy: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    """An HTTP proxy every webhook delivery goes through (``http://proxy:3128``). Unset: they
+    go straight to their URLs; the environment's ``HTTP(S)_PROXY`` is never used."""
+    webhook_allow_link_local: bool = False
+    """Allow webhook URLs on link-local addresses (169.254.0.0/16, where cloud metadata
+    services answer, and fe80::/10); refused by default."""
+
+    def webhook_egress(self) -> Egress:
+        """Where webhook deliveries may go (``projections.alerts_http``)."""
+        return Egress(proxy=self.webhook_proxy, allow_link_local=self.webhook_allow_link_local)
 
     @field_validator("bootstrap_admin_key")
     @classmethod

@@ -28,7 +28,7 @@ from ledger.executor import Decision, Outcome
 from ledger.validation import check_id
 from ledger.webhooks import WEBHOOKS_SCOPE, Webhook, check_webhook, webhook_uuid
 
-__all__ = ["Alerting", "DeleteWebhook", "PutAlertSettings", "PutWebhook"]
+__all__ = ["Alerting", "DeleteWebhook", "DisableWebhook", "PutAlertSettings", "PutWebhook"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +47,15 @@ class DeleteWebhook(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DisableWebhook(Command):
+    """Stop deliveries to a webhook whose ``url`` answered 410 Gone (the delivery worker's)."""
+
+    webhook_id: str
+    url: str
+    reason: str = "the endpoint answered 410 Gone"
+
+
+@dataclass(frozen=True, kw_only=True)
 class PutAlertSettings(Command):
     wallet_id: str
     balance_low_threshold: int | None = None
@@ -61,7 +70,8 @@ class Alerting:
 
     def put_webhook(self, cmd: PutWebhook) -> Outcome:
         """Body: the webhook's view (``secret_set``, never the secret) and ``created``
-        (True when this call created it or brought a deleted one back: HTTP 201)."""
+        (True when this call created it or brought a deleted one back: HTTP 201). A disabled
+        webhook PUT again is enabled again (200)."""
         check_id("webhook_id", cmd.webhook_id)
         events = check_webhook(cmd.url, cmd.secret, cmd.events)
         key, given = self.app.key_of(cmd)
@@ -80,11 +90,11 @@ class Alerting:
                     at=at,
                 )
                 return Decision({**hook.view(), "created": True}, [hook])
-            was_active = hook.active
+            was_deleted = hook.deleted
             changed = hook.change(
                 url=cmd.url, secret=cmd.secret, events=events, idempotency_key=recorded_key, at=at
             )
-            return Decision({**hook.view(), "created": not was_active}, [hook] if changed else [])
+            return Decision({**hook.view(), "created": was_deleted}, [hook] if changed else [])
 
         return self.app._run(
             scope=WEBHOOKS_SCOPE,
@@ -96,8 +106,26 @@ class Alerting:
         )
 
     def webhook(self, webhook_id: str) -> dict[str, Any]:
-        """A webhook's view; ``webhook_not_found`` when unknown or deleted."""
+        """A webhook's view (``status``: ``active`` or ``disabled``); ``webhook_not_found``
+        when unknown or deleted."""
         return self._active(webhook_id).view()
+
+    def disable_webhook(self, cmd: DisableWebhook) -> Outcome:
+        """Disable a webhook whose ``cmd.url`` answered 410 Gone; nothing when it is not
+        active or has another URL by now (see ``Webhook.disable``)."""
+        check_id("webhook_id", cmd.webhook_id)
+        key, given = self.app.key_of(cmd)
+
+        def decide(_: bool) -> Decision:
+            hook: Webhook | None = self.app.find(webhook_uuid(cmd.webhook_id))
+            if hook is None:
+                return Decision({"disabled": False}, [])
+            changed = hook.disable(url=cmd.url, reason=cmd.reason, at=self.app.now())
+            return Decision({"disabled": changed}, [hook] if changed else [])
+
+        return self.app._run(
+            scope=WEBHOOKS_SCOPE, key=key, key_given=given, command=cmd, decide=decide
+        )
 
     def delete_webhook(self, cmd: DeleteWebhook) -> Outcome:
         """Stop future deliveries (pending ones are given up); ``webhook_not_found`` when
@@ -120,10 +148,15 @@ class Alerting:
         if self.app.find(webhook_uuid(webhook_id)) is None:
             raise WebhookNotFound(webhook_id)
 
+    def on_gone(self, webhook_id: str, url: str) -> None:
+        """The delivery worker's ``on_gone``: ``url`` of the webhook answered 410 Gone."""
+        self.disable_webhook(DisableWebhook(webhook_id=webhook_id, url=url))
+
     def _active(self, webhook_id: str) -> Webhook:
+        """The webhook, active or disabled; ``webhook_not_found`` when unknown or deleted."""
         check_id("webhook_id", webhook_id)
         hook: Webhook | None = self.app.find(webhook_uuid(webhook_id))
-        if hook is None or not hook.active:
+        if hook is None or hook.deleted:
             raise WebhookNotFound(webhook_id)
         return hook
 

@@ -2,9 +2,11 @@
 
 These scan the notification log on every call, which is exact but O(log size); the read
 models in ``projections/`` replace them for large ledgers. Every posting becomes two journal
-rows (one per leg) that share the event's ``position`` (its notification id), so a page never
-splits a transaction: ``after`` is a position and a page may exceed ``limit`` by the legs of
-its last event.
+rows (one per leg) that share the event's ``position`` (its notification id) and are numbered
+by ``leg`` within it. A page holds at most ``limit`` rows (contract 1.1): whole events while
+they fit (:func:`journal_cut`), and only an event with more legs than ``limit`` is split, its
+cursor then naming the leg the page stopped at (``next_after_leg``, passed back as
+``after_leg``).
 
 A sharded ledger (see :mod:`ledger.shards`) is read shard after shard, at encoded positions:
 every row of shard 0, then of shard 1, and so on, which is the read models' journal order.
@@ -13,7 +15,7 @@ every row of shard 0, then of shard 1, and so on, which is the read models' jour
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -22,6 +24,7 @@ from ledger.events import (
     WALLET_TOPICS,
     CreditsDebited,
     HoldCaptured,
+    UsageUncollected,
     WalletEvent,
     WalletOpened,
     event_type,
@@ -29,7 +32,7 @@ from ledger.events import (
 from ledger.ids import wallet_uuid
 from ledger.shards import decode_position, encode_position
 from ledger.state import SUBJECT_KEYS
-from ledger.validation import check_position, fail
+from ledger.validation import check_position, check_time_range, fail
 
 if TYPE_CHECKING:
     from ledger.application import CreditLedgerBase
@@ -37,9 +40,11 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_LIMIT",
     "WINDOWS",
+    "check_after_leg",
     "check_page_limit",
     "check_usage_query",
     "journal",
+    "journal_cut",
     "journal_rows",
     "trial_balance",
     "usage_series",
@@ -47,6 +52,8 @@ __all__ = [
 
 PAGE = 500
 MAX_LIMIT = 1000
+MAX_LEG = 2**31 - 2
+"""The largest leg a cursor may name (a leg is an index within one event's rows)."""
 WINDOWS = ("hour", "day", "month")
 _UNIT_MARK = "platform:"
 
@@ -55,6 +62,36 @@ def check_page_limit(limit: int) -> None:
     """A journal page holds 1 to MAX_LIMIT rows (the log scan and the read model agree)."""
     if not 1 <= limit <= MAX_LIMIT:
         raise fail("limit", f"must be between 1 and {MAX_LIMIT}")
+
+
+def check_after_leg(after: int, after_leg: int | None) -> None:
+    """A cursor inside an event: a leg of a position (``after`` 0 is before every event)."""
+    if after_leg is None:
+        return
+    if not 0 <= after_leg <= MAX_LEG:
+        raise fail("after_leg", f"must be between 0 and {MAX_LEG}")
+    if after == 0:
+        raise fail("after_leg", "needs after: the position of the event it is a leg of")
+
+
+def journal_cut(keys: Sequence[tuple[int, int]], limit: int) -> tuple[int, int | None]:
+    """How many of ``keys`` one page holds, and the leg its cursor stops at (None: after a
+    whole event).
+
+    ``keys`` are the ``(position, leg)`` of the rows after the cursor, in journal order, at
+    most ``limit + 1`` of them (one more than a page, to see whether the last event goes on).
+    The page keeps whole events while they fit in ``limit`` rows; only an event larger than a
+    page is split (the page then ends ``limit`` rows into it).
+    """
+    if len(keys) <= limit:
+        return len(keys), None
+    last, following = keys[limit - 1], keys[limit]
+    if following[0] != last[0]:
+        return limit, None
+    for index in range(limit - 1, -1, -1):
+        if keys[index][0] != last[0]:
+            return index + 1, None  # end before the event that does not fit
+    return limit, last[1]
 
 
 def check_usage_query(window: str, group_by: list[str]) -> None:
@@ -143,26 +180,44 @@ def journal(
     from_: datetime | None = None,
     to: datetime | None = None,
     after: int = 0,
+    after_leg: int | None = None,
     limit: int = 100,
 ) -> dict[str, Any]:
-    """A page of journal rows; ``from_``/``to`` filter ``occurred_at`` in ``[from_, to)``."""
+    """A page of at most ``limit`` journal rows after the cursor ``(after, after_leg)``
+    (``after_leg`` None: after the whole event at ``after``); ``from_``/``to`` filter
+    ``occurred_at`` in ``[from_, to)``. ``next_after`` (and ``next_after_leg``, when the page
+    ends inside an event) continue it; on a short page, ``next_after`` is the last event
+    looked at."""
     check_page_limit(limit)
     check_position("after", after)
+    check_after_leg(after, after_leg)
+    check_time_range(from_, to)
     wanted = wallet_uuid(wallet_id) if wallet_id is not None else None
-    wallets, entries, last = _Wallets(app), [], after
-    for position, event in _notifications(app, after):
+    cursor = (after, MAX_LEG + 1 if after_leg is None else after_leg)
+    wallets, found, last = _Wallets(app), [], after
+    # A cursor inside an event starts the scan at that event (its position is never 0).
+    for position, event in _notifications(app, after if after_leg is None else after - 1):
         owner, unit = wallets.see(position, event)
-        last = position
+        last = max(last, position)
         if wanted is not None and event.originator_id != wanted:
             continue
         if (from_ and event.occurred_at < from_) or (to and event.occurred_at >= to):
             continue
-        entries += [
-            r for r in journal_rows(position, event, owner, unit) if account in (None, r["account"])
+        found += [
+            ((position, leg), row)
+            for leg, row in enumerate(journal_rows(position, event, owner, unit))
+            if account in (None, row["account"]) and (position, leg) > cursor
         ]
-        if len(entries) >= limit:
+        if len(found) > limit:
             break
-    return {"entries": entries, "next_after": last}
+    count, stop_leg = journal_cut([key for key, _ in found], limit)
+    page = found[:count]
+    next_after = page[-1][0][0] if len(found) > limit else last
+    return {
+        "entries": [row for _, row in page],
+        "next_after": next_after,
+        "next_after_leg": stop_leg,
+    }
 
 
 def trial_balance(
@@ -213,31 +268,39 @@ def usage_series(
     window: str,
     group_by: list[str],
 ) -> dict[str, Any]:
-    """Credits debited (debits and captures) and their count per window and subject group."""
+    """Credits debited (debits and captures) and their count per window and subject group,
+    and the credits of billed usage not collected (``uncollected``)."""
     check_usage_query(window, group_by)
+    check_time_range(from_, to)
     app.load_wallet(wallet_id)
-    cells: dict[tuple[datetime, tuple[str | None, ...]], list[int]] = defaultdict(lambda: [0, 0])
+    cells: dict[tuple[datetime, tuple[str | None, ...]], list[int]] = defaultdict(lambda: [0, 0, 0])
     for event in app.shard_for(wallet_id).events.get(wallet_uuid(wallet_id)):
+        debited = uncollected = 0
         if isinstance(event, CreditsDebited):
-            when, amount = event.usage_at, event.amount
+            when, debited, uncollected = event.usage_at, event.amount, event.uncollected
         elif isinstance(event, HoldCaptured):
-            when, amount = event.occurred_at, event.captured
+            when, debited = event.occurred_at, event.captured
+        elif isinstance(event, UsageUncollected):
+            when, uncollected = event.usage_at, event.amount
         else:
             continue
         if (from_ and when < from_) or (to and when >= to):
             continue
         group = tuple(event.subject.get(key) for key in group_by)
         cell = cells[(window_start(when, window), group)]
-        cell[0] += amount
-        cell[1] += 1
+        if not isinstance(event, UsageUncollected):
+            cell[0] += debited
+            cell[1] += 1
+        cell[2] += uncollected
     series = [
         {
             "window_start": start,
             "group": dict(zip(group_by, group, strict=True)),
             "debited": d,
             "count": n,
+            "uncollected": u,
         }
-        for (start, group), (d, n) in sorted(
+        for (start, group), (d, n, u) in sorted(
             cells.items(), key=lambda item: (item[0][0], str(item[0][1]))
         )
     ]

@@ -23,7 +23,7 @@ from ledger.postings import (
     holds_account,
     postings_to_dicts,
 )
-from ledger.rating import rating_summary
+from ledger.rating import check_capture_model, rating_summary
 from ledger.state import Hold
 from ledger.validation import check_amount, check_aware, check_id, check_subject, fail
 from ledger.wallet_state import WalletState
@@ -132,6 +132,7 @@ class HoldCommands(WalletState):
             check_amount("amount", amount)
         at, expired_now = self.advance(at)
         hold = self.open_hold(hold_id, expired_now)
+        check_capture_model(hold.subject, rating)
         requested = hold.amount if amount is None else amount
         if requested > hold.amount and not allow_overage:
             raise CaptureExceedsHold(hold.amount, requested)

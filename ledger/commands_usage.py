@@ -2,7 +2,8 @@
 
 ``bill_usage`` consumes available credits in consumption order; what the grants cannot cover
 becomes debt up to the wallet's ``overdraft_limit`` (less the debt already owed), and what is
-beyond that is ``uncollected``: recorded on the event, never posted. Budgets are charged with
+beyond that is ``uncollected``: recorded on the event (``UsageUncollected`` when nothing
+could be billed), never posted. Budgets are charged with
 what was billed but never refuse: a hard budget over its limit only warns.
 
 The facts are the ordinary wallet events, so every projection, refunds and the audit keep
@@ -17,7 +18,7 @@ from typing import Any
 
 from ledger.budgets import decide_budgets
 from ledger.consumption import POLICY_VERSION, allocate
-from ledger.events import CreditsDebited
+from ledger.events import CreditsDebited, UsageUncollected
 from ledger.postings import (
     consumption_postings,
     postings_to_dicts,
@@ -62,7 +63,17 @@ class UsageCommands(WalletState):
             "warnings": [],
             "debit_version": None,
         }
-        if billed == 0:
+        if billed == 0:  # all of it uncollected (amount > 0): the wallet still keeps the fact
+            self.trigger_event(
+                UsageUncollected,
+                occurred_at=at,
+                postings=[],
+                event_id=event_id,
+                amount=uncollected,
+                subject=subject,
+                usage_at=usage_at,
+                rating=rating,
+            )
             return result
         decision = decide_budgets(
             self.budgets, self.holds.values(), subject, billed, at, refuse_hard=False

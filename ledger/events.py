@@ -46,6 +46,7 @@ __all__ = [
     "HoldPlaced",
     "HoldReleased",
     "RolloverGranted",
+    "UsageUncollected",
     "WalletEvent",
     "WalletOpened",
     "event_type",
@@ -166,6 +167,23 @@ class CreditsDebited(WalletEvent):
         for allocation in self.allocations:
             wallet.grants[allocation["grant_id"]].remaining -= allocation["amount"]
         wallet.charge_budgets(self.budget_charges)
+        wallet.uncollected += self.uncollected
+
+
+class UsageUncollected(WalletEvent):
+    """A billed usage event none of which could be collected (no credits, overdraft used
+    up): nothing is posted, but the wallet keeps the fact (a part of a usage event is
+    ``CreditsDebited.uncollected`` instead)."""
+
+    TOPIC = "ledger:Wallet.UsageUncollected"
+    event_id: str
+    amount: int
+    subject: dict[str, str]
+    usage_at: datetime
+    rating: dict[str, Any]
+
+    def apply_to(self, wallet: Wallet) -> None:
+        wallet.uncollected += self.amount
 
 
 class HoldPlaced(WalletEvent):
@@ -437,6 +455,7 @@ WALLET_EVENT_CLASSES: tuple[type[WalletEvent], ...] = (
     BudgetSet,
     BudgetRemoved,
     *ALLOWANCE_EVENT_CLASSES,
+    UsageUncollected,
 )
 WALLET_TOPICS: list[str] = [cls.TOPIC for cls in WALLET_EVENT_CLASSES]
 

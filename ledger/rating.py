@@ -30,6 +30,7 @@ __all__ = [
     "Rating",
     "Usage",
     "check_amount_or_usage",
+    "check_capture_model",
     "check_rates",
     "check_usage",
     "rate_usage",
@@ -118,6 +119,24 @@ class Rating:
 def rating_summary(record: Mapping[str, Any]) -> dict[str, Any]:
     """The ``rating`` member of a command's result, from the recorded rating."""
     return {key: record[key] for key in ("price_book_id", "version", "amount")}
+
+
+def check_capture_model(hold_subject: Mapping[str, str], rating: Mapping[str, Any] | None) -> None:
+    """A capture rated from ``usage`` spends the hold's model, or is refused (contract 1.1).
+
+    The hold's ``subject.model`` is what its budgets matched and what the usage report
+    groups the capture under; another model's tokens would be charged at that model's price
+    and reported under the hold's. (A debit's subject may still name a model other than its
+    usage's, as an alias: it is charged and reported as one request.) The hold is stored
+    state, so the refusal yields to what an idempotency key recorded before.
+    """
+    rated = None if rating is None else rating["usage"]["model"]
+    held = hold_subject.get("model")
+    if rated is not None and held is not None and rated != held:
+        raise ValidationFailed(
+            FieldError("usage.model", f"{rated!r} is not the hold's subject.model {held!r}"),
+            depends_on_state=True,
+        )
 
 
 def rates_by_model(rates: Iterable[Rate]) -> dict[str, Rate]:

@@ -90,6 +90,24 @@ class _Batch:
         self.keys_taken: set[UUID] = set()
         """Debit records (receipts ``usage:<event_id>``) that already exist: one query."""
 
+    def uncollected(self) -> dict[str, Any]:
+        """``uncollected`` (credits of this batch's billed events beyond their wallets'
+        overdraft) and ``uncollected_events``: each such event, at its index in the batch."""
+        events = [
+            {
+                "index": self.accepted[i].index,
+                "wallet_id": self.accepted[i].wallet_id,
+                "event_id": self.accepted[i].event_id,
+                "uncollected": record["uncollected"],
+            }
+            for i, record in sorted(self.billing.items())
+            if record["uncollected"]
+        ]
+        return {
+            "uncollected": sum(e["uncollected"] for e in events),
+            "uncollected_events": events,
+        }
+
     def columns(self) -> UsageColumns:
         """The accepted events as the ``UsageBatch`` stores them (``ledger.usage``)."""
         events = self.accepted
@@ -160,6 +178,7 @@ class UsageIngest(PricingLedger):
                 "duplicates": batch.duplicates,
                 "late": sum(1 for e in batch.accepted if e.late),
                 "rejected": [r.as_dict() for r in rejected],
+                **batch.uncollected(),
             }
             if not batch.accepted:
                 return Outcome(body)

@@ -44,8 +44,9 @@ def split_by_shard(events: Sequence[object], count: int) -> dict[int, list[int]]
 
 def merge_outcomes(parts: Sequence[tuple[list[int], Outcome]]) -> Outcome:
     """One answer for the whole batch; the position is the last written part's."""
-    accepted = duplicates = late = 0
+    accepted = duplicates = late = uncollected = 0
     rejected: list[dict[str, Any]] = []
+    uncollected_events: list[dict[str, Any]] = []
     position = None
     for indexes, outcome in parts:
         body = outcome.body
@@ -53,10 +54,22 @@ def merge_outcomes(parts: Sequence[tuple[list[int], Outcome]]) -> Outcome:
         duplicates += body["duplicates"]
         late += body["late"]
         rejected.extend({**r, "index": indexes[r["index"]]} for r in body["rejected"])
+        uncollected += body["uncollected"]
+        uncollected_events.extend(
+            {**e, "index": indexes[e["index"]]} for e in body["uncollected_events"]
+        )
         if outcome.position is not None:
             position = outcome.position
     rejected.sort(key=lambda r: int(r["index"]))
-    body = {"accepted": accepted, "duplicates": duplicates, "late": late, "rejected": rejected}
+    uncollected_events.sort(key=lambda e: int(e["index"]))
+    body = {
+        "accepted": accepted,
+        "duplicates": duplicates,
+        "late": late,
+        "rejected": rejected,
+        "uncollected": uncollected,
+        "uncollected_events": uncollected_events,
+    }
     return Outcome(body, replayed=False, position=position)
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "check_id",
     "check_position",
     "check_subject",
+    "check_time_range",
     "fail",
 ]
 
@@ -61,6 +62,13 @@ def check_aware(field: str, value: datetime) -> datetime:
     except OverflowError:
         raise fail(field, "must fall within the years 1-9999 in UTC") from None
     return value
+
+
+def check_time_range(from_: datetime | None, to: datetime | None) -> None:
+    """``[from, to)`` of a query: ``from`` later than ``to`` is a client error, never an
+    empty answer that hides the mistake (equal bounds are an empty range)."""
+    if from_ is not None and to is not None and from_ > to:
+        raise fail("from", "must not be later than to")
 
 
 def check_id(field: str, value: str) -> str:

@@ -51,6 +51,9 @@ class WalletState:
     allowances: Mapping[str, Allowance] = MappingProxyType({})
     """Allowances by id; read-only here (a wallet from before allowances has none): events
     change them through :meth:`allowance_table`."""
+    uncollected: int = 0
+    """Rated credits of billed usage never collected (beyond the overdraft). A class default,
+    so a wallet restored from a snapshot taken before it was counted starts from 0."""
 
     if TYPE_CHECKING:  # provided by eventsourcing's Aggregate at runtime
 
@@ -78,6 +81,7 @@ class WalletState:
         self.budgets = {}
         self.refunded = {}
         self.debt = 0
+        self.uncollected = 0
         self.clock = opened.occurred_at
 
     def allowance_table(self) -> dict[str, Allowance]:
@@ -274,6 +278,7 @@ class WalletState:
             "metadata": dict(self.metadata),
             "version": self.version,
             "balance": self.balance(at),
+            "uncollected": self.uncollected,
             "grants": [self.grant_view(g, at) for g in grants],
             "budgets": self.budget_views(at),
         }

@@ -5,8 +5,11 @@ wants. Every event carries the webhook's complete definition, so the alerts proj
 (:mod:`projections.alerts`) keeps its copy from the log alone. The secret is stored (it is
 needed to sign) but never part of a view: :meth:`Webhook.view` says only ``secret_set``.
 
+A webhook whose endpoint answered 410 Gone is disabled (``ledger:Webhook.Disabled``): no
+alert is queued for it until it is PUT again; its GET shows ``status: disabled``.
+
 Topics are explicit and never change: ``ledger:Webhook``, ``ledger:Webhook.Created``,
-``ledger:Webhook.Changed``, ``ledger:Webhook.Deleted``.
+``ledger:Webhook.Changed``, ``ledger:Webhook.Deleted``, ``ledger:Webhook.Disabled``.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ __all__ = [
     "WebhookChanged",
     "WebhookCreated",
     "WebhookDeleted",
+    "WebhookDisabled",
     "WebhookEvent",
     "check_webhook",
     "webhook_uuid",
@@ -105,6 +109,7 @@ class WebhookEvent(Aggregate.Event):
         hook.url, hook.secret, hook.events = self.url, self.secret, list(self.events)
         hook.active = self.active
         hook.updated_at = self.occurred_at
+        hook.disabled_at, hook.disabled_reason = None, None
 
 
 class WebhookCreated(WebhookEvent, Aggregate.Created):
@@ -124,6 +129,18 @@ class WebhookDeleted(WebhookEvent):
     TOPIC = "ledger:Webhook.Deleted"
 
 
+class WebhookDisabled(WebhookEvent):
+    """The endpoint answered 410 Gone: nothing more is sent until the webhook is PUT again."""
+
+    TOPIC = "ledger:Webhook.Disabled"
+    reason: str
+
+    def apply(self, aggregate: Any) -> None:
+        super().apply(aggregate)
+        hook: Webhook = aggregate
+        hook.disabled_at, hook.disabled_reason = self.occurred_at, self.reason
+
+
 class Webhook(Aggregate):
     TOPIC = "ledger:Webhook"
     Event = WebhookEvent
@@ -136,6 +153,13 @@ class Webhook(Aggregate):
     active: bool = True
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = None
+
+    @property
+    def deleted(self) -> bool:
+        """Deleted (not merely disabled): unknown to reads until PUT again."""
+        return not self.active and self.disabled_at is None
 
     @classmethod
     def create(
@@ -178,9 +202,27 @@ class Webhook(Aggregate):
         )
         return True
 
+    def disable(self, *, url: str, reason: str, at: datetime) -> bool:
+        """Stop deliveries to ``url`` (the URL that answered 410 Gone); False when the webhook
+        is not active or has moved to another URL since (then that one is still wanted)."""
+        if not self.active or self.url != url:
+            return False
+        self.trigger_event(
+            WebhookDisabled,
+            occurred_at=self._after(at),
+            webhook_id=self.webhook_id,
+            url=self.url,
+            secret=self.secret,
+            events=list(self.events or []),
+            active=False,
+            idempotency_key=None,
+            reason=reason,
+        )
+        return True
+
     def delete(self, *, idempotency_key: str | None, at: datetime) -> bool:
         """Stop future deliveries; False when already deleted."""
-        if not self.active:
+        if self.deleted:
             return False
         self.trigger_event(
             WebhookDeleted,
@@ -206,10 +248,18 @@ class Webhook(Aggregate):
             "events": list(self.events or []),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "status": "disabled" if self.disabled_at is not None else "active",
+            "disabled_at": self.disabled_at,
+            "disabled_reason": self.disabled_reason,
         }
 
 
-WEBHOOK_TOPICS: list[str] = [WebhookCreated.TOPIC, WebhookChanged.TOPIC, WebhookDeleted.TOPIC]
+WEBHOOK_TOPICS: list[str] = [
+    WebhookCreated.TOPIC,
+    WebhookChanged.TOPIC,
+    WebhookDeleted.TOPIC,
+    WebhookDisabled.TOPIC,
+]
 
-for _event_class in (WebhookCreated, WebhookChanged, WebhookDeleted):
+for _event_class in (WebhookCreated, WebhookChanged, WebhookDeleted, WebhookDisabled):
     register_topic(_event_class.TOPIC, _event_class)

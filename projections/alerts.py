@@ -44,7 +44,14 @@ from projections.alerts_sql import DDL, SQL, grant_alert_id, grant_of, iso, thre
 from projections.base import Change, Projection
 from projections.store import Tx
 
-__all__ = ["AlertsProjection"]
+__all__ = ["AlertsProjection", "expiring_alert_at"]
+
+
+def expiring_alert_at(expires_at: datetime, lead_seconds: int, *not_before: datetime) -> datetime:
+    """When a grant's ``grant.expiring`` alert is due, and the time it is dated at: the lead
+    before expiry, but never before the grant existed (``not_before``: when it was granted
+    and became effective). A grant made inside its own lead window is announced as made."""
+    return max(expires_at - timedelta(seconds=lead_seconds), *not_before)
 
 
 class _Writer:
@@ -108,15 +115,17 @@ class _Writer:
             state[1], state[2] = event.balance_low_threshold, event.grant_expiring_lead_seconds
             self.check_low(event.wallet_id, position, event.occurred_at)
             if lead_changed:
-                self.reschedule_grants(event.wallet_id, state[2])
+                self.reschedule_grants(event.wallet_id, state[2], event.occurred_at)
 
-    def reschedule_grants(self, wallet_id: str, lead: int) -> None:
+    def reschedule_grants(self, wallet_id: str, lead: int, at: datetime) -> None:
+        """A new lead moves each grant's alert, never to before the change (``at``, itself
+        after every grant it moves), which the alert would otherwise be dated at."""
         from_db, to_db = self.tx.dialect.from_db, self.tx.dialect.to_db
         rows = self.tx.all(self.sql["grants_of"], (wallet_id,))
         self.tx.executemany(
             self.sql["due_at"],
             [
-                (to_db(from_db(expires) - timedelta(seconds=lead)), wallet_id, grant_id)
+                (to_db(expiring_alert_at(from_db(expires), lead, at)), wallet_id, grant_id)
                 for grant_id, expires in rows
             ],
         )
@@ -133,7 +142,11 @@ class _Writer:
                     wallet_id,
                     event.grant_id,
                     to_db(event.expires_at),
-                    to_db(event.expires_at - timedelta(seconds=lead)),
+                    to_db(
+                        expiring_alert_at(
+                            event.expires_at, lead, event.occurred_at, event.effective_at
+                        )
+                    ),
                     grant_alert_id(wallet_id, event.grant_id, event.expires_at),
                 ),
             )

@@ -8,10 +8,14 @@ One :meth:`AlertDelivery.tick` (callable directly; time comes from the injected 
    <= now``; on PostgreSQL ``FOR UPDATE SKIP LOCKED``) and leases them for as long as the
    whole batch may take to send (one timeout each, plus a margin), so a second worker does
    not send them at the same moment;
-3. POSTs each in turn, signed (``Ledger-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
-   "<t>.<body>">``), with a bounded timeout, and records the attempt in the delivery log. A
-   2xx answer is ``delivered``; anything else is retried after ``base * 2**(attempt-1)``
-   seconds, capped at ``cap``, until ``max_age`` after its first attempt (then ``failed``).
+3. POSTs each in turn, signed twice (``Ledger-Signature`` and the Standard Webhooks headers,
+   see :mod:`projections.alerts_http`), with a bounded timeout, and records the attempt in
+   the delivery log. A 2xx answer is ``delivered``. 410 Gone is ``failed`` and disables the
+   webhook (``on_gone``: recorded in the ledger, so its GET says ``disabled`` until it is
+   PUT again); a refused destination (link-local) is ``failed``. Anything else is retried
+   after ``base * 2**(attempt-1)`` seconds capped at ``cap``, less up to ``jitter`` of it at
+   random, and not before the receiver's ``Retry-After``; until ``max_age`` after its first
+   attempt (then ``failed``).
    An item that cannot be recorded is logged and skipped (it comes due again when its
    lease expires); the others are still sent. A set ``stop`` event ends the round between
    items, and the unsent rest comes due again when the lease expires.
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -34,7 +39,17 @@ from datetime import UTC, datetime, timedelta
 
 from projections import meta
 from projections.alerts import AlertsProjection
-from projections.alerts_http import DeliveryPolicy, Sender, backoff, post_json, sign
+from projections.alerts_http import (
+    Answer,
+    DeliveryPolicy,
+    DestinationRefused,
+    Sender,
+    backoff,
+    post_json,
+    retry_delay,
+    sign,
+    signed_headers,
+)
 from projections.alerts_outbox import FIXED_TABLES, emit, log_row
 from projections.alerts_sql import iso
 from projections.meters import safe_text
@@ -71,6 +86,8 @@ LEASE_MARGIN_SECONDS = 30
 """Added to one timeout per leased item: the lease outlasts the batch's sends."""
 MAX_ERROR = 200
 """The most characters of an error text kept in the delivery log."""
+GONE = 410
+GONE_ERROR = "HTTP 410 Gone: webhook disabled"
 
 
 @dataclass(frozen=True)
@@ -86,6 +103,18 @@ class _Due:
     subscribed: bool
 
 
+@dataclass(frozen=True)
+class _Attempt:
+    """One entry of the delivery log: attempt ``number`` (0: given up before sending)."""
+
+    number: int
+    status: str
+    code: int | None = None
+    error: str | None = None
+    elapsed: int | None = None
+    delay: timedelta | None = None
+
+
 class AlertDelivery:
     """Delivers the outbox of one view store (see the module docstring)."""
 
@@ -97,12 +126,19 @@ class AlertDelivery:
         send: Sender = post_json,
         policy: DeliveryPolicy | None = None,
         projection: AlertsProjection | None = None,
+        on_gone: Callable[[str, str], None] | None = None,
+        draw: Callable[[], float] = random.random,
     ) -> None:
         self.views = views
         self.clock = clock
         self.send = send
         self.policy = policy or DeliveryPolicy()
         self.projection = projection or AlertsProjection()
+        self.on_gone = on_gone
+        """Called with a webhook's id and URL when it answers 410 Gone (disables it)."""
+        self.draw = draw
+        """The jitter's random draw in [0, 1) (a test fixes it)."""
+        self._gone: set[str] = set()
 
     def _live(self, tx: Tx) -> int | None:
         generations = meta.read_generations(tx).get(self.projection.name)
@@ -113,6 +149,7 @@ class AlertDelivery:
         how many deliveries were attempted. Once ``stop`` is set, no further item is sent."""
         now = self.clock()
         due = self._claim(now)
+        self._gone = set()  # webhooks that answered 410 in this round: sent nothing more
         attempted = 0
         for item in due:
             if stop is not None and stop.is_set():
@@ -218,88 +255,93 @@ class AlertDelivery:
 
     def _deliver(self, item: _Due) -> None:
         attempt = item.attempts + 1
-        if not item.subscribed or item.url is None or item.secret is None:
-            self._record(
-                item,
-                attempt=attempt - 1,
-                status="failed",
-                code=None,
-                error="webhook deleted or unsubscribed",
-                elapsed=None,
-            )
+        gone = item.webhook_id in self._gone
+        if gone or not item.subscribed or item.url is None or item.secret is None:
+            reason = "webhook disabled (410 Gone)" if gone else "webhook deleted or unsubscribed"
+            self._record(item, _Attempt(attempt - 1, "failed", error=reason))
             return
-        now = self.clock()
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "credit-ledger-webhooks/1",
-            "Ledger-Event-Id": item.alert_id,
-            "Ledger-Signature": sign(item.secret, int(now.timestamp()), item.body),
+            **signed_headers(item.secret, item.alert_id, int(self.clock().timestamp()), item.body),
         }
         started = time.monotonic()
-        status: int | None = None
-        error: str | None = None
+        answer, error = None, None
         try:
-            status = self.send(item.url, item.body, headers, self.policy.timeout_seconds)
+            sent = self.send(item.url, item.body, headers, self.policy.timeout_seconds)
+            answer = sent if isinstance(sent, Answer) else Answer(int(sent))
         except Exception as failure:  # refused, reset, timed out, bad answer: all retried
             # a receiver's bytes (NUL included) can reach the message: PostgreSQL text
             # refuses NUL, and a failed record would retry this delivery forever
             error = safe_text(f"{type(failure).__name__}: {failure}")[:MAX_ERROR]
-        elapsed = int((time.monotonic() - started) * 1000)
+            if isinstance(failure, DestinationRefused):  # never retried: it will not change
+                self._record(item, _Attempt(attempt, "failed", None, error, _since(started)))
+                return
+        status = None if answer is None else answer.status
         if status is not None and 200 <= status < 300:
-            self._record(
-                item, attempt=attempt, status="delivered", code=status, error=None, elapsed=elapsed
-            )
-            return
-        if error is None:
-            error = f"HTTP {status}"
-        if self.clock() - item.first_attempt_at >= self.policy.max_age:
-            self._record(
-                item, attempt=attempt, status="failed", code=status, error=error, elapsed=elapsed
-            )
-            return
-        self._record(
-            item, attempt=attempt, status="retrying", code=status, error=error, elapsed=elapsed
-        )
+            self._record(item, _Attempt(attempt, "delivered", status, None, _since(started)))
+        elif status == GONE:
+            self._record(item, _Attempt(attempt, "failed", GONE, GONE_ERROR, _since(started)))
+            self._disable(item)
+        elif self.clock() - item.first_attempt_at >= self.policy.max_age:
+            self._record(item, _Attempt(attempt, "failed", status, error or f"HTTP {status}"))
+        else:
+            asked = None if answer is None else answer.retry_after
+            delay = retry_delay(attempt, self.policy, self.draw(), asked, self.clock())
+            error = error or f"HTTP {status}"
+            self._record(item, _Attempt(attempt, "retrying", status, error, _since(started), delay))
 
-    def _record(
-        self,
-        item: _Due,
-        *,
-        attempt: int,
-        status: str,
-        code: int | None,
-        error: str | None,
-        elapsed: int | None,
-    ) -> None:
+    def _disable(self, item: _Due) -> None:
+        """410 Gone: the endpoint is gone for good. The webhook is disabled (``on_gone``), so
+        nothing more is queued for it, and nothing more is sent to it in this round."""
+        self._gone.add(item.webhook_id)
+        if self.on_gone is None or item.url is None:
+            log.warning("webhook %s answered 410 Gone; nothing disables it", item.webhook_id)
+            return
+        try:
+            self.on_gone(item.webhook_id, item.url)
+        except Exception as failure:  # its next delivery answers 410 again, and asks again
+            log.error("webhook %s: not disabled (%s)", item.webhook_id, type(failure).__name__)
+        else:
+            log.warning("webhook %s answered 410 Gone: disabled", item.webhook_id)
+
+    def _record(self, item: _Due, attempt: _Attempt) -> None:
         now = self.clock()
-        retry_at = now + backoff(attempt, self.policy) if status == "retrying" else None
+        delay = attempt.delay if attempt.status == "retrying" else None
+        retry_at = None if delay is None else now + delay
         with self.views.write() as tx:
             to_db = tx.dialect.to_db
             tx.execute(
                 tx.dialect.sql(RECORD, **FIXED_TABLES),
-                (status, attempt, to_db(retry_at or now), item.alert_id, item.webhook_id),
+                (
+                    attempt.status,
+                    attempt.number,
+                    to_db(retry_at or now),
+                    item.alert_id,
+                    item.webhook_id,
+                ),
             )
             log_row(
                 tx,
                 webhook_id=item.webhook_id,
                 alert_id=item.alert_id,
                 alert_type=item.alert_type,
-                attempt=attempt,
-                status=status,
-                response_status=code,
-                error=error,
-                duration_ms=elapsed,
+                attempt=attempt.number,
+                status=attempt.status,
+                response_status=attempt.code,
+                error=attempt.error,
+                duration_ms=attempt.elapsed,
                 attempted_at=now,
                 next_attempt_at=retry_at,
             )
-        if status != "delivered":
+        if attempt.status != "delivered":
             log.info(
                 "alert %s to webhook %s: attempt %d %s (%s)",
                 item.alert_id,
                 item.webhook_id,
-                attempt,
-                status,
-                error,
+                attempt.number,
+                attempt.status,
+                attempt.error,
             )
 
     def run_forever(self, stop: threading.Event) -> None:
@@ -319,3 +361,8 @@ class AlertDelivery:
                 continue
             if sent < self.policy.batch:
                 stop.wait(self.policy.idle_seconds)
+
+
+def _since(started: float) -> int:
+    """Milliseconds since the monotonic time ``started``."""
+    return int((time.monotonic() - started) * 1000)

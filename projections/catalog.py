@@ -11,6 +11,7 @@ from projections.budgets import BudgetStatusProjection
 from projections.journal import JournalProjection
 from projections.lists import ListsProjection
 from projections.meters import MetersProjection
+from projections.uncollected import UncollectedProjection
 from projections.usage import UsageProjection
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "LISTS",
     "METERS",
     "PROJECTIONS",
+    "UNCOLLECTED",
     "USAGE",
     "select",
 ]
@@ -32,9 +34,10 @@ BUDGET_STATUS = BudgetStatusProjection()
 METERS = MetersProjection()
 ALERTS = AlertsProjection()
 LISTS = ListsProjection()
+UNCOLLECTED = UncollectedProjection()
 
 PROJECTIONS: dict[str, Projection] = {
-    p.name: p for p in (JOURNAL, BALANCES, USAGE, BUDGET_STATUS, METERS, ALERTS, LISTS)
+    p.name: p for p in (JOURNAL, BALANCES, USAGE, BUDGET_STATUS, METERS, ALERTS, LISTS, UNCOLLECTED)
 }
 
 

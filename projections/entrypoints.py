@@ -12,9 +12,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from ledger.alerting import Alerting
 from ledger.service import CreditLedger
 from ledger.stores import store_env
 from projections.alerts_delivery import AlertDelivery
+from projections.alerts_http import Egress, sender
 from projections.catalog import ALERTS, PROJECTIONS, select
 from projections.connect import open_views
 from projections.log import MAX_BATCH
@@ -47,15 +49,18 @@ def _opened(database_url: str) -> Iterator[tuple[CreditLedger, ViewStore]]:
 
 
 @contextmanager
-def _delivering(views: ViewStore, *, enabled: bool) -> Iterator[None]:
+def _delivering(
+    app: CreditLedger, views: ViewStore, *, enabled: bool, egress: Egress
+) -> Iterator[None]:
     """Send the alert outbox's deliveries from a thread beside the runner (a slow webhook
     never holds the projections back), for as long as the block runs."""
     if not enabled:
         yield
         return
     done = threading.Event()
+    delivery = AlertDelivery(views, send=sender(egress), on_gone=Alerting(app).on_gone)
     thread = threading.Thread(
-        target=AlertDelivery(views).run_forever,
+        target=delivery.run_forever,
         args=(done,),
         name="ledger-alert-delivery",
         daemon=True,
@@ -76,8 +81,10 @@ def run_worker(
     batch_size: int = MAX_BATCH,
     poll_interval: float = POLL_INTERVAL_S,
     max_backoff: float = MAX_BACKOFF_S,
+    egress: Egress | None = None,
 ) -> None:
-    """Keep every projection (or ``names``) up to date until ``stop`` is set.
+    """Keep every projection (or ``names``) up to date until ``stop`` is set; alerts go out
+    through ``egress`` (``LEDGER_WEBHOOK_PROXY``, ``LEDGER_WEBHOOK_ALLOW_LINK_LOCAL``).
 
     Supervised end to end: a database that is down at start-up is retried like any later
     failure (logged, capped exponential backoff); only ``stop`` ends the loop.
@@ -95,7 +102,8 @@ def run_worker(
                     poll_interval=poll_interval,
                     max_backoff=max_backoff,
                 )
-                with _delivering(views, enabled=ALERTS in projections):
+                alerts = ALERTS in projections
+                with _delivering(app, views, enabled=alerts, egress=egress or Egress()):
                     runner.run_forever(stop)  # returns only once stop is set
         except Exception:
             # run_forever handles its own errors: these come from opening or closing.

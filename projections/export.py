@@ -89,12 +89,14 @@ def journal_csv(
     from_: datetime | None = None,
     to: datetime | None = None,
     after: int = 0,
+    after_leg: int | None = None,
     chunk_rows: int = CHUNK_ROWS,
 ) -> Iterator[str]:
     """The journal rows matching the filters as CSV text: a header, then one chunk per page.
 
     Filters mean what they mean for :func:`projections.queries.journal`; rows come in
-    journal order from position ``after`` (exclusive) to the end the view has reached.
+    journal order from position ``after`` (exclusive; with ``after_leg``, from that leg of
+    it, exclusive) to the end the view has reached.
     """
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be positive")
@@ -109,7 +111,7 @@ def journal_csv(
 
     writer.writerow(CSV_COLUMNS)
     yield flush()
-    key = (after, _LAST_LEG)
+    key = (after, _LAST_LEG if after_leg is None else after_leg)
     while True:
 
         def page(tx: Tx, key: tuple[int, int] = key) -> list[list[Any]]:

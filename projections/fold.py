@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger.events import BudgetRemoved, BudgetSet, CreditsDebited, DebitRefunded, HoldCaptured
+from ledger.events import (
+    BudgetRemoved,
+    BudgetSet,
+    CreditsDebited,
+    DebitRefunded,
+    HoldCaptured,
+    UsageUncollected,
+)
 from projections.base import Change
 
 __all__ = ["Fold"]
@@ -38,11 +45,14 @@ _SUBJECT = ("user_id", "team_id", "agent_id", "project_id", "feature", "model")
 
 @dataclass
 class Fold:
-    """Expected contents of the balances, usage and budget status views."""
+    """Expected contents of the balances, usage, uncollected and budget status views."""
 
     balances: dict[str, tuple[str, int, int, datetime]] = field(default_factory=dict)
     days: dict[tuple[str, datetime], tuple[str, int, int]] = field(default_factory=dict)
     usage: dict[tuple[str, datetime, tuple[str, ...]], tuple[int, int]] = field(
+        default_factory=dict
+    )
+    uncollected: dict[tuple[str, datetime, tuple[str, ...]], tuple[int, int]] = field(
         default_factory=dict
     )
     budgets: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
@@ -55,6 +65,8 @@ class Fold:
             return {"balances": dict(self.balances), "days": dict(self.days)}
         if name == "usage":
             return {"usage": dict(self.usage)}
+        if name == "uncollected":
+            return {"uncollected": dict(self.uncollected)}
         if name == "budget_status":
             return {"budgets": dict(self.budgets), "periods": dict(self.periods)}
         return {}
@@ -65,6 +77,7 @@ class Fold:
             balances=dict(self.balances),
             days=dict(self.days),
             usage=dict(self.usage),
+            uncollected=dict(self.uncollected),
             budgets=dict(self.budgets),
             periods=dict(self.periods),
             last_event=self.last_event,
@@ -92,6 +105,7 @@ class Fold:
 
     def _use(self, change: Change) -> None:
         event = change.event
+        self._uncollected(change)
         if isinstance(event, CreditsDebited):
             when, amount = event.usage_at, event.amount
         elif isinstance(event, HoldCaptured):
@@ -101,6 +115,18 @@ class Fold:
         key = (change.wallet_id, _hour(when), tuple(event.subject.get(k, "") for k in _SUBJECT))
         debited, count = self.usage.get(key, (0, 0))
         self.usage[key] = (debited + amount, count + 1)
+
+    def _uncollected(self, change: Change) -> None:
+        event = change.event
+        if isinstance(event, CreditsDebited) and event.uncollected:
+            when, amount, subject = event.usage_at, event.uncollected, event.subject
+        elif isinstance(event, UsageUncollected):
+            when, amount, subject = event.usage_at, event.amount, event.subject
+        else:
+            return
+        key = (change.wallet_id, _hour(when), tuple(subject.get(k, "") for k in _SUBJECT))
+        total, count = self.uncollected.get(key, (0, 0))
+        self.uncollected[key] = (total + amount, count + 1)
 
     def _budget(self, change: Change) -> None:
         event, wallet_id = change.event, change.wallet_id

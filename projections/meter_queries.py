@@ -28,7 +28,7 @@ from typing import Any
 
 from ledger.audit import WINDOWS
 from ledger.meters import MeterDefinition
-from ledger.validation import fail
+from ledger.validation import check_time_range, fail
 from projections.catalog import METERS
 from projections.meters import safe_text
 from projections.reading import live, reading
@@ -128,6 +128,7 @@ def meter_series(
     """
     if window not in WINDOWS:
         raise fail("window", "must be hour, day or month")
+    check_time_range(from_, to)
     names = dimensions if labels is None else labels
 
     def query(tx: Tx) -> list[tuple[Any, ...]]:

@@ -18,10 +18,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ledger.audit import check_page_limit, check_usage_query
-from ledger.validation import check_position, fail
+from ledger.audit import (
+    MAX_LEG,
+    check_after_leg,
+    check_page_limit,
+    check_usage_query,
+    journal_cut,
+)
+from ledger.validation import check_position, check_time_range, fail
 from projections.budget_queries import budget_status
-from projections.catalog import BALANCES, JOURNAL, USAGE
+from projections.catalog import BALANCES, JOURNAL, UNCOLLECTED, USAGE
 from projections.dialect import day_start, hour_start
 from projections.export import journal_csv
 from projections.journal import SELECT_COLUMNS, decode_row
@@ -59,12 +65,13 @@ USAGE_SERIES = (
     "SELECT {window}{groups}, SUM(debited), SUM(debit_count) FROM {usage}"
     " WHERE wallet_id = ?{filters} GROUP BY {positions}"
 )
-JOURNAL_LAST = (
-    "SELECT position FROM {journal} WHERE 1 = 1{filters} ORDER BY position, leg LIMIT 1 OFFSET ?"
+UNCOLLECTED_SERIES = (
+    "SELECT {window}{groups}, SUM(uncollected), SUM(events) FROM {usage}"
+    " WHERE wallet_id = ?{filters} GROUP BY {positions}"
 )
 JOURNAL_PAGE = (
-    f"SELECT {SELECT_COLUMNS} FROM {{journal}} WHERE 1 = 1{{filters}}"  # noqa: S608 - constant identifiers; values are parameters
-    " ORDER BY position, leg"
+    f"SELECT {SELECT_COLUMNS} FROM {{journal}} WHERE (position, leg) > (?, ?){{filters}}"  # noqa: S608 - constant identifiers; values are parameters
+    " ORDER BY position, leg LIMIT ?"
 )
 
 
@@ -76,38 +83,37 @@ def journal(
     from_: datetime | None = None,
     to: datetime | None = None,
     after: int = 0,
+    after_leg: int | None = None,
     limit: int = 100,
 ) -> dict[str, Any]:
     """A page of journal rows, as :func:`ledger.audit.journal` returns it.
 
-    Whole events only: the page ends with the event holding the ``limit``-th matching row.
-    ``next_after`` is that event's position, or, on a short (last) page, the last wallet
-    event the view has applied, as the log scan reports the last event it looked at.
+    At most ``limit`` rows after the cursor ``(after, after_leg)``, whole events while they fit
+    (``ledger.audit.journal_cut``). ``next_after`` is the page's last position, or, on a short
+    (last) page, the last wallet event the view has applied, as the log scan reports the last
+    event it looked at; ``next_after_leg`` is set when the page ends inside an event.
     """
     check_page_limit(limit)
     check_position("after", after)
+    check_after_leg(after, after_leg)
+    check_time_range(from_, to)
 
     def query(tx: Tx) -> dict[str, Any]:
         view = live(tx, JOURNAL)
         filters, params = journal_filter(
             tx, wallet_id=wallet_id, account=account, from_=from_, to=to
         )
-        filters, params = filters + " AND position > ?", [*params, after]
-        names = {"journal": view.table()}
-        last = tx.one(
-            tx.dialect.sql(JOURNAL_LAST.replace("{filters}", filters), **names),
-            [*params, limit - 1],
-        )
-        if last is None:
-            page_sql, next_after = (
-                JOURNAL_PAGE.replace("{filters}", filters),
-                max(after, view.last_event),
-            )
-        else:
-            page_sql = JOURNAL_PAGE.replace("{filters}", filters + " AND position <= ?")
-            params, next_after = [*params, last[0]], int(last[0])
-        rows = tx.all(tx.dialect.sql(page_sql, **names), params)
-        return {"entries": [decode_row(tx.dialect, row) for row in rows], "next_after": next_after}
+        leg = MAX_LEG + 1 if after_leg is None else after_leg  # MAX_LEG + 1: the whole event
+        sql = tx.dialect.sql(JOURNAL_PAGE.replace("{filters}", filters), journal=view.table())
+        rows = tx.all(sql, [after, leg, *params, limit + 1])
+        count, stop_leg = journal_cut([(int(r[0]), int(r[1])) for r in rows], limit)
+        page = rows[:count]
+        next_after = int(page[-1][0]) if len(rows) > limit else max(after, view.last_event)
+        return {
+            "entries": [decode_row(tx.dialect, row) for row in page],
+            "next_after": next_after,
+            "next_after_leg": stop_leg,
+        }
 
     return reading(views, query)
 
@@ -203,37 +209,51 @@ def usage_series(
     window: str,
     group_by: list[str],
 ) -> dict[str, Any]:
-    """Credits debited and their count per window and subject group (``ledger.audit``)."""
+    """Credits debited and their count per window and subject group (``ledger.audit``), and
+    the credits of billed usage not collected (``uncollected``, from its own view)."""
     check_usage_query(window, group_by)
+    check_time_range(from_, to)
     _check_usage_bounds(from_, to)
 
-    def query(tx: Tx) -> list[tuple[Any, ...]]:
-        view: Live = live(tx, USAGE)
+    def select(tx: Tx, template: str, view: Live) -> list[tuple[Any, ...]]:
         filters, params = "", [wallet_id]
         if from_ is not None:
             filters, params = filters + " AND hour >= ?", [*params, tx.dialect.to_db(from_)]
         if to is not None:
             filters, params = filters + " AND hour < ?", [*params, tx.dialect.to_db(to)]
         # group_by holds only validated subject keys, which are the column names.
-        sql = USAGE_SERIES.replace("{window}", tx.dialect.window_start(window, "hour"))
+        sql = template.replace("{window}", tx.dialect.window_start(window, "hour"))
         sql = sql.replace("{groups}", "".join(f", {key}" for key in group_by))
         sql = sql.replace("{filters}", filters)
         sql = sql.replace("{positions}", ", ".join(str(i + 1) for i in range(len(group_by) + 1)))
         return tx.all(tx.dialect.sql(sql, usage=view.table()), params)
 
-    cells = []
-    for row in reading(views, query):
-        group = tuple(None if value == ABSENT else value for value in row[1:-2])
-        cells.append((views.dialect.from_db(row[0]), group, int(row[-2]), int(row[-1])))
+    def query(tx: Tx) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        return (
+            select(tx, USAGE_SERIES, live(tx, USAGE)),
+            select(tx, UNCOLLECTED_SERIES, live(tx, UNCOLLECTED)),
+        )
+
+    debited_rows, uncollected_rows = reading(views, query)
+    cells: dict[tuple[datetime, tuple[str | None, ...]], list[int]] = {}
+    for rows, first in ((debited_rows, 0), (uncollected_rows, 2)):
+        for row in rows:
+            group = tuple(None if value == ABSENT else value for value in row[1:-2])
+            cell = cells.setdefault((views.dialect.from_db(row[0]), group), [0, 0, 0])
+            cell[first] += int(row[-2])
+            if first == 0:
+                cell[1] += int(row[-1])
     # The log scan's order: window start, then the group tuple's text.
-    cells.sort(key=lambda cell: (cell[0], str(cell[1])))
     series = [
         {
             "window_start": start,
             "group": dict(zip(group_by, group, strict=True)),
             "debited": debited,
             "count": count,
+            "uncollected": uncollected,
         }
-        for start, group, debited, count in cells
+        for (start, group), (debited, count, uncollected) in sorted(
+            cells.items(), key=lambda item: (item[0][0], str(item[0][1]))
+        )
     ]
     return {"series": series}

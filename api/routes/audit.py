@@ -21,12 +21,23 @@ from api.auth import AUDIT, READ
 from api.openapi import BEARER, problems
 from api.read_models import ReadModels
 from api.rendering import render
-from api.routes.params import FromTime, MinPosition, PathId, Position, ToTime, parse_time
+from api.routes.params import (
+    PLAIN_INTEGER,
+    PLAIN_STRING,
+    FromTime,
+    MinPosition,
+    PathId,
+    Position,
+    ToTime,
+    parse_range,
+    parse_time,
+)
 from api.schemas.audit import JournalOut, TrialBalanceOut, UsageOut
+from ledger.audit import MAX_LEG
 from ledger.service import CreditLedger
 from ledger.state import SUBJECT_KEYS
 from ledger.validation import fail
-from projections.catalog import BALANCES, JOURNAL, USAGE
+from projections.catalog import BALANCES, JOURNAL, UNCOLLECTED, USAGE
 from projections.dialect import hour_start
 from projections.export import CSV_COLUMNS, journal_csv, usage_csv
 from projections.queries import journal, trial_balance, usage_series
@@ -43,6 +54,7 @@ UsageFrom = Annotated[
         format="date-time",
         description="Only usage at or after this time (RFC 3339 with an offset), on a UTC "
         "hour boundary: usage is kept per hour.",
+        schema_extra=PLAIN_STRING,
     ),
 ]
 UsageTo = Annotated[
@@ -50,7 +62,8 @@ UsageTo = Annotated[
     QueryParameter(
         format="date-time",
         description="Only usage before this time (RFC 3339 with an offset), on a UTC hour "
-        "boundary: usage is kept per hour.",
+        "boundary: usage is kept per hour; not earlier than `from`.",
+        schema_extra=PLAIN_STRING,
     ),
 ]
 
@@ -120,25 +133,40 @@ class AuditController(Controller):
         from_: FromTime = None,
         to: ToTime = None,
         after: Position = 0,
+        after_leg: Annotated[
+            int | None,
+            QueryParameter(
+                ge=0,
+                le=MAX_LEG,
+                description="With `after`: continue inside that event, after this leg (the "
+                "`next_after_leg` of a page that ended inside an event).",
+                schema_extra=PLAIN_INTEGER,
+            ),
+        ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
         min_position: MinPosition = 0,
     ) -> Response[JournalOut]:
         """Journal rows, two per posting (debit leg, credit leg), in log order.
 
-        ``from``/``to`` filter ``occurred_at`` in ``[from, to)``. A page holds whole events
-        and ``next_after`` continues it. With ``Accept: text/csv`` the rows come as a streamed
-        CSV export of everything after ``after``: header row first, ``event`` flattened to
-        ``event_wallet_id``, ``event_version`` and ``event_type``.
+        ``from``/``to`` filter ``occurred_at`` in ``[from, to)`` (``from`` later than ``to``:
+        422). A page holds at most ``limit`` rows: whole events while they fit, so it may
+        hold fewer; only an event with more legs than ``limit`` is split across pages.
+        Continue with ``after=next_after``, plus ``after_leg=next_after_leg`` when that is
+        not null (the page ended inside an event). With ``Accept: text/csv`` the rows come
+        as a streamed CSV export of everything after the cursor: header row first, ``event``
+        flattened to ``event_wallet_id``, ``event_version`` and ``event_type``.
 
         Answered from the journal read model, up to the position it has reached; pass
         ``min_position`` (a command's ``Ledger-Position``) to include that command's rows.
         """
+        from_time, to_time = parse_range(from_, to)
         filters: dict[str, Any] = {
             "wallet_id": wallet_id,
             "account": account,
-            "from_": parse_time("from", from_),
-            "to": parse_time("to", to),
+            "from_": from_time,
+            "to": to_time,
             "after": after,
+            "after_leg": after_leg,
         }
         read_models.wait_for(min_position, [JOURNAL.name])
         views = read_models.views
@@ -168,6 +196,7 @@ class AuditController(Controller):
             QueryParameter(
                 format="date-time",
                 description="Postings dated at or before this time (RFC 3339; default: now).",
+                schema_extra=PLAIN_STRING,
             ),
         ] = None,
         unit: Annotated[
@@ -222,7 +251,9 @@ class UsageController(Controller):
         ] = None,
         min_position: MinPosition = 0,
     ) -> Response[UsageOut]:
-        """Credits debited (debits and hold captures) and how many, per UTC window and group.
+        """Credits debited (debits and hold captures) and how many, per UTC window and group,
+        and the credits of billed usage that could not be collected (``uncollected``: beyond
+        the wallet's overdraft; recorded, never charged).
 
         ``from``/``to`` filter the usage time in ``[from, to)``. Usage is kept per UTC hour,
         so both must be on an hour boundary (``2026-01-01T05:00:00Z``, or ``06:30+01:30``);
@@ -236,12 +267,13 @@ class UsageController(Controller):
         for key in keys:
             if key not in SUBJECT_KEYS:
                 raise fail("group_by", f"unknown key {key!r}")
-        bounds = {"from": parse_time("from", from_), "to": parse_time("to", to)}
+        from_time, to_time = parse_range(from_, to)
+        bounds = {"from": from_time, "to": to_time}
         for name, bound in bounds.items():
             if bound is not None and bound != hour_start(bound):
                 raise fail(name, HOUR_BOUNDARY)
         ledger.load_wallet(wallet_id)  # 404 wallet_not_found, which the views cannot tell
-        read_models.wait_for(min_position, [USAGE.name])
+        read_models.wait_for(min_position, [USAGE.name, UNCOLLECTED.name])
         series = usage_series(
             read_models.views,
             wallet_id=wallet_id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
@@ -14,12 +14,22 @@ from api.awaiting import answer, spending
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import respond
 from api.routes import lists
-from api.routes.params import IdempotencyKey, PathId
+from api.routes.params import IdempotencyKey, PathId, json_body
 from api.schemas.debits import DebitIn, DebitOut, RefundIn, RefundOut
 from ledger.commands import Debit, Refund
 from ledger.service import CreditLedger
 
 __all__ = ["DEBIT_ROUTES", "DebitController"]
+
+_USAGE = {"model": "gpt-4.1", "input_tokens": 1200, "cached_input_tokens": 0, "output_tokens": 350}
+DEBIT_BODY = json_body(
+    amount={
+        "amount": 30,
+        "subject": {"user_id": "u1", "team_id": "t1", "model": "gpt-4.1"},
+        "metadata": {"request_id": "r-9"},
+    },
+    usage={"usage": _USAGE, "subject": {"user_id": "u1", "team_id": "t1"}},
+)
 
 
 class DebitController(Controller):
@@ -47,14 +57,16 @@ class DebitController(Controller):
         request: Request[Principal, Any, Any],
         ledger: NamedDependency[CreditLedger],
         wallet_id: PathId,
-        data: JSONBody[DebitIn],
+        data: Annotated[DebitIn, DEBIT_BODY],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[DebitOut]:
         """Debit ``amount`` if the balance and every matching hard budget allow it.
 
         Instead of ``amount``, ``usage`` (model and token counts) is rated against the
         wallet's price book; the answer then adds ``rating`` (422 ``unknown_model`` for a
-        model without a rate). A refusal (402 ``insufficient_credits`` or
+        model without a rate). ``usage.input_tokens`` counts uncached input only: OpenAI's
+        ``prompt_tokens`` include ``cached_tokens`` (subtract them), Anthropic's
+        ``input_tokens`` already exclude cache reads. A refusal (402 ``insufficient_credits`` or
         ``budget_exceeded``) records nothing.
         """
         command = data.to_command(wallet_id, idempotency_key)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from api.auth import READ, SPEND, Principal
@@ -14,7 +13,7 @@ from api.awaiting import answer, spending
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import render, respond
 from api.routes import lists
-from api.routes.params import IdempotencyKey, PathId
+from api.routes.params import IdempotencyKey, PathId, json_body
 from api.schemas.holds import (
     CaptureIn,
     CaptureOut,
@@ -27,6 +26,20 @@ from ledger.commands import CaptureHold, PlaceHold, ReleaseHold
 from ledger.service import CreditLedger
 
 __all__ = ["HOLD_ROUTES", "HoldController"]
+
+HOLD_BODY = json_body(
+    amount={"hold_id": "h1", "amount": 50, "subject": {"user_id": "u1", "model": "gpt-4.1"}},
+    usage={
+        "hold_id": "h1",
+        "usage": {"model": "gpt-4.1", "input_tokens": 1200, "output_tokens": 4000},
+        "subject": {"user_id": "u1"},
+    },
+)
+CAPTURE_BODY = json_body(
+    amount={"amount": 30},
+    usage={"usage": {"model": "gpt-4.1", "input_tokens": 1200, "output_tokens": 350}},
+    all_of_it={},
+)
 
 
 class HoldController(Controller):
@@ -53,7 +66,7 @@ class HoldController(Controller):
         request: Request[Principal, Any, Any],
         ledger: NamedDependency[CreditLedger],
         wallet_id: PathId,
-        data: JSONBody[HoldIn],
+        data: Annotated[HoldIn, HOLD_BODY],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[PlacedHoldOut]:
         """Reserve credits from specific grants; they count against budgets until released.
@@ -82,14 +95,16 @@ class HoldController(Controller):
         ledger: NamedDependency[CreditLedger],
         wallet_id: PathId,
         hold_id: PathId,
-        data: JSONBody[CaptureIn | None] = None,
+        data: Annotated[CaptureIn | None, CAPTURE_BODY] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[CaptureOut]:
         """Capture the hold (all of it by default) and release the rest.
 
         ``usage`` instead of ``amount`` captures what it rates to (the answer adds
-        ``rating``). More than held needs ``allow_overage``; a hold not open answers 409
-        ``hold_not_open``.
+        ``rating``); its ``model`` must be the hold's ``subject.model`` when the hold names
+        one (else 422 ``validation_error`` naming ``usage.model``). More than held needs
+        ``allow_overage``; a hold not open answers 409 ``hold_not_open`` with its
+        ``hold_status``.
         """
         command = (data or CaptureIn()).to_command(wallet_id, hold_id, idempotency_key)
         outcome = await answer(ledger, ledger.capture_hold_later, command, request.user)

@@ -21,7 +21,7 @@ from api.metrics import decision
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.read_models import ReadModels
 from api.rendering import render, respond
-from api.routes.params import FromTime, IdempotencyKey, MinPosition, PathId, ToTime, parse_time
+from api.routes.params import FromTime, IdempotencyKey, MinPosition, PathId, ToTime, parse_range
 from api.schemas.meters import MeterIn, MeterOut, MeterSeriesOut
 from ledger.errors import MeterNotFound
 from ledger.meter_commands import PutMeter, find_meter, meter_definition, put_meter
@@ -165,7 +165,8 @@ class WalletMeterController(Controller):
         ``Ledger-Position``) to include a write. Unknown meter: 404 ``meter_not_found``.
         """
         check_id("meter_id", meter_id)
-        bounds = {"from": parse_time("from", from_), "to": parse_time("to", to)}
+        from_time, to_time = parse_range(from_, to)
+        bounds = {"from": from_time, "to": to_time}
         requested = None if group_by is None else query_dimensions(group_by, [])
         ledger.load_wallet(wallet_id)  # 404 wallet_not_found, which the views cannot tell
         meter = find_meter(ledger, meter_id)

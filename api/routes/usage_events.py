@@ -53,7 +53,11 @@ class UsageEventController(Controller):
         (24 h by default) are kept and counted as ``late``. ``bill: true`` rates the event
         with the wallet's price book and debits it: usage already happened, so it is never
         refused; what the grants cannot cover becomes debt up to the overdraft limit and the
-        rest is recorded as uncollected. Budgets are charged but never refuse.
+        rest is recorded as uncollected (the answer's ``uncollected`` and
+        ``uncollected_events``). Budgets are charged but never refuse. Token quantities
+        follow the rating rules: ``input_tokens`` is uncached input only (OpenAI's
+        ``prompt_tokens`` minus ``cached_tokens``; Anthropic's ``input_tokens`` as they are),
+        ``cached_input_tokens`` the cached input.
 
         ``Idempotency-Key`` is accepted and not needed: the per-event ids make a retried
         batch safe, and its answer then counts the events as duplicates. More than 1,000

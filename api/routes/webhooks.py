@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, delete, get, put
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from api.auth import ADMIN
+from api.dependencies import settings_of
 from api.metrics import decision
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.read_models import ReadModels
@@ -19,6 +21,8 @@ from api.routes.params import IdempotencyKey, PathId, Position
 from api.schemas.webhooks import DeliveriesOut, WebhookIn, WebhookOut
 from ledger.alerting import Alerting, DeleteWebhook, PutWebhook
 from ledger.service import CreditLedger
+from ledger.validation import fail
+from projections.alerts_http import refused_destination
 from projections.alerts_outbox import delivery_log
 
 __all__ = ["WEBHOOK_ROUTES", "WebhookController"]
@@ -47,16 +51,25 @@ class WebhookController(Controller):
     )
     def put_webhook(
         self,
+        state: State,
         ledger: NamedDependency[CreditLedger],
         webhook_id: PathId,
         data: JSONBody[WebhookIn],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[WebhookOut]:
         """Create a webhook (201; also when it had been deleted) or replace its definition
-        (200). Alerts of the listed ``events`` made from now on are POSTed to ``url``, signed
-        with ``secret`` (``Ledger-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">``).
-        The secret is never returned: the answer says ``secret_set``.
+        (200; a disabled webhook is enabled again). Alerts of the listed ``events`` made from
+        now on are POSTed to ``url``, signed with ``secret`` twice: ``Ledger-Signature:
+        t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`` and the Standard Webhooks headers
+        ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` (verify them with the
+        key ``whsec_`` + base64 of the secret's UTF-8 bytes). The secret is never returned:
+        the answer says ``secret_set``. A link-local ``url`` (169.254.0.0/16, fe80::/10: cloud
+        metadata) is refused with 422 unless the server allows it
+        (``LEDGER_WEBHOOK_ALLOW_LINK_LOCAL``).
         """
+        refused = refused_destination(data.url, settings_of(state).webhook_egress())
+        if refused is not None:
+            raise fail("url", refused)
         outcome = Alerting(ledger).put_webhook(data.to_command(webhook_id, idempotency_key))
         created = bool(outcome.body.get("created"))
         return respond(outcome, WebhookOut, HTTP_201_CREATED if created else HTTP_200_OK)
@@ -69,8 +82,9 @@ class WebhookController(Controller):
         responses=problems(401, 403, 404, 422),
     )
     def get_webhook(self, ledger: NamedDependency[CreditLedger], webhook_id: PathId) -> WebhookOut:
-        """A webhook's URL and alert types (never its secret); 404 ``webhook_not_found``
-        when unknown or deleted."""
+        """A webhook's URL and alert types (never its secret) and ``status``: ``disabled``
+        once its endpoint answered 410 Gone; 404 ``webhook_not_found`` when unknown or
+        deleted."""
         return render(Alerting(ledger).webhook(webhook_id), WebhookOut)
 
     @delete(
@@ -111,7 +125,9 @@ class WebhookController(Controller):
     ) -> DeliveriesOut:
         """The delivery log, oldest first: one ``pending`` entry (attempt 0) when an alert
         is queued for this webhook, then one per attempt with its HTTP status or error and,
-        while ``retrying``, when the next attempt is due. ``next_after`` continues the page.
+        while ``retrying``, when the next attempt is due (jittered exponential backoff, not
+        before the receiver's ``Retry-After``). A 410 Gone answer is ``failed`` and disables
+        the webhook. ``next_after`` continues the page.
         """
         Alerting(ledger).check_known(webhook_id)
         with read_models.views.read() as tx:

@@ -42,13 +42,17 @@ class JournalEntryOut(ResponseBody):
 
 
 class JournalOut(ResponseBody):
-    """A page of journal rows; ask again with ``after=next_after`` for the next one.
+    """A page of at most ``limit`` journal rows; ask again with ``after=next_after`` (and
+    ``after_leg=next_after_leg`` when that is not null) for the next one.
 
-    A page holds whole events, so it may exceed ``limit`` by the legs of its last event.
+    A page holds whole events while they fit; only an event with more legs than ``limit`` is
+    split, and then ``next_after_leg`` is the last leg this page holds of event
+    ``next_after``.
     """
 
     entries: list[JournalEntryOut]
     next_after: int
+    next_after_leg: int | None = None
 
 
 class AccountTotalOut(ResponseBody):
@@ -72,12 +76,15 @@ class TrialBalanceOut(ResponseBody):
 
 
 class UsagePointOut(ResponseBody):
-    """Credits debited in one window by one group; a key the subject lacked is null."""
+    """Credits debited in one window by one group (``count`` debits and captures); a key the
+    subject lacked is null. ``uncollected``: credits of billed usage events beyond the
+    wallet's overdraft, recorded but never charged (not part of ``debited``)."""
 
     window_start: datetime
     group: dict[str, str | None]
     debited: int
     count: int
+    uncollected: int = 0
 
 
 class UsageOut(ResponseBody):

@@ -8,13 +8,15 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from api.schemas.fields import NonNegativeAmount, RequestBody, ResponseBody, Subject
+from api.schemas.fields import NonNegativeAmount, RequestBody, ResponseBody, Subject, SubjectOut
 from ledger.commands import SetBudget
 from ledger.errors import FieldError, ValidationFailed
 from ledger.periods import UnknownTimezone, parse_timezone
 
 __all__ = ["BudgetIn", "BudgetOut", "BudgetsOut"]
 
+Period = Literal["day", "week", "month", "total"]
+Mode = Literal["hard", "soft"]
 _Threshold = Annotated[float, Meta(gt=0, le=100, description="A ratio of the limit, in (0, 100]")]
 
 
@@ -22,10 +24,10 @@ class BudgetIn(RequestBody):
     """A spending cap on the wallet's requests whose subject matches ``scope``."""
 
     limit: NonNegativeAmount
-    period: Literal["day", "week", "month", "total"]
+    period: Period
     scope: Subject = msgspec.field(default_factory=Subject)
     timezone: Annotated[str, Meta(min_length=1, max_length=64)] = "UTC"
-    mode: Literal["hard", "soft"] = "hard"
+    mode: Mode = "hard"
     alert_thresholds: Annotated[list[_Threshold], Meta(max_length=32)] = []
 
     def to_command(self, wallet_id: str, budget_id: str, idempotency_key: str | None) -> SetBudget:
@@ -57,11 +59,11 @@ class BudgetOut(ResponseBody):
     """A budget and where its current period stands."""
 
     budget_id: str
-    scope: dict[str, str]
+    scope: SubjectOut
     limit: int
-    period: str
+    period: Period
     timezone: str
-    mode: str
+    mode: Mode
     alert_thresholds: list[float]
     spent: int
     remaining: int

@@ -24,6 +24,7 @@ __all__ = [
     "RequestBody",
     "ResponseBody",
     "Subject",
+    "SubjectOut",
 ]
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
@@ -72,6 +73,18 @@ class Subject(RequestBody):
     def as_dict(self) -> dict[str, str]:
         """The keys that were given, as the ledger takes them."""
         return {k: v for k, v in msgspec.structs.asdict(self).items() if v is not None}
+
+
+class SubjectOut(ResponseBody, omit_defaults=True):
+    """A subject as recorded: only the keys that were given (documented one by one, so a
+    generated client and "Try it out" show the real keys, not ``additionalProp1``)."""
+
+    user_id: str | None = None
+    team_id: str | None = None
+    agent_id: str | None = None
+    project_id: str | None = None
+    feature: str | None = None
+    model: str | None = None
 
 
 class Balance(ResponseBody):

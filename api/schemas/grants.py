@@ -22,6 +22,9 @@ from ledger.commands import GrantCredits, VoidGrant
 __all__ = ["CostBasisIn", "CostBasisOut", "GrantIn", "GrantOut", "VoidGrantIn"]
 
 
+Category = Literal["paid", "promotional", "trial", "refund", "rollover"]
+
+
 class CostBasisIn(RequestBody):
     """What the customer paid for the credits, in minor units of ``currency``."""
 
@@ -33,7 +36,7 @@ class GrantIn(RequestBody):
     """Credits to add; only ``amount`` and ``category`` are required."""
 
     amount: Amount
-    category: Literal["paid", "promotional", "trial", "refund", "rollover"]
+    category: Category
     grant_id: ClientId | None = None
     priority: Annotated[int, Meta(ge=0, le=1_000_000, description="Lower is used first")] = 100
     effective_at: AwareDatetime | None = None
@@ -86,7 +89,7 @@ class GrantOut(ResponseBody):
     """A grant as the wallet sees it; ``status`` is evaluated at the time of the answer."""
 
     grant_id: str
-    category: str
+    category: Category
     priority: int
     amount: int
     remaining: int

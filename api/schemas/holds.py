@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -18,7 +18,9 @@ from api.schemas.fields import (
     RequestBody,
     ResponseBody,
     Subject,
+    SubjectOut,
 )
+from api.schemas.operations import HoldStatus
 from api.schemas.rating import RatingOut, UsageIn, amount_or_usage
 from ledger.commands import CaptureHold, PlaceHold
 
@@ -84,10 +86,10 @@ class HoldOut(ResponseBody, omit_defaults=True):
     """A hold; a resolved one adds when it closed and what was captured and released."""
 
     hold_id: str
-    status: str
+    status: HoldStatus
     amount: int
     allocations: list[Allocation]
-    subject: dict[str, str]
+    subject: SubjectOut
     placed_at: datetime
     expires_at: datetime
     metadata: dict[str, Any]
@@ -111,7 +113,7 @@ class CaptureOut(ResponseBody, omit_defaults=True):
     when the captured amount was rated from ``usage``."""
 
     hold_id: str
-    status: str
+    status: Literal["captured"]
     captured: int
     released: int
     overage: int
@@ -125,6 +127,6 @@ class ReleaseOut(ResponseBody):
     """A released hold: everything it held went back."""
 
     hold_id: str
-    status: str
+    status: Literal["released"]
     released: int
     balance: Balance

@@ -68,7 +68,7 @@ class MeterOut(ResponseBody):
 
     meter_id: str
     event_type: str
-    aggregation: str
+    aggregation: Aggregation
     value: str | None
     group_by: list[str]
     version: int

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated, Literal
+
+from msgspec import UNSET, Meta, UnsetType
+
 from api.schemas.fields import ResponseBody
 
 __all__ = [
     "FieldProblemOut",
+    "GrantStatus",
+    "HoldStatus",
     "ProblemOut",
     "ProjectionOut",
     "ProjectionRebuildOut",
@@ -28,16 +35,45 @@ class FieldProblemOut(ResponseBody):
     message: str
 
 
+HoldStatus = Literal["open", "captured", "released", "expired"]
+GrantStatus = Literal["pending", "active", "depleted", "expired", "voided"]
+
+
 class ProblemOut(ResponseBody, omit_defaults=True):
-    """An RFC 9457 problem; errors add the members their ``code`` documents."""
+    """An RFC 9457 problem. ``status`` is always the integer HTTP status; branch on ``code``.
+
+    The optional members are present only for the codes that name them (never null, but
+    ``period_end`` of a ``total`` budget and ``price_book_id`` when no book applies):
+    ``errors`` (``validation_error``); ``available``, ``requested``
+    (``insufficient_credits``); ``budget_id``, ``limit``, ``spent``, ``requested``,
+    ``period_end`` (``budget_exceeded``); ``hold_status`` (``hold_not_open``);
+    ``grant_status`` (``grant_not_voidable``); ``held``, ``requested``
+    (``capture_exceeds_hold``); ``refundable``, ``requested`` (``refund_exceeds_debit``);
+    ``model``, ``price_book_id`` (``unknown_model``); ``retry_after_seconds``
+    (``rate_limited``); ``position``, ``required`` (``projection_lagging``).
+    """
 
     type: str
     title: str
-    status: int | str
-    """The HTTP status; for ``hold_not_open`` the hold's (``captured``, ``released``, ...)."""
+    status: Annotated[int, Meta(ge=100, le=599)]
     detail: str
     code: str
-    errors: list[FieldProblemOut] | None = None
+    errors: list[FieldProblemOut] | UnsetType = UNSET
+    available: int | UnsetType = UNSET
+    requested: int | UnsetType = UNSET
+    budget_id: str | UnsetType = UNSET
+    limit: int | UnsetType = UNSET
+    spent: int | UnsetType = UNSET
+    period_end: datetime | UnsetType | None = UNSET
+    hold_status: HoldStatus | UnsetType = UNSET
+    grant_status: GrantStatus | UnsetType = UNSET
+    held: int | UnsetType = UNSET
+    refundable: int | UnsetType = UNSET
+    model: str | UnsetType = UNSET
+    price_book_id: str | UnsetType | None = UNSET
+    retry_after_seconds: int | UnsetType = UNSET
+    position: int | UnsetType = UNSET
+    required: int | UnsetType = UNSET
 
 
 class ProjectionRebuildOut(ResponseBody):

@@ -23,19 +23,51 @@ ModelName = Annotated[
     str, Meta(min_length=1, max_length=128, description="The model, as the price book names it.")
 ]
 TokenCount = Annotated[int, Meta(ge=0, le=MAX_AMOUNT, description="Tokens of this kind.")]
+InputTokens = Annotated[
+    int,
+    Meta(
+        ge=0,
+        le=MAX_AMOUNT,
+        description="Uncached input tokens only. OpenAI's prompt_tokens (and Responses' "
+        "input_tokens) include the cached ones: send prompt_tokens - cached_tokens. "
+        "Anthropic's input_tokens already exclude cache reads: send them as they are (plus "
+        "cache_creation_input_tokens).",
+    ),
+]
+CachedInputTokens = Annotated[
+    int,
+    Meta(
+        ge=0,
+        le=MAX_AMOUNT,
+        description="Input tokens served from the prompt cache: OpenAI's "
+        "prompt_tokens_details.cached_tokens, Anthropic's cache_read_input_tokens.",
+    ),
+]
+OutputTokens = Annotated[
+    int,
+    Meta(
+        ge=0,
+        le=MAX_AMOUNT,
+        description="Output tokens, reasoning tokens included: OpenAI's completion_tokens, "
+        "Anthropic's output_tokens.",
+    ),
+]
 
 
 class UsageIn(RequestBody):
     """Tokens one model call used (a hold: at most will use); absent counts are 0.
 
     The amount is ``ceil(sum of tokens x rate / 1,000,000)`` at the current version of the
-    wallet's price book.
+    wallet's price book. ``input_tokens`` counts uncached input only and
+    ``cached_input_tokens`` the cached input, each at its own rate: OpenAI reports
+    ``prompt_tokens`` with the cached tokens included (subtract them), Anthropic reports
+    ``input_tokens`` without cache reads (send them as they are).
     """
 
     model: ModelName
-    input_tokens: TokenCount = 0
-    cached_input_tokens: TokenCount = 0
-    output_tokens: TokenCount = 0
+    input_tokens: InputTokens = 0
+    cached_input_tokens: CachedInputTokens = 0
+    output_tokens: OutputTokens = 0
 
     def as_dict(self) -> dict[str, Any]:
         """The usage as the ledger takes it."""

@@ -14,12 +14,14 @@ from typing import Annotated, Any, Literal, get_args
 import msgspec
 from msgspec import Meta
 
-from api.schemas.fields import RequestBody, ResponseBody
+from api.schemas.fields import ID_PATTERN, RequestBody, ResponseBody
 from ledger.ingest import MAX_BATCH, MAX_QUANTITIES, MAX_TYPE_LENGTH, ShapedEvent
 from ledger.state import SUBJECT_KEYS
 from ledger.validation import MAX_AMOUNT
 
 __all__ = [
+    "DOCUMENTED_EVENT",
+    "UncollectedEventOut",
     "UsageEventShape",
     "UsageEventsIn",
     "UsageEventsOut",
@@ -54,10 +56,51 @@ RawEvent = Annotated[
 ]
 
 
+def _documented_event() -> dict[str, Any]:
+    """What one event may hold, as JSON Schema, for the OpenAPI document only: decoding keeps
+    each event a free-form object (see the module docstring), so a bad one is rejected alone.
+    """
+    text = {"type": "string", "minLength": 1, "maxLength": 128, "pattern": ID_PATTERN}
+    count = {"type": "integer", "minimum": 0, "maximum": MAX_AMOUNT}
+    tokens = ("input_tokens", "cached_input_tokens", "output_tokens")
+    return {
+        "type": "object",
+        "title": "UsageEventIn",
+        "required": ["event_id", "wallet_id", "type", "occurred_at"],
+        "properties": {
+            "event_id": text,
+            "wallet_id": text,
+            "type": {"type": "string", "minLength": 1, "maxLength": MAX_TYPE_LENGTH},
+            "occurred_at": {"type": "string", "format": "date-time"},
+            "subject": {"$ref": "#/components/schemas/Subject"},
+            "quantities": {
+                "type": "object",
+                "description": "Name -> integer count, at most 32. Billing reads "
+                + ", ".join(tokens)
+                + ": input_tokens counts uncached input only (OpenAI's prompt_tokens minus "
+                "cached_tokens; Anthropic's input_tokens as they are), cached_input_tokens "
+                "the cached input (see UsageIn).",
+                "properties": dict.fromkeys(tokens, count),
+                "additionalProperties": count,
+                "maxProperties": MAX_QUANTITIES,
+            },
+            "properties": {"type": "object", "additionalProperties": {}},
+            "bill": {"type": "boolean", "default": False},
+        },
+        "additionalProperties": False,
+    }
+
+
+DOCUMENTED_EVENT = _documented_event()
+
+
 class UsageEventsIn(RequestBody):
     """Up to 1,000 usage events; a bad event is rejected alone, the good ones are kept."""
 
-    events: Annotated[list[RawEvent], Meta(max_length=MAX_BATCH)]
+    events: Annotated[
+        list[RawEvent],
+        Meta(max_length=MAX_BATCH, extra_json_schema={"extra": {"items": DOCUMENTED_EVENT}}),
+    ]
 
 
 class UsageRejectionOut(ResponseBody):
@@ -71,15 +114,28 @@ class UsageRejectionOut(ResponseBody):
     detail: str
 
 
+class UncollectedEventOut(ResponseBody):
+    """A billed event of this batch whose wallet could not pay all of it: ``uncollected``
+    credits beyond the overdraft were recorded but not charged."""
+
+    index: int
+    wallet_id: str
+    event_id: str
+    uncollected: int
+
+
 class UsageEventsOut(ResponseBody):
     """How many events were recorded now (``accepted``, of which ``late``: older than the
     grace window), how many were recorded before or repeated within the batch
-    (``duplicates``), and each rejected event."""
+    (``duplicates``), each rejected event, and what billing could not collect
+    (``uncollected`` credits in all, ``uncollected_events`` one by one)."""
 
     accepted: int
     duplicates: int
     late: int
     rejected: list[UsageRejectionOut] = msgspec.field(default_factory=list)
+    uncollected: int = 0
+    uncollected_events: list[UncollectedEventOut] = msgspec.field(default_factory=list)
 
 
 _Id = Annotated[str, Meta(min_length=1, max_length=128)]  # the characters: ledger.ingest

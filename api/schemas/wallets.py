@@ -43,7 +43,7 @@ class OpenWalletIn(RequestBody):
         )
 
 
-class WalletOut(ResponseBody):
+class WalletOut(ResponseBody, kw_only=True):
     """A wallet: its balance, its grants (in consumption order) and its budgets."""
 
     wallet_id: str
@@ -54,6 +54,9 @@ class WalletOut(ResponseBody):
     metadata: dict[str, Any]
     version: int
     balance: Balance
+    uncollected: int = 0
+    """Credits of billed usage events the wallet could not pay beyond its overdraft: recorded
+    (``UsageUncollected``, ``CreditsDebited.uncollected``), never charged or posted."""
     grants: list[GrantOut]
     budgets: list[BudgetOut]
 

@@ -52,7 +52,9 @@ class WebhookIn(RequestBody):
 
 
 class WebhookOut(ResponseBody):
-    """A webhook; ``secret_set`` stands for the secret, which is never returned."""
+    """A webhook; ``secret_set`` stands for the secret, which is never returned. ``status``
+    is ``disabled`` once its endpoint answered 410 Gone (``disabled_at``, ``disabled_reason``):
+    nothing is sent to it until it is PUT again."""
 
     webhook_id: str
     url: str
@@ -60,6 +62,9 @@ class WebhookOut(ResponseBody):
     events: list[str]
     created_at: datetime
     updated_at: datetime
+    status: Literal["active", "disabled"] = "active"
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = None
 
 
 class DeliveryOut(ResponseBody):

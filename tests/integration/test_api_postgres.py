@@ -112,7 +112,7 @@ def test_holds(api: Api) -> None:
     captured = api.post("/v1/wallets/acme/holds/h1/capture", {"amount": 20})
     assert (captured.json()["captured"], captured.json()["released"]) == (20, 30)
     not_open = assert_problem(api.post("/v1/wallets/acme/holds/h1/release"), 409, "hold_not_open")
-    assert not_open["status"] == "captured"
+    assert not_open["hold_status"] == "captured"
 
     api.post("/v1/wallets/acme/holds", {"hold_id": "h2", "amount": 10})
     released = api.post("/v1/wallets/acme/holds/h2/release")

@@ -146,5 +146,5 @@ def check_answer(case: schemathesis.Case[Any], response: Any) -> None:
         media_type = response.headers["content-type"][0]
         assert media_type.startswith(PROBLEM_MEDIA_TYPE), (response.status_code, media_type)
         problem = response.json()
-        assert problem["status"] == response.status_code or problem["code"] == "hold_not_open"
+        assert problem["status"] == response.status_code
         assert problem["type"] == PROBLEM_TYPE_BASE + problem["code"]

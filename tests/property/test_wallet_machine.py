@@ -242,6 +242,7 @@ class Model:
     debits: dict[str, MDebit] = field(default_factory=dict)
     allowances: dict[str, MAllowance] = field(default_factory=dict)
     debt: int = 0
+    uncollected: int = 0
     issued: dict[str, int] = field(default_factory=dict)
     consumed: int = 0
     expired: int = 0
@@ -529,12 +530,14 @@ class Model:
     def bill_usage(self, amount: int, subject: dict[str, str], at: datetime) -> MDebit | None:
         """A billed usage event: never refused; grants, then debt up to the overdraft limit,
         the rest uncollected (not posted). Refundable: only what grants paid. None when
-        nothing could be billed (then only the expiries it noticed are recorded)."""
+        nothing could be billed (then the expiries it noticed and UsageUncollected)."""
         self.advance(at)
         pieces, shortfall = self.allocate(amount, at)
         debt = min(shortfall, max(0, self.overdraft_limit - self.debt))
         billed = amount - shortfall + debt
+        self.uncollected += amount - billed
         if billed == 0:
+            self.record()  # UsageUncollected
             return None
         for grant_id, take in pieces:
             self.grants[grant_id].remaining -= take
@@ -770,6 +773,7 @@ class Model:
             },
             "allowances": {aid: a.next_start for aid, a in seen.allowances.items()},
             "version": self.version,
+            "uncollected": self.uncollected,
         }
 
 
@@ -971,7 +975,16 @@ class WalletMachine(RuleBasedStateMachine):
         )
         assert outcome is not None, "billed usage is never refused"
         record, body = outcome
-        assert body == {"accepted": 1, "duplicates": 0, "late": 0, "rejected": []}
+        uncollected = amount - (0 if record is None else record.spend.amount)
+        missed = {"index": 0, "wallet_id": WALLET, "event_id": event_id, "uncollected": uncollected}
+        assert body == {
+            "accepted": 1,
+            "duplicates": 0,
+            "late": 0,
+            "rejected": [],
+            "uncollected": uncollected,
+            "uncollected_events": [missed] if uncollected else [],
+        }
         if record is None:
             event("usage: nothing collectable")
             return multiple()
@@ -1437,6 +1450,7 @@ class WalletMachine(RuleBasedStateMachine):
         expected = self.model.view(self.now)
         assert actual["version"] == expected["version"]
         assert actual["balance"] == expected["balance"]
+        assert actual["uncollected"] == expected["uncollected"]
         assert {
             g["grant_id"]: {k: g[k] for k in ("remaining", "held", "status", "debt_settled")}
             for g in actual["grants"]

@@ -57,16 +57,66 @@ def test_the_journal_lists_both_legs_of_every_posting(api: Api) -> None:
     assert body["next_after"] == debit_leg["position"]
 
 
-def test_journal_pages_hold_whole_events(api: Api) -> None:
+def test_journal_pages_hold_at_most_limit_rows_and_whole_events_while_they_fit(
+    api: Api,
+) -> None:
     api.funded_wallet()
     spend(api, 10)
     spend(api, 20)
 
     first = api.get(api.fresh("/v1/journal?limit=3")).json()
     second = api.get(api.fresh(f"/v1/journal?limit=3&after={first['next_after']}")).json()
+    third = api.get(api.fresh(f"/v1/journal?limit=3&after={second['next_after']}")).json()
 
-    assert [e["debit"] + e["credit"] for e in first["entries"]] == [1000, 1000, 10, 10]
-    assert [e["debit"] + e["credit"] for e in second["entries"]] == [20, 20]
+    # limit=3 gave 4 rows (the grant's 2 and the debit's 2): a page never exceeds limit
+    assert [e["debit"] + e["credit"] for e in first["entries"]] == [1000, 1000]
+    assert [e["debit"] + e["credit"] for e in second["entries"]] == [10, 10]
+    assert [e["debit"] + e["credit"] for e in third["entries"]] == [20, 20]
+    assert first["next_after_leg"] is second["next_after_leg"] is None
+
+
+def _pages(api: Api, limit: int) -> list[list[dict[str, Any]]]:
+    pages: list[list[dict[str, Any]]] = []
+    cursor = ""
+    while True:
+        page = api.get(api.fresh(f"/v1/journal?limit={limit}{cursor}")).json()
+        if not page["entries"]:
+            return pages
+        pages.append(page["entries"])
+        cursor = f"&after={page['next_after']}"
+        if page["next_after_leg"] is not None:
+            cursor += f"&after_leg={page['next_after_leg']}"
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 5])
+def test_journal_pages_at_any_limit_add_up_to_the_whole_journal(api: Api, limit: int) -> None:
+    api.funded_wallet()
+    spend(api, 10)
+    spend(api, 20)
+    whole = api.get(api.fresh("/v1/journal?limit=1000")).json()["entries"]
+
+    pages = _pages(api, limit)
+
+    assert all(len(page) <= limit for page in pages)
+    assert [row for page in pages for row in page] == whole
+
+
+def test_an_event_larger_than_a_page_is_split_and_continued_by_its_leg(api: Api) -> None:
+    api.funded_wallet()
+
+    first = api.get(api.fresh("/v1/journal?limit=1")).json()
+    second = api.get(
+        api.fresh(f"/v1/journal?limit=1&after={first['next_after']}&after_leg=0")
+    ).json()
+
+    assert [(e["debit"], e["credit"]) for e in first["entries"]] == [(1000, 0)]
+    assert (first["next_after"], first["next_after_leg"]) == (first["entries"][0]["position"], 0)
+    assert [(e["debit"], e["credit"]) for e in second["entries"]] == [(0, 1000)]
+    assert second["next_after_leg"] is None  # the event ended with this page
+
+
+def test_a_leg_without_its_position_is_refused(api: Api) -> None:
+    assert_problem(api.get("/v1/journal?after_leg=1"), 422, "validation_error")
 
 
 def journal(api: Api, **params: str) -> list[dict[str, Any]]:
@@ -274,3 +324,14 @@ def test_a_debit_dated_before_year_one_in_utc_is_refused(api: Api) -> None:
 
     assert response.status_code == 422
     assert error_fields(response) == ["occurred_at"]
+
+
+def test_the_csv_export_continues_inside_an_event_from_its_leg(api: Api) -> None:
+    api.funded_wallet()
+    first = api.get(api.fresh("/v1/journal?limit=1")).json()
+    cursor = f"after={first['next_after']}&after_leg={first['next_after_leg']}"
+
+    response = api.get(api.fresh(f"/v1/journal?{cursor}"), headers={"Accept": "text/csv"})
+
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [(r["debit"], r["credit"]) for r in rows] == [("0", "1000")]  # the grant's credit leg

@@ -166,7 +166,9 @@ def test_every_command_route_is_a_decision_named_after_its_command() -> None:
     assert marked == command_names  # every command has its route, every route its command
 
 
-_NOT_ROUTES = {"ExpireDue"}  # the operator's sweep (``ledger sweep``), not an HTTP command
+# The operator's sweep (``ledger sweep``) and the delivery worker's disabling of a webhook
+# that answered 410 Gone: commands, but not HTTP ones.
+_NOT_ROUTES = {"ExpireDue", "DisableWebhook"}
 
 
 def _subclasses(cls: type) -> set[type]:

@@ -12,7 +12,16 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.unit.test_api_support import Api, assert_problem, running_api
 
-NAMES = ["journal", "balances", "usage", "budget_status", "meters", "alerts", "lists"]
+NAMES = [
+    "journal",
+    "balances",
+    "usage",
+    "budget_status",
+    "meters",
+    "alerts",
+    "lists",
+    "uncollected",
+]
 
 
 @pytest.fixture
@@ -114,6 +123,7 @@ def test_a_rebuild_runs_in_the_background_and_switches_generations(api: Api) -> 
         "meters": 1,
         "alerts": 1,
         "lists": 1,
+        "uncollected": 1,
     }
     assert api.get(api.fresh("/v1/journal")).json() == before
     assert api.post("/v1/admin/projections/journal/rebuild").status_code == 202  # once done

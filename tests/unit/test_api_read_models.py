@@ -116,7 +116,7 @@ def test_without_a_worker_reads_answer_from_where_the_views_stand() -> None:
         caught_up = api.get(api.fresh("/v1/journal")).json()
 
     assert (lagging["position"], lagging["required"]) == (0, api.position)
-    assert as_they_are == {"entries": [], "next_after": 0}
+    assert as_they_are == {"entries": [], "next_after": 0, "next_after_leg": None}
     assert len(caught_up["entries"]) == 2
 
 

@@ -40,12 +40,14 @@ def test_usage_is_grouped_by_window_and_subject(api: Api) -> None:
             "group": {"model": "m1"},
             "debited": 30,
             "count": 2,
+            "uncollected": 0,
         },
         {
             "window_start": "2026-01-01T00:00:00Z",
             "group": {"model": "m2"},
             "debited": 5,
             "count": 1,
+            "uncollected": 0,
         },
     ]
     assert [(p["window_start"][11:13], p["group"], p["debited"]) for p in by_hour] == [
@@ -106,7 +108,13 @@ def test_usage_counts_hold_captures_and_filters_by_time(api: Api) -> None:
     ).json()["series"]
 
     assert series == [
-        {"window_start": "2026-01-01T00:00:00Z", "group": {}, "debited": 40, "count": 1}
+        {
+            "window_start": "2026-01-01T00:00:00Z",
+            "group": {},
+            "debited": 40,
+            "count": 1,
+            "uncollected": 0,
+        }
     ]
 
 

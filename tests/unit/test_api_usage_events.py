@@ -37,7 +37,14 @@ def test_ingest_answers_200_with_counts_and_the_log_position(api: Api) -> None:
     response = api.post("/v1/usage-events", {"events": [event("e-1"), event("e-2")]})
 
     assert response.status_code == 200, response.text
-    assert response.json() == {"accepted": 2, "duplicates": 0, "late": 0, "rejected": []}
+    assert response.json() == {
+        "accepted": 2,
+        "duplicates": 0,
+        "late": 0,
+        "rejected": [],
+        "uncollected": 0,
+        "uncollected_events": [],
+    }
     assert int(response.headers["Ledger-Position"]) > 0
 
 
@@ -48,7 +55,14 @@ def test_a_retried_batch_is_answered_with_duplicates_and_no_position(api: Api) -
     again = api.post("/v1/usage-events", batch, idempotency_key="batch-1")
 
     assert again.status_code == 200
-    assert again.json() == {"accepted": 0, "duplicates": 2, "late": 0, "rejected": []}
+    assert again.json() == {
+        "accepted": 0,
+        "duplicates": 2,
+        "late": 0,
+        "rejected": [],
+        "uncollected": 0,
+        "uncollected_events": [],
+    }
     assert "Ledger-Position" not in again.headers
 
 
@@ -73,7 +87,14 @@ def test_a_bad_event_is_rejected_alone(api: Api) -> None:
 def test_an_empty_batch_answers_zeros(api: Api) -> None:
     response = api.post("/v1/usage-events", {"events": []})
 
-    assert response.json() == {"accepted": 0, "duplicates": 0, "late": 0, "rejected": []}
+    assert response.json() == {
+        "accepted": 0,
+        "duplicates": 0,
+        "late": 0,
+        "rejected": [],
+        "uncollected": 0,
+        "uncollected_events": [],
+    }
 
 
 def test_more_than_1000_events_is_a_validation_error_naming_events(api: Api) -> None:

@@ -44,6 +44,7 @@ def test_opening_a_wallet_answers_201_with_the_wallet(api: Api) -> None:
         "metadata": {"plan": "pro"},
         "version": 1,
         "balance": {"available": 0, "held": 0, "debt": 0},
+        "uncollected": 0,
         "grants": [],
         "budgets": [],
     }

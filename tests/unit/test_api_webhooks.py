@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from tests.builders import T0
 from tests.unit.test_api_support import Api, assert_problem, error_fields, running_api
 
 SECRET = "a-secret-of-twenty-chars"  # noqa: S105 - a test secret
@@ -136,7 +138,9 @@ def test_the_in_process_worker_attempts_and_the_log_pages_with_next_after(api: A
     assert [e["status"] for e in first["deliveries"]] == ["pending"]
     assert [(e["attempt"], e["status"]) for e in rest["deliveries"]] == [(1, "retrying")]
     assert rest["deliveries"][0]["error"]
-    assert rest["deliveries"][0]["next_attempt_at"] == "2026-01-01T00:00:01Z"
+    # Attempt 1 waits the 1 s base, less up to half of it at random (jitter).
+    retry_at = datetime.fromisoformat(rest["deliveries"][0]["next_attempt_at"])
+    assert T0 + timedelta(seconds=0.5) <= retry_at <= T0 + timedelta(seconds=1)
     assert rest["next_after"] is None
     assert len(entries) == 2
 

@@ -27,7 +27,7 @@ def test_worker_rebuild_reconcile_and_status_by_url(tmp_path: Path) -> None:
     )
     try:
         install_views(views)
-        assert queries.journal(views) == {"entries": [], "next_after": 0}
+        assert queries.journal(views) == {"entries": [], "next_after": 0, "next_after_leg": None}
         worker.start()
         run_history(ledger, clock, random_ops(random.Random(9), 40))
         ledger.grant(GrantCredits(wallet_id="a", amount=100, category="paid"))

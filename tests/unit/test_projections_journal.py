@@ -92,14 +92,19 @@ def test_pages_and_filters_equal_the_log_scan(
         {"from_": T0 + timedelta(hours=1), "to": T0 + timedelta(hours=1, minutes=5)},
     ]
     for filters in cases:
+        whole = audit.journal(ledger, limit=1000, **filters)["entries"]
         for limit in (1, 3, 4, 1000):
-            after = 0
+            after, leg, rows = 0, None, []
             while True:
-                got = queries.journal(views, after=after, limit=limit, **filters)
-                assert got == audit.journal(ledger, after=after, limit=limit, **filters)
+                got = queries.journal(views, after=after, after_leg=leg, limit=limit, **filters)
+                want = audit.journal(ledger, after=after, after_leg=leg, limit=limit, **filters)
+                assert got == want
                 if not got["entries"]:
                     break
-                after = got["next_after"]
+                assert len(got["entries"]) <= limit  # exact (contract 1.1), never soft
+                rows += got["entries"]
+                after, leg = got["next_after"], got["next_after_leg"]
+            assert rows == whole  # the cursor neither skips nor repeats a leg
 
 
 def test_journal_refuses_a_limit_out_of_range(views: ViewStore, ledger: CreditLedger) -> None:

@@ -66,6 +66,8 @@ def test_every_window_and_grouping_equals_the_log_scan(
         for group_by in groupings:
             for from_ in bounds:
                 for to in bounds:
+                    if from_ and to and from_ > to:
+                        continue  # refused by both (tests/unit/test_api_time_ranges.py)
                     args: dict[str, Any] = {
                         "window": window,
                         "group_by": group_by,

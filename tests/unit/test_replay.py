@@ -33,6 +33,7 @@ from ledger.commands import (
     GrantCredits,
     OpenWallet,
     PlaceHold,
+    PutPriceBook,
     Refund,
     ReleaseHold,
     RemoveAllowance,
@@ -125,6 +126,21 @@ def from_snapshot(ledger: CreditLedger, wallet_id: str = WALLET) -> tuple[Wallet
     return fold(start, later), snapshot.originator_version
 
 
+PER_TOKEN = {"model": "m", "input_per_million": 1_000_000, "output_per_million": 1_000_000}
+
+
+def _billed(event_id: str, tokens: int) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "wallet_id": WALLET,
+        "type": "llm.completion",
+        "occurred_at": "2026-01-01T00:00:00Z",
+        "subject": {"model": "m"},
+        "quantities": {"input_tokens": tokens},
+        "bill": True,
+    }
+
+
 def state(wallet: Wallet) -> dict[str, Any]:
     """Everything the aggregate holds, including id, version and timestamps."""
     return dict(vars(wallet))
@@ -199,7 +215,12 @@ def drive_every_event_type(ledger: CreditLedger, clock: FakeClock) -> str:
         CaptureHold(wallet_id=WALLET, hold_id="h-over", amount=110, allow_overage=True)
     )
     assert ledger.wallet(WALLET)["balance"]["debt"] == 100
-    ledger.grant(GrantCredits(wallet_id=WALLET, grant_id="topup", amount=500, category="paid"))
+    # Billed usage beyond the overdraft (500): 400 more debt and 50 uncollected, then an event
+    # none of which can be collected (UsageUncollected).
+    ledger.put_price_book(PutPriceBook(price_book_id="default", rates=[PER_TOKEN]))
+    ledger.ingest_usage([_billed("u-1", 450), _billed("u-2", 30)])
+    assert ledger.wallet(WALLET)["uncollected"] == 80
+    ledger.grant(GrantCredits(wallet_id=WALLET, grant_id="topup", amount=900, category="paid"))
     assert ledger.wallet(WALLET)["balance"]["debt"] == 0  # DebtSettled
 
     # Allowances: set (and the day under way granted), a day on (rolled over, granted again),

@@ -79,7 +79,14 @@ def test_records_a_batch_as_one_stored_event_with_every_documented_key(
         [usage("e-1"), usage("e-2", occurred_at="2025-12-31T23:00:00+01:00")]
     )
 
-    assert outcome.body == {"accepted": 2, "duplicates": 0, "late": 0, "rejected": []}
+    assert outcome.body == {
+        "accepted": 2,
+        "duplicates": 0,
+        "late": 0,
+        "rejected": [],
+        "uncollected": 0,
+        "uncollected_events": [],
+    }
     assert outcome.position is not None
     (batch,) = batches(ledger)
     assert [set(r) for r in batch.usage] == [RECORD_KEYS, RECORD_KEYS]
@@ -98,7 +105,14 @@ def test_records_a_batch_as_one_stored_event_with_every_documented_key(
 def test_an_empty_batch_accepts_nothing_and_records_nothing(ledger: CreditLedger) -> None:
     outcome = ledger.ingest_usage([])
 
-    assert outcome.body == {"accepted": 0, "duplicates": 0, "late": 0, "rejected": []}
+    assert outcome.body == {
+        "accepted": 0,
+        "duplicates": 0,
+        "late": 0,
+        "rejected": [],
+        "uncollected": 0,
+        "uncollected_events": [],
+    }
     assert outcome.position is None
     assert batches(ledger) == []
 
@@ -119,7 +133,14 @@ def test_the_same_batch_sent_twice_counts_once(ledger: CreditLedger) -> None:
 
     again = ledger.ingest_usage(events)
 
-    assert again.body == {"accepted": 0, "duplicates": 2, "late": 0, "rejected": []}
+    assert again.body == {
+        "accepted": 0,
+        "duplicates": 2,
+        "late": 0,
+        "rejected": [],
+        "uncollected": 0,
+        "uncollected_events": [],
+    }
     assert again.position is None
     assert [r["event_id"] for r in recorded(ledger)] == ["e-1", "e-2"]
 
@@ -348,6 +369,13 @@ def test_a_batch_sent_again_is_answered_as_duplicates_without_counting_a_conflic
 
     outcome = ledger.ingest_usage([usage("e-1"), usage("e-3"), usage("e-2")])
 
-    assert outcome.body == {"accepted": 1, "duplicates": 2, "late": 0, "rejected": []}
+    assert outcome.body == {
+        "accepted": 1,
+        "duplicates": 2,
+        "late": 0,
+        "rejected": [],
+        "uncollected": 0,
+        "uncollected_events": [],
+    }
     assert [r["event_id"] for r in recorded(ledger)] == ["e-1", "e-2", "e-3"]
     assert conflicts == []

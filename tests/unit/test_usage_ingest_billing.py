@@ -104,7 +104,7 @@ def test_debt_already_owed_counts_against_the_overdraft_limit() -> None:
     assert balance(ledger)["debt"] == 60
 
 
-def test_nothing_is_posted_when_nothing_can_be_collected() -> None:
+def test_nothing_is_posted_when_nothing_can_be_collected_but_the_wallet_keeps_the_fact() -> None:
     ledger = rated_wallet(0)
     before = len(events(ledger, "acme"))
 
@@ -113,7 +113,13 @@ def test_nothing_is_posted_when_nothing_can_be_collected() -> None:
     assert outcome.body["accepted"] == 1
     (record,) = records(ledger)
     assert (record["billed"], record["uncollected"], record["debit_id"]) == (0, 52, None)
-    assert len(events(ledger, "acme")) == before
+    (fact,) = events(ledger, "acme", after_version=before)
+    assert (fact["type"], fact["data"]["amount"], fact["data"]["postings"]) == (
+        "UsageUncollected",
+        52,
+        [],
+    )
+    assert ledger.wallet("acme")["uncollected"] == 52
 
 
 def test_a_zero_rating_bills_nothing() -> None:
