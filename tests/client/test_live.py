@@ -102,6 +102,8 @@ def test_spending_through_a_real_server(admin: Ledger) -> None:
     with pytest.raises(HoldNotOpen) as not_open:
         admin.capture_hold("acme", failed.hold_id or "")
     assert (not_open.value.hold_status, not_open.value.status) == ("released", 409)
+    problem = not_open.value.problem  # contract 1.1: status is the HTTP status
+    assert (problem["status"], problem["hold_status"]) == (409, "released")
 
     available = 1000 - 5 - rated(actual)
     with pytest.raises(InsufficientCredits) as short:

@@ -161,18 +161,26 @@ def test_the_async_client_walks_every_page(server: LiveServer, admin: Ledger) ->
 
 def test_the_journal_and_a_wallets_events_are_walked_to_their_end(admin: Ledger) -> None:
     admin.open_wallet("acme")
-    admin.grant("acme", 100, "paid")
+    for n in range(3):
+        admin.grant("acme", 10, "paid", grant_id=f"g{n}")
+    admin.grant("acme", 70, "paid")
     for _ in range(4):
         admin.debit("acme", 3)
+    spread = admin.debit("acme", 25)  # from three grants: more legs than a page holds
     seen = admin.last_position
 
     events = list(admin.iter_wallet_events("acme", limit=2))
     rows = list(admin.iter_journal(wallet_id="acme", limit=3, min_position=seen))
+    everything = admin.get_journal(wallet_id="acme", limit=1000).items
+    last = everything[-1].position
+    first = admin.get_journal(wallet_id="acme", limit=3, after=last - 1)
 
     assert [e.version for e in events] == list(range(1, len(events) + 1))
-    assert [e.type for e in events].count("CreditsDebited") == 4
-    everything = admin.get_journal(wallet_id="acme", limit=1000, min_position=seen).items
+    assert [e.type for e in events].count("CreditsDebited") == 5
+    assert len(spread.allocations) == 3
+    assert (len(first.items), first.next_after) == (3, last)
+    assert first.next_after_leg is not None  # the page ended inside the debit's event
     assert [(r.position, r.account, r.debit, r.credit) for r in rows] == [
         (r.position, r.account, r.debit, r.credit) for r in everything
     ]
-    assert sum(r.debit for r in rows) == sum(r.credit for r in rows) == 100 + 4 * 3
+    assert sum(r.debit for r in rows) == sum(r.credit for r in rows) == 100 + 4 * 3 + 25

@@ -9,6 +9,7 @@ contract 1.1, and the async client must bind exactly the builders the sync one d
 from __future__ import annotations
 
 import inspect
+import re
 from typing import Any
 
 from credit_ledger import AsyncLedger, Ledger
@@ -129,7 +130,7 @@ def test_every_paged_list_has_an_iterator_in_both_clients() -> None:
     paged = {
         bound.build
         for bound in operations.values()
-        if inspect.signature(bound.build).return_annotation.startswith("Call[Page[")
+        if re.match(r"Call\[(Page\[|\w+Page\])", inspect.signature(bound.build).return_annotation)
     }
     sync = {v.build: n for n, v in inspect.getmembers(Ledger) if isinstance(v, every)}
     asynchronous = {

@@ -102,6 +102,7 @@ from credit_ledger.problems import (
 )
 from credit_ledger.reports import (
     AccountTotal,
+    JournalPage,
     Meter,
     MeterPoint,
     Order,
@@ -164,6 +165,7 @@ __all__ = [
     "JournalEntry",
     "JournalFull",
     "JournalInUse",
+    "JournalPage",
     "JournalRow",
     "Ledger",
     "LedgerError",

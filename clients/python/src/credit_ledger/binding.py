@@ -104,9 +104,11 @@ def _next_cursor(page: Page[Any, Any], kwargs: dict[str, Any], pages: _Pages[Any
     """Set the cursor for the page after ``page``; False when ``page`` was the last one."""
     if page.next_after is None or (pages.log and not page.items):
         return False
-    if page.next_after == kwargs.get(pages.cursor):  # a cursor that does not move: never loop
-        raise RuntimeError(f"the server answered the same cursor again: {page.next_after!r}")
-    kwargs[pages.cursor] = page.next_after
+    cursor = {pages.cursor: page.next_after, **page.cursor_extras()}
+    if all(kwargs.get(name) == value for name, value in cursor.items()):
+        # A cursor that does not move: never loop.
+        raise RuntimeError(f"the server answered the same cursor again: {cursor}")
+    kwargs.update(cursor)
     return True
 
 

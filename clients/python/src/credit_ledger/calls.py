@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -112,7 +113,7 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
-class Call(Generic[T]):
+class Call(Generic[T_co]):
     """A request and the decoder of its successful answer.
 
     ``batch_op`` names the operation of ``POST /v1/batch`` that can carry this call
@@ -122,7 +123,7 @@ class Call(Generic[T]):
 
     method: str
     path: str
-    decode: Callable[[Answer], T]
+    decode: Callable[[Answer], T_co]
     params: Mapping[str, str | int] | None = None
     body: dict[str, Any] | None = None
     idempotency_key: str | None = None
@@ -161,7 +162,7 @@ class Call(Generic[T]):
         operation.update(self.body or {})
         return operation
 
-    def with_body(self, **members: Any) -> Call[T]:
+    def with_body(self, **members: Any) -> Call[T_co]:
         """The same call with members added to its body (and the same key)."""
         return replace(self, body={**(self.body or {}), **json_body(**members)})
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from credit_ledger.calls import (
+    Answer,
     Call,
     decode_as,
     decode_items,
@@ -24,6 +25,7 @@ from credit_ledger.calls import (
 )
 from credit_ledger.reports import (
     JournalEntry,
+    JournalPage,
     Meter,
     MeterPoint,
     Page,
@@ -62,21 +64,30 @@ def get_journal(
     from_: datetime | None = None,
     to: datetime | None = None,
     after: int | None = None,
+    after_leg: int | None = None,
     limit: int | None = None,
     min_position: int | None = None,
-) -> Call[Page[JournalEntry, int]]:
-    """A page of journal rows (two per posting), in log order; ``[from_, to)`` filters
-    ``occurred_at``."""
+) -> Call[JournalPage]:
+    """A page of at most ``limit`` journal rows (two per posting), in log order;
+    ``[from_, to)`` filters ``occurred_at``. Continue with ``after=next_after`` and
+    ``after_leg=next_after_leg`` (``iter_journal`` does)."""
     params = query(
         wallet_id=wallet_id,
         account=account,
         from_=from_,
         to=to,
         after=after,
+        after_leg=after_leg,
         limit=limit,
         min_position=min_position,
     )
-    return Call("GET", "/v1/journal", decode_page(JournalEntry, "entries"), params=params)
+    return Call("GET", "/v1/journal", _decode_journal, params=params)
+
+
+def _decode_journal(answer: Answer) -> JournalPage:
+    page = decode_page(JournalEntry, "entries")(answer)
+    leg = (answer.json() or {}).get("next_after_leg")
+    return JournalPage(page.items, page.next_after, leg if isinstance(leg, int) else None)
 
 
 def journal_csv(
@@ -86,15 +97,18 @@ def journal_csv(
     from_: datetime | None = None,
     to: datetime | None = None,
     after: int | None = None,
+    after_leg: int | None = None,
     min_position: int | None = None,
 ) -> Call[str]:
-    """Every journal row after ``after`` as CSV (header row first)."""
+    """Every journal row after the cursor (``after``, ``after_leg``) as CSV (header row
+    first)."""
     params = query(
         wallet_id=wallet_id,
         account=account,
         from_=from_,
         to=to,
         after=after,
+        after_leg=after_leg,
         min_position=min_position,
     )
     return Call("GET", "/v1/journal", decode_text, params=params, accept=CSV)

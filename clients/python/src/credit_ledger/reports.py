@@ -16,6 +16,7 @@ __all__ = [
     "Cursor",
     "JournalEntry",
     "JournalEvent",
+    "JournalPage",
     "Meter",
     "MeterPoint",
     "Order",
@@ -45,6 +46,10 @@ class Page(Generic[T, C]):
     items: list[T]
     next_after: C | None
 
+    def cursor_extras(self) -> dict[str, Any]:
+        """Parameters beside ``after`` that the next page needs (none for most lists)."""
+        return {}
+
 
 class JournalEvent(Model):
     wallet_id: str
@@ -66,6 +71,18 @@ class JournalEntry(Model):
     recorded_at: datetime
     event: JournalEvent
     idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class JournalPage(Page[JournalEntry, int]):
+    """A page of the journal. It holds whole events while they fit; a page that ended
+    inside an event (one with more legs than ``limit``) names the last leg it holds in
+    ``next_after_leg``: pass it back as ``after_leg`` with ``after=next_after``."""
+
+    next_after_leg: int | None = None
+
+    def cursor_extras(self) -> dict[str, Any]:
+        return {"after_leg": self.next_after_leg}
 
 
 class AccountTotal(Model):
