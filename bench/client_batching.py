@@ -8,7 +8,8 @@ One client process runs debits of 1 credit for ``--seconds`` per mode, on thread
 one :class:`credit_ledger.Ledger` and on asyncio tasks sharing one
 :class:`credit_ledger.AsyncLedger`: each first per request (``POST .../debits``), then
 micro-batched (``batch_window``: concurrent calls travel as one ``POST /v1/batch``). Every
-mode gets a warm-up that is left out. With ``--database-url`` it starts ``ledger serve``
+mode gets a warm-up that is left out and starts once the read models have caught up with
+the mode before. With ``--database-url`` it starts ``ledger serve``
 (one process, its defaults) and ``ledger project`` on that store and stops them at the end.
 
 Prints one JSON line per mode (debits/s, latency percentiles, HTTP requests and operations
@@ -45,15 +46,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class Counted(httpx.HTTPTransport):
-    """The network, counting requests per path."""
+    """The network, counting requests per path and answers that ask for a retry."""
 
     def __init__(self) -> None:
         super().__init__(limits=httpx.Limits(max_connections=256))
         self.counts: Counter[str] = Counter()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
         self.counts[request.url.path.rsplit("/", 1)[-1]] += 1
-        return super().handle_request(request)
+        if response.status_code in {429, 503}:
+            self.counts[str(response.status_code)] += 1
+        return response
 
 
 class AsyncCounted(httpx.AsyncHTTPTransport):
@@ -62,8 +66,11 @@ class AsyncCounted(httpx.AsyncHTTPTransport):
         self.counts: Counter[str] = Counter()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
         self.counts[request.url.path.rsplit("/", 1)[-1]] += 1
-        return await super().handle_async_request(request)
+        if response.status_code in {429, 503}:
+            self.counts[str(response.status_code)] += 1
+        return response
 
 
 @dataclass
@@ -104,6 +111,8 @@ def report(
         "http_requests": requests,
         "batch_requests": counts["batch"],
         "debits_per_request": round(done / requests, 2) if requests else 0.0,
+        "answers_503": counts["503"],
+        "answers_429": counts["429"],
         "errors": dict(tally.errors),
     }
 
@@ -204,6 +213,17 @@ def seed(args: argparse.Namespace) -> str:
             admin.open_wallet(f"cb-{n}")
             admin.grant(f"cb-{n}", FUNDS, "paid")
         return admin.create_api_key(["service"], name="client bench").key
+
+
+def settle(args: argparse.Namespace) -> None:
+    """Wait until the read models have caught up with the previous mode's debits (at most
+    60 s), so that one mode's projection work does not load the next mode's run."""
+    deadline = time.monotonic() + 60
+    with Ledger(args.url, args.key, timeout=60.0) as admin:
+        while time.monotonic() < deadline:
+            if all(p.lag == 0 for p in admin.list_projections()):
+                return
+            time.sleep(0.5)
 
 
 def spent(args: argparse.Namespace) -> int:
@@ -309,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         runners = {"threads": run_threads, "asyncio": run_tasks}
         for driver in args.drivers.split(","):
             for batched in (False, True):
+                settle(args)
                 warm = runners[driver](args, key, batched, args.warmup)
                 line = runners[driver](args, key, batched, args.seconds)
                 answered += warm["debits"] + line["debits"]
