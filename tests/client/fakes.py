@@ -1,8 +1,9 @@
 """An in-memory stand-in of the ledger's HTTP API for ``httpx.MockTransport``.
 
 For what a real server cannot show on demand (a timeout after the commit, a 503 with
-``Retry-After``, a dropped connection on the n-th attempt) and for the contract 1.1 routes
-that are not on main yet (``POST /v1/batch``, the lists, allowances, the usage CSV). It
+``Retry-After``, a dropped connection on the n-th attempt, a batch operation answered 503)
+and for what the client sends to the contract 1.1 routes (tested against a real server in
+test_live_lists.py and test_live_1_1.py). It
 keeps balances and an idempotency store like the server's: a repeated key with the same body
 answers the first result with ``Idempotent-Replayed: true``, with another body 409.
 """
