@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # Extra pytest arguments, e.g. `make test-unit ARGS="-x -k balance"`.
 ARGS ?=
 
-.PHONY: help install run test test-unit test-property test-integration lint typecheck fmt bench reliability clean
+.PHONY: help install run test test-unit test-property test-integration lint typecheck fmt openapi bench reliability clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,6 +42,9 @@ typecheck: install ## mypy (strict, config in pyproject.toml)
 fmt: install ## Format and autofix: ruff format, ruff check --fix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+openapi: install ## Regenerate docs/openapi.json from the app (after a deliberate API change)
+	$(BIN)/python scripts/openapi.py
 
 bench: ## Run benchmarks (scripts/bench.sh)
 	@if [[ -f scripts/bench.sh ]]; then \
