@@ -27,8 +27,8 @@ from typing import Any
 
 from api.errors import RETRY_AFTER_SECONDS, ApiError, NotReady
 from api.settings import Settings
-from ledger.application import CreditLedgerBase
-from ledger.shards import decode_position, encode_position
+from ledger.app.application import CreditLedgerBase
+from ledger.app.shards import decode_position, encode_position
 from projections import (
     PROJECTIONS,
     ProjectionRunner,
@@ -38,7 +38,7 @@ from projections import (
     projection_status,
     wait_for_position,
 )
-from projections.alerts_delivery import AlertDelivery
+from projections.alerts.delivery import AlertDelivery
 from projections.rebuild import RebuildStopped, rebuild
 from projections.runner import live_shard_positions, reached_position
 
@@ -195,7 +195,7 @@ class ReadModels:
 
     def wait_for(self, position: int, names: Sequence[str]) -> None:
         """Return once the views ``names`` have applied ``position`` (0 or less: at once),
-        an encoded position of one shard's log (see ``ledger.shards``).
+        an encoded position of one shard's log (see ``ledger.app.shards``).
 
         Raises:
             ProjectionLagging: They did not within ``wait_seconds``.

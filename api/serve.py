@@ -19,7 +19,7 @@ import uvicorn
 
 from api import workers as reuseport
 from api.settings import Settings
-from ledger.stores import store_env
+from ledger.app.bootstrap import store_env
 
 __all__ = [
     "APP_FACTORY",

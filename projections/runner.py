@@ -1,6 +1,6 @@
 """The projection runner: tail the notification log and keep the live views up to date.
 
-One step reads, from each shard's log in turn (see :mod:`ledger.shards`; an unsharded
+One step reads, from each shard's log in turn (see :mod:`ledger.app.shards`; an unsharded
 ledger has one), up to ``batch_size`` (<= 1000) notifications after the lowest tracked
 position of the live generations for that shard, decodes and checks them once, and then,
 in ONE view transaction, applies each projection's share of the batch and moves each one's
@@ -34,13 +34,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ledger.application import CreditLedgerBase
-from ledger.shards import decode_position, encode_position
-from projections import meta
-from projections.base import Projection
+from ledger.app.application import CreditLedgerBase
+from ledger.app.shards import decode_position, encode_position
 from projections.catalog import select
-from projections.log import MAX_BATCH, Batch, shard_readers
-from projections.store import ViewStore
+from projections.engine import meta
+from projections.engine.base import Projection
+from projections.engine.log import MAX_BATCH, Batch, shard_readers
+from projections.engine.store import ViewStore
 
 __all__ = [
     "ProjectionRunner",
@@ -93,7 +93,7 @@ def apply_batch(views: ViewStore, targets: Sequence[Target], batch: Batch, now: 
     """Apply ``batch`` to every target and move their positions, all in one transaction.
 
     The targets are those of the batch's shard. Raises
-    :class:`~projections.meta.TrackingConflict` (and writes nothing) if a target's
+    :class:`~projections.engine.meta.TrackingConflict` (and writes nothing) if a target's
     generation is no longer the live (or building) one, or its position moved meanwhile.
     """
     with views.write() as tx:

@@ -3,7 +3,7 @@
     python scripts/openapi.py            # write docs/openapi.json (after a deliberate change)
     python scripts/openapi.py --check    # exit 1 if docs/openapi.json differs from the served one
 
-tests/api/test_openapi_document.py fails when the served document and the committed copy
+tests/api/test_openapi_document.py (which runs this with --check) fails when the served document and the committed copy
 differ byte for byte, so a change to the HTTP contract is always a visible diff.
 """
 
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
     document = served_document()
     if "--check" in argv:
         if COPY.read_bytes() != document:
-            sys.stderr.write(f"{COPY.name} differs from the served document\n")
+            sys.stderr.write(f"docs/{COPY.name} differs from the served document\n")
             return 1
         return 0
     COPY.write_bytes(document)

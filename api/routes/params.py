@@ -14,7 +14,7 @@ import msgspec
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
 from api.validation import IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY_LENGTH
-from ledger.validation import MAX_POSITION, check_aware, fail
+from ledger.domain.validation import MAX_POSITION, check_aware, fail
 
 __all__ = [
     "AsOf",
