@@ -18,8 +18,8 @@ import anyio.to_thread
 from api.middleware.auth import Principal
 from api.middleware.key_cache import CHECKED_AT_COMMIT
 from api.middleware.metrics import decision
-from ledger.app.committer import Fence, timed_out
 from ledger.app.executor import Outcome
+from ledger.app.ports import Fence, timed_out
 from ledger.app.service import CreditLedger
 
 __all__ = ["answer", "spending"]

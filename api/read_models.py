@@ -27,7 +27,7 @@ from typing import Any
 
 from api.errors import RETRY_AFTER_SECONDS, ApiError, NotReady
 from api.settings import Settings
-from ledger.app.application import CreditLedgerBase
+from ledger.app.application import LedgerApplication
 from ledger.app.shards import decode_position, encode_position
 from projections import (
     PROJECTIONS,
@@ -114,7 +114,7 @@ class ReadModels:
 
     def __init__(
         self,
-        ledger: CreditLedgerBase,
+        ledger: LedgerApplication,
         views: ViewStore,
         *,
         in_process: bool,
@@ -138,7 +138,7 @@ class ReadModels:
         self._rebuilds: dict[str, threading.Thread] = {}
 
     @classmethod
-    def open(cls, ledger: CreditLedgerBase, settings: Settings) -> ReadModels:
+    def open(cls, ledger: LedgerApplication, settings: Settings) -> ReadModels:
         """The views of ``ledger``'s store, installed (empty until a worker fills them)."""
         env = ledger.env
         # Requests read the views from worker threads: as many connections as for events.

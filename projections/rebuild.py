@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from ledger.app.application import CreditLedgerBase
+from ledger.app.application import LedgerApplication
 from projections.catalog import select
 from projections.engine import meta
 from projections.engine.base import Projection
@@ -204,7 +204,7 @@ def drop_generation(views: ViewStore, projection: Projection, generation: int) -
 
 
 def rebuild(
-    app: CreditLedgerBase,
+    app: LedgerApplication,
     views: ViewStore,
     names: str | Sequence[str],
     *,

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.app.application import CreditLedgerBase
+from ledger.app.application import LedgerApplication
 from ledger.app.audit import journal_rows
 from ledger.app.shards import encode_position
 from projections.catalog import JOURNAL, select
@@ -269,7 +269,7 @@ def _replay(
 
 
 def reconcile_views(
-    app: CreditLedgerBase,
+    app: LedgerApplication,
     views: ViewStore,
     *,
     names: Iterable[str] | None = None,

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ledger.app.application import CreditLedgerBase
+from ledger.app.application import LedgerApplication
 from ledger.app.shards import decode_position, encode_position
 from projections.catalog import select
 from projections.engine import meta
@@ -217,7 +217,7 @@ class ProjectionRunner:
 
     def __init__(
         self,
-        app: CreditLedgerBase,
+        app: LedgerApplication,
         views: ViewStore,
         projections: Sequence[Projection] | None = None,
         *,

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from ledger.app.application import CreditLedgerBase
+from ledger.app.application import LedgerApplication
 from projections.catalog import select
 from projections.engine import meta
 from projections.engine.log import LogReader, shard_readers
@@ -32,7 +32,7 @@ STALE_AFTER = timedelta(seconds=10)
 
 
 def projection_status(
-    app: CreditLedgerBase,
+    app: LedgerApplication,
     views: ViewStore,
     *,
     clock: Callable[[], datetime] = utc_now,

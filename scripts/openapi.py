@@ -3,8 +3,9 @@
     python scripts/openapi.py            # write docs/openapi.json (after a deliberate change)
     python scripts/openapi.py --check    # exit 1 if docs/openapi.json differs from the served one
 
-tests/api/test_openapi_document.py (which runs this with --check) fails when the served document and the committed copy
-differ byte for byte, so a change to the HTTP contract is always a visible diff.
+tests/api/test_openapi_document.py (which runs this with --check) fails when the served
+document and the committed copy differ byte for byte, so a change to the HTTP contract is
+always a visible diff.
 """
 
 from __future__ import annotations

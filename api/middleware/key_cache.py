@@ -26,7 +26,7 @@ from litestar.datastructures import State
 
 from api.errors import Unauthenticated
 from ledger.access.keys import ApiKey, parse_key, secret_digest
-from ledger.app.application import CreditLedgerBase
+from ledger.app.application import LedgerApplication
 from ledger.app.keys import find_key, verify_key
 
 __all__ = [
@@ -53,7 +53,7 @@ class KeyFence:
     version: int
     cache: KeyCache = field(compare=False, hash=False, repr=False)
 
-    def check(self, ledger: CreditLedgerBase) -> None:
+    def check(self, ledger: LedgerApplication) -> None:
         key = find_key(ledger.home, self.key_id)
         if key is None or key.version != self.version or key.is_revoked:
             self.cache.forget(self.key_id)
@@ -97,7 +97,7 @@ class KeyCache:
             return None
         return VerifiedKey(key_id, known.scopes, KeyFence(key_id, known.version, self))
 
-    def verify(self, ledger: CreditLedgerBase, presented: str) -> VerifiedKey | None:
+    def verify(self, ledger: LedgerApplication, presented: str) -> VerifiedKey | None:
         """Check ``presented`` against the store (blocking I/O) and remember it if it works."""
         key = verify_key(ledger, presented)
         if key is None:

@@ -6,7 +6,7 @@ reaches :mod:`ledger.store`.
 from __future__ import annotations
 
 from ledger.app.alerting import Alerting, DeleteWebhook, PutAlertSettings, PutWebhook
-from ledger.app.application import CreditLedgerBase, utc_now
+from ledger.app.application import MAX_ATTEMPTS, LedgerApplication, utc_now
 from ledger.app.audit import (
     MAX_LIMIT,
     WINDOWS,
@@ -17,7 +17,7 @@ from ledger.app.audit import (
     trial_balance,
     usage_series,
 )
-from ledger.app.bootstrap import ShardCountMismatch, store_env
+from ledger.app.bootstrap import Services, ShardCountMismatch, open_shards, store_env, wire
 from ledger.app.commands import (
     ADDED_LATER,
     CaptureHold,
@@ -33,18 +33,21 @@ from ledger.app.commands import (
     RemoveBudget,
     SetBudget,
     VoidGrant,
+    key_of,
 )
-from ledger.app.committer import WAIT_SECONDS, Act, Committer, Fence, Job, settle, timed_out
+from ledger.app.committer import Committer
+from ledger.app.direct import DirectWriter
 from ledger.app.executor import Decision, Outcome, StripedLocks, backoff_seconds
+from ledger.app.holds import HoldRecords
 from ledger.app.keys import find_key, issue_api_key, issue_key, revoke_key, verify_key
 from ledger.app.meters import METERS_SCOPE, PutMeter, find_meter, meter_definition, put_meter
-from ledger.app.pricing import PricingLedger
-from ledger.app.reads import LedgerReads, event_type
+from ledger.app.ports import WAIT_SECONDS, Act, Fence, Job, ShardStore, Writer, settle, timed_out
+from ledger.app.pricing import Pricing
+from ledger.app.reads import Reads
 from ledger.app.reshard import PAGE, ReshardReport, SourceChanged, TargetNotEmpty
-from ledger.app.service import DEFAULT_HOLD_DURATION, MAX_FUTURE_SKEW, CreditLedger
-from ledger.app.service_base import ExpireDue, WalletService
-from ledger.app.service_usage import UsageIngest
-from ledger.app.shard_ingest import ShardedUsageIngest, merge_outcomes, split_by_shard
+from ledger.app.service import CreditLedger
+from ledger.app.service_usage import ShardIngest
+from ledger.app.shard_ingest import UsageIngest, merge_outcomes, split_by_shard
 from ledger.app.shards import (
     MAX_SHARDS,
     SHARD_BITS,
@@ -53,15 +56,19 @@ from ledger.app.shards import (
     decode_position,
     encode_position,
     on_wallet_shard,
+    route,
     shard_name,
     shard_of,
     sqlite_shard_path,
 )
 from ledger.app.snapshots import Snapshotter
+from ledger.app.spending import DEFAULT_HOLD_DURATION, MAX_FUTURE_SKEW, Spending
+from ledger.app.wallets import ExpireDue, Wallets
 
 __all__ = [
     "ADDED_LATER",
     "DEFAULT_HOLD_DURATION",
+    "MAX_ATTEMPTS",
     "MAX_FUTURE_SKEW",
     "MAX_LIMIT",
     "MAX_SHARDS",
@@ -76,57 +83,65 @@ __all__ = [
     "Command",
     "Committer",
     "CreditLedger",
-    "CreditLedgerBase",
     "Debit",
     "Decision",
     "DeleteWebhook",
+    "DirectWriter",
     "ExpireDue",
     "Fence",
     "GrantCredits",
+    "HoldRecords",
     "IngestUsage",
     "Job",
-    "LedgerReads",
+    "LedgerApplication",
     "OpenWallet",
     "Outcome",
     "PlaceHold",
-    "PricingLedger",
+    "Pricing",
     "PutAlertSettings",
     "PutMeter",
     "PutPriceBook",
     "PutWebhook",
+    "Reads",
     "Refund",
     "ReleaseHold",
     "RemoveBudget",
     "ReshardReport",
+    "Services",
     "SetBudget",
     "ShardCountMismatch",
     "ShardEnvironment",
+    "ShardIngest",
+    "ShardStore",
     "Sharded",
-    "ShardedUsageIngest",
     "Snapshotter",
     "SourceChanged",
+    "Spending",
     "StripedLocks",
     "TargetNotEmpty",
     "UsageIngest",
     "VoidGrant",
-    "WalletService",
+    "Wallets",
+    "Writer",
     "backoff_seconds",
     "check_page_limit",
     "check_usage_query",
     "decode_position",
     "encode_position",
-    "event_type",
     "find_key",
     "find_meter",
     "issue_api_key",
     "issue_key",
     "journal",
     "journal_rows",
+    "key_of",
     "merge_outcomes",
     "meter_definition",
     "on_wallet_shard",
+    "open_shards",
     "put_meter",
     "revoke_key",
+    "route",
     "settle",
     "shard_name",
     "shard_of",
@@ -138,4 +153,5 @@ __all__ = [
     "usage_series",
     "utc_now",
     "verify_key",
+    "wire",
 ]

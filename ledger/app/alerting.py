@@ -22,7 +22,7 @@ from ledger.alerts.settings import (
     default_settings,
 )
 from ledger.alerts.webhooks import WEBHOOKS_SCOPE, Webhook, check_webhook, webhook_uuid
-from ledger.app.application import CreditLedgerBase
+from ledger.app.application import LedgerApplication
 from ledger.app.commands import Command
 from ledger.app.executor import Decision, Outcome
 from ledger.domain.errors import WebhookNotFound
@@ -56,7 +56,7 @@ class PutAlertSettings(Command):
 class Alerting:
     """Webhook and alert-settings commands on one ledger application."""
 
-    def __init__(self, app: CreditLedgerBase) -> None:
+    def __init__(self, app: LedgerApplication) -> None:
         self.app = app
 
     def put_webhook(self, cmd: PutWebhook) -> Outcome:
@@ -86,7 +86,7 @@ class Alerting:
             )
             return Decision({**hook.view(), "created": not was_active}, [hook] if changed else [])
 
-        return self.app._run(
+        return self.app.writer.run(
             scope=WEBHOOKS_SCOPE,
             key=key,
             key_given=given,
@@ -110,7 +110,7 @@ class Alerting:
             hook.delete(idempotency_key=key if given else None, at=self.app.now())
             return Decision({"webhook_id": cmd.webhook_id, "deleted": True}, [hook])
 
-        return self.app._run(
+        return self.app.writer.run(
             scope=WEBHOOKS_SCOPE, key=key, key_given=given, command=cmd, decide=decide
         )
 
@@ -156,7 +156,7 @@ class Alerting:
             )
             return Decision(found.view(), [found] if changed else [])
 
-        return app._run(
+        return app.writer.run(
             scope=cmd.wallet_id,
             key=key,
             key_given=given,

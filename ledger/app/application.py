@@ -1,8 +1,12 @@
-"""CreditLedger: the application service on eventsourcing (the only ledger module that
+"""LedgerApplication: one shard's event store on eventsourcing (the only ledger module that
 imports ``eventsourcing.application``). Postgres, SQLite or in-memory by settings.
 
-Every command runs through :meth:`CreditLedger._run` (see ``ledger.app.executor``); reads are in
-``ledger.app.reads``. Time comes from an injected clock, so tests control it.
+It saves, finds and loads aggregates, answers a key's earlier result (``replay``), keeps hold
+records in step and takes snapshots: what the writers (``ledger.app.ports.ShardStore``) and
+the services need of a store. It decides nothing: the services (``ledger.app.wallets``,
+``spending``, ``pricing``, ...) decide, and the shard's ``writer`` commits. The home shard
+is the facade ``ledger.app.service.CreditLedger``; ``ledger.app.bootstrap`` wires the rest.
+Time comes from an injected clock, so tests control it.
 """
 
 from __future__ import annotations
@@ -11,13 +15,14 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
-from datetime import UTC, datetime
-from typing import Any, Self, cast
-from uuid import UUID, uuid4
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, Snapshot
 from eventsourcing.persistence import (
+    ApplicationRecorder,
     IntegrityError,
     InternalError,
     JSONTranscoder,
@@ -26,38 +31,30 @@ from eventsourcing.persistence import (
     Recording,
     Transcoding,
 )
-from eventsourcing.utils import strtobool
 
-from ledger.app.commands import Command
-from ledger.app.committer import Committer
-from ledger.app.executor import Decision, Outcome, StripedLocks, backoff_seconds
+from ledger.app.commands import Command, key_of
+from ledger.app.executor import Outcome, backoff_seconds
+from ledger.app.holds import HoldRecords
+from ledger.app.ports import Writer
 from ledger.app.shards import (
-    MAX_SHARDS,
     ShardEnvironment,
     encode_position,
     on_wallet_shard,
+    route,
     shard_name,
-    shard_of,
     sqlite_shard_path,
 )
 from ledger.app.snapshots import Snapshotter
-from ledger.domain.errors import (
-    Contention,
-    IdempotencyConflict,
-    LedgerError,
-    Overloaded,
-    WalletNotFound,
-    refuses_input,
-)
-from ledger.domain.events import HOLD_CLOSED_AS, HoldCaptured, HoldExpired, HoldPlaced, HoldReleased
-from ledger.domain.ids import hold_record_id, receipt_id, wallet_uuid
-from ledger.domain.records import HoldRecord, PlacedHolds, Receipt
+from ledger.domain.errors import Contention, IdempotencyConflict, Overloaded, WalletNotFound
+from ledger.domain.events import WalletEvent
+from ledger.domain.ids import receipt_id, wallet_uuid
+from ledger.domain.records import HoldRecord, Receipt
 from ledger.domain.state import Budget, Grant, Hold
 from ledger.domain.wallet import Wallet
-from ledger.store.env import store_env
-from ledger.store.shard_map import ShardCountMismatch, check_shard_count
+from ledger.metering.ingest import DEFAULT_LATE_GRACE
+from ledger.store.recorders import UsageIdRecorder, usage_recorder_for
 
-__all__ = ["CreditLedgerBase", "utc_now"]
+__all__ = ["MAX_ATTEMPTS", "LedgerApplication", "utc_now"]
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +81,18 @@ class _DataclassAsDict(Transcoding):
         return self.type(**data)
 
 
-class CreditLedgerBase(Application[UUID]):
+class LedgerApplication(Application[UUID]):
+    """One shard's event store (shard 0 is the home: server-wide aggregates live there)."""
+
+    # eventsourcing names tables and env prefixes after the application: keep "Ledger"
+    # (tables ledger_events, ledger_snapshots; env prefix LEDGER_).
     name = "Ledger"
     snapshot_class = Snapshot
     is_snapshotting_enabled = True
     env = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
+
+    writer: Writer
+    """How this shard's commands are committed; set by ``ledger.app.bootstrap``."""
 
     def __init__(
         self,
@@ -97,67 +101,25 @@ class CreditLedgerBase(Application[UUID]):
         clock: Callable[[], datetime] = utc_now,
         max_attempts: int = MAX_ATTEMPTS,
         on_conflict: Callable[[str], None] | None = None,
-        group_commit: bool | None = None,
         shard_index: int = 0,
     ) -> None:
         # Shard k > 0 has its own tables (ledger_s<k>_*); see ledger.app.shards. Set before the
         # infrastructure is built, because construct_env names the tables.
         self.shard_index = shard_index
-        self.shards: list[CreditLedgerBase] = [self]
-        self.home: CreditLedgerBase = self
+        self.shards: list[LedgerApplication] = [self]
+        self.home: LedgerApplication = self
+        self.given_env = dict(env or {})
+        """The settings this shard was opened with (the other shards are opened with them)."""
         self._construct(dict(env or {}))
-        if group_commit is None:  # LEDGER_GROUP_COMMIT (or GROUP_COMMIT); on unless "n"
-            group_commit = strtobool(self.env.get("GROUP_COMMIT", "y"))
         self.clock = clock
         self.max_attempts = max_attempts
         # Told the command's class name each time a save collides and is re-decided
         # (the API counts these as contention retries; the domain knows no metrics library).
         self.on_conflict = on_conflict
-        self._locks = StripedLocks()
-        self._placed = PlacedHolds()
-        # With group commit, one thread per ledger decides and commits wallet commands in
-        # batches (ledger.app.committer); without, each caller runs its own decide-save loop.
-        self.committer: Committer | None = Committer(self) if group_commit else None
+        self.holds = HoldRecords(self.find)
         # LEDGER_SNAPSHOT_INTERVAL (or SNAPSHOT_INTERVAL): versions between wallet snapshots.
         interval = int(self.env.get("SNAPSHOT_INTERVAL", str(SNAPSHOT_INTERVAL)))
         self.snapshotter = Snapshotter(self._snapshot, interval=interval)
-        if shard_index == 0:
-            self._open_shards(dict(env or {}), clock, max_attempts, on_conflict, group_commit)
-
-    def _open_shards(
-        self,
-        env: dict[str, str],
-        clock: Callable[[], datetime],
-        max_attempts: int,
-        on_conflict: Callable[[str], None] | None,
-        group_commit: bool,
-    ) -> None:
-        """Open shards 1..n-1 beside this home shard (n from the store's shard map)."""
-        wanted = self.env.get("SHARDS")
-        try:
-            count, new = check_shard_count(self, int(wanted) if wanted else None, MAX_SHARDS)
-        except BaseException:
-            self.close()
-            raise
-        for index in range(1, count):
-            try:
-                shard = type(self)(
-                    env,
-                    clock=clock,
-                    max_attempts=max_attempts,
-                    on_conflict=on_conflict,
-                    group_commit=group_commit,
-                    shard_index=index,
-                )
-            except BaseException:
-                self.close()
-                raise
-            shard.home = self
-            shard.shards = self.shards
-            self.shards.append(shard)
-            if new and shard.recorder.select_notifications(start=1, limit=1):
-                self.close()  # tables of another store: its wallets would be found here
-                raise ShardCountMismatch(f"shard {index} of a new store already holds events")
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Any:
         base = super().construct_env(name, env)
@@ -171,10 +133,25 @@ class CreditLedgerBase(Application[UUID]):
             settings[f"{own.upper()}_SQLITE_DBNAME"] = sqlite_shard_path(dbname, self.shard_index)
         return ShardEnvironment(own, settings, base=name)
 
-    def shard_for(self, wallet_id: str) -> Self:
-        """The shard (ledger application) that holds ``wallet_id``."""
-        shards = self.home.shards
-        return cast("Self", shards[shard_of(wallet_id, len(shards))])
+    def shard_for(self, wallet_id: str) -> LedgerApplication:
+        """The shard that holds ``wallet_id`` (the same answer from every shard)."""
+        return route(self.home.shards, wallet_id)
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        # eventsourcing's hook: the recorders that also write usage ingest's id rows.
+        return usage_recorder_for(self.factory)
+
+    @property
+    def usage_ids(self) -> UsageIdRecorder:
+        recorder = self.recorder
+        if not isinstance(recorder, UsageIdRecorder):
+            raise TypeError(f"{type(recorder).__name__} does not record usage ids")
+        return recorder
+
+    def usage_late_grace(self) -> timedelta:
+        """``LEDGER_USAGE_LATE_GRACE_SECONDS`` (or ``USAGE_LATE_GRACE_SECONDS``): 24 h."""
+        seconds = self.env.get("USAGE_LATE_GRACE_SECONDS")
+        return DEFAULT_LATE_GRACE if not seconds else timedelta(seconds=int(seconds))
 
     def position_of(self, recordings: Iterable[Any]) -> int | None:
         """The log position (shard-encoded) of the last of ``recordings``."""
@@ -192,8 +169,9 @@ class CreditLedgerBase(Application[UUID]):
                     except Exception:
                         log.exception("closing shard %d failed", shard.shard_index)
         finally:
-            if self.committer is not None:
-                self.committer.close()
+            writer = getattr(self, "writer", None)  # None if wiring failed half-way
+            if writer is not None:
+                writer.close()
             self.snapshotter.close()
             super().close()
 
@@ -224,29 +202,13 @@ class CreditLedgerBase(Application[UUID]):
             else:
                 return
 
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        clock: Callable[[], datetime] = utc_now,
-        group_commit: bool | None = None,
-        **env: str,
-    ) -> Self:
-        return cls({**store_env(url), **env}, clock=clock, group_commit=group_commit)
-
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(_DataclassAsDict(Grant, "ledger_grant"))
         transcoder.register(_DataclassAsDict(Hold, "ledger_hold"))
         transcoder.register(_DataclassAsDict(Budget, "ledger_budget"))
 
-    @staticmethod
-    def key_of(command: Command) -> tuple[str, bool]:
-        """The command's idempotency key, or a fresh one the server makes (and says so)."""
-        if command.idempotency_key is not None:
-            return command.idempotency_key, True
-        return f"auto/{uuid4()}", False
+    key_of = staticmethod(key_of)
 
     def now(self) -> datetime:
         at = self.clock()
@@ -264,77 +226,26 @@ class CreditLedgerBase(Application[UUID]):
             raise WalletNotFound(wallet_id) from None
         return wallet
 
+    @on_wallet_shard
+    def wallet_as_of(self, wallet_id: str, as_of: datetime) -> Wallet:
+        """The wallet folded from its events up to ``as_of`` (a past time; never cached)."""
+        # Event dates never decrease by version (Wallet.advance): stop at the first later one.
+        wallet: Wallet | None = None
+        for event in self.events.get(wallet_uuid(wallet_id)):
+            if not isinstance(event, WalletEvent) or event.occurred_at > as_of:
+                break
+            wallet = event.mutate(wallet)
+        if wallet is None:
+            raise WalletNotFound(wallet_id)
+        return wallet
+
     def find(self, aggregate_id: UUID) -> Any | None:
         try:
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
 
-    # -- the write loop ---------------------------------------------------------------------
-
-    def _run(
-        self,
-        *,
-        scope: str,
-        key: str,
-        key_given: bool,
-        command: Command,
-        decide: Callable[[bool], Decision],
-        keep_receipt: bool = False,
-        receipt_when_unchanged: bool = False,
-    ) -> Outcome:
-        """Decide and save ``command`` atomically with its receipt; replay a repeated key.
-
-        ``key`` is the client's idempotency key (``key_given``) or one the server made.
-        ``keep_receipt`` records a receipt even without a client key (a debit's receipt is
-        its record). ``receipt_when_unchanged`` records the client's key even when the
-        decision changes nothing (a price book PUT equal to the current version), so the key
-        keeps answering that result. ``decide(retrying)`` gets True after a conflict.
-        """
-        rid = receipt_id(scope, key)
-        fingerprint = command.fingerprint()
-        with self._locks.for_key(scope):
-            for attempt in range(self.max_attempts):
-                if attempt and key_given and (replay := self.replay(rid, key, fingerprint)):
-                    return replay
-                try:
-                    decision = decide(attempt > 0)
-                except LedgerError as refusal:
-                    # Bad input is refused as such, whatever the key did before; a refusal
-                    # that depends on state yields to the key's earlier result.
-                    if (
-                        not refuses_input(refusal)
-                        and key_given
-                        and (replay := self.replay(rid, key, fingerprint))
-                    ):
-                        return replay
-                    raise
-                if not decision.aggregates and not (receipt_when_unchanged and key_given):
-                    return Outcome(decision.body)
-                aggregates = [*decision.aggregates, *self.hold_records_for(decision.aggregates)]
-                if key_given or keep_receipt:
-                    aggregates.append(
-                        Receipt.record(
-                            receipt_id=rid,
-                            scope=scope,
-                            key=key,
-                            operation=type(command).__name__,
-                            fingerprint=fingerprint,
-                            result=decision.body,
-                            wallet_version=decision.wallet_version,
-                        )
-                    )
-                try:
-                    recordings = self.save(*aggregates)
-                except IntegrityError:
-                    # A repeated key collides on its receipt: that is a replay, not contention.
-                    if key_given and (replay := self.replay(rid, key, fingerprint)):
-                        return replay
-                    self.conflicted(command)
-                    time.sleep(backoff_seconds(attempt))
-                    continue
-                return Outcome(decision.body, replayed=False, position=self.position_of(recordings))
-        raise Contention(scope or "(server)", self.max_attempts)
+    # -- what the writers and services need of the store ------------------------------------
 
     def claim_key(self, scope: str, key: str, command: Command) -> None:
         """Reserve a server-wide idempotency ``key`` for ``command`` in this (home) store.
@@ -392,7 +303,7 @@ class CreditLedgerBase(Application[UUID]):
             ) from error
         for wallet, before in wallets:
             self.snapshotter.saved(wallet, before)
-        self._placed.remember(o for o in objs if isinstance(o, HoldRecord))
+        self.holds.remember(o for o in objs if isinstance(o, HoldRecord))
         return recordings
 
     def _save_aggregates(
@@ -424,41 +335,4 @@ class CreditLedgerBase(Application[UUID]):
 
     def hold_records_for(self, wallets: Iterable[Aggregate]) -> list[Aggregate]:
         """Hold records kept in step with the hold events the wallets are about to save."""
-        records: dict[UUID, HoldRecord] = {}
-        for wallet in wallets:
-            if not isinstance(wallet, Wallet):
-                continue
-            for event in wallet.pending_events:
-                self._track_hold(wallet, event, records)
-        return list(records.values())
-
-    def _track_hold(self, wallet: Wallet, event: object, records: dict[UUID, HoldRecord]) -> None:
-        if isinstance(event, HoldPlaced):
-            view = {k: v for k, v in vars(event).items() if k in _HOLD_VIEW_KEYS}
-            view.update(placed_at=event.occurred_at, status="open")
-            record = HoldRecord.place(wallet_id=wallet.wallet_id, view=view)
-            records[record.id] = record
-            return
-        if not isinstance(event, HoldCaptured | HoldReleased | HoldExpired):
-            return
-        record_id = hold_record_id(wallet.wallet_id, event.hold_id)
-        found = records.get(record_id) or self._placed.take(record_id) or self.find(record_id)
-        if found is None:
-            raise AssertionError(f"hold {event.hold_id} has no record")
-        released = sum(a["amount"] for a in event.released_allocations)
-        captured, overage = 0, 0
-        if isinstance(event, HoldCaptured):
-            captured, overage = event.captured, event.overage
-        found.close(
-            status=HOLD_CLOSED_AS[type(event)],
-            closed_at=event.occurred_at,
-            captured=captured,
-            released=released,
-            overage=overage,
-        )
-        records[record_id] = found
-
-
-_HOLD_VIEW_KEYS = frozenset(
-    {"hold_id", "amount", "allocations", "subject", "expires_at", "metadata"}
-)
+        return self.holds.records_for(wallets)

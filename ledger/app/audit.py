@@ -32,7 +32,7 @@ from ledger.domain.state import SUBJECT_KEYS
 from ledger.domain.validation import check_position, fail
 
 if TYPE_CHECKING:
-    from ledger.app.application import CreditLedgerBase
+    from ledger.app.application import LedgerApplication
 
 __all__ = [
     "MAX_LIMIT",
@@ -66,7 +66,7 @@ def check_usage_query(window: str, group_by: list[str]) -> None:
             raise fail("group_by", f"unknown key {key!r}")
 
 
-def _notifications(app: CreditLedgerBase, after: int) -> Iterator[tuple[int, WalletEvent]]:
+def _notifications(app: LedgerApplication, after: int) -> Iterator[tuple[int, WalletEvent]]:
     """(position, event) for every wallet event after ``after``, in log order (shard by
     shard, at encoded positions)."""
     first, after_id = decode_position(after)
@@ -90,7 +90,7 @@ def _notifications(app: CreditLedgerBase, after: int) -> Iterator[tuple[int, Wal
 class _Wallets:
     """Resolves an event's aggregate id to its wallet id and unit, loading each once."""
 
-    def __init__(self, app: CreditLedgerBase) -> None:
+    def __init__(self, app: LedgerApplication) -> None:
         self._app = app
         self._known: dict[UUID, tuple[str, str]] = {}
 
@@ -136,7 +136,7 @@ def journal_rows(
 
 
 def journal(
-    app: CreditLedgerBase,
+    app: LedgerApplication,
     *,
     wallet_id: str | None = None,
     account: str | None = None,
@@ -166,7 +166,7 @@ def journal(
 
 
 def trial_balance(
-    app: CreditLedgerBase, *, as_of: datetime, unit: str | None = None
+    app: LedgerApplication, *, as_of: datetime, unit: str | None = None
 ) -> dict[str, Any]:
     """Debit and credit totals per account over postings dated at or before ``as_of``."""
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -205,7 +205,7 @@ def window_start(when: datetime, window: str) -> datetime:
 
 
 def usage_series(
-    app: CreditLedgerBase,
+    app: LedgerApplication,
     *,
     wallet_id: str,
     from_: datetime | None,

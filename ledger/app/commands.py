@@ -16,6 +16,9 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
+from uuid import uuid4
+
+from ledger.domain.state import budget_definition
 
 __all__ = [
     "ADDED_LATER",
@@ -32,6 +35,7 @@ __all__ = [
     "RemoveBudget",
     "SetBudget",
     "VoidGrant",
+    "key_of",
 ]
 
 _OMIT_AT_DEFAULT = "fingerprint_omits_default"
@@ -68,6 +72,13 @@ class Command:
         }
         text = json.dumps([type(self).__name__, body], sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def key_of(command: Command) -> tuple[str, bool]:
+    """The command's idempotency key, or a fresh one the server makes (and says so)."""
+    if command.idempotency_key is not None:
+        return command.idempotency_key, True
+    return f"auto/{uuid4()}", False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,6 +171,10 @@ class SetBudget(Command):
     timezone: str = "UTC"
     mode: str = "hard"
     alert_thresholds_bps: list[int] = field(default_factory=list)
+
+    def spec(self) -> dict[str, Any]:
+        """The budget's definition (``ledger.domain.state.BUDGET_DEFINITION``), copied."""
+        return budget_definition(self)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -25,69 +25,26 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from ledger.app.commands import Command
-from ledger.app.executor import Outcome, backoff_seconds
+from ledger.app.direct import DirectWriter
+from ledger.app.executor import Decision, Outcome, backoff_seconds
+from ledger.app.ports import WAIT_SECONDS, Fence, Job, ShardStore
 from ledger.domain.errors import Contention, LedgerError, Overloaded, refuses_input
-from ledger.domain.ids import receipt_id, wallet_uuid
+from ledger.domain.ids import wallet_uuid
 from ledger.domain.records import Receipt
 from ledger.domain.wallet import Wallet
 
-if TYPE_CHECKING:
-    from ledger.app.application import CreditLedgerBase
-
-__all__ = ["WAIT_SECONDS", "Act", "Committer", "Fence", "Job", "settle", "timed_out"]
+__all__ = ["Committer"]
 
 log = logging.getLogger(__name__)
-
-WAIT_SECONDS = 10.0
-"""How long a caller waits for its command's answer before it is told to retry."""
-
-Act = Callable[[Wallet, datetime, "str | None", bool], dict[str, Any]]
-"""``act(wallet, at, key_or_none, retrying) -> body``: one command's decision on a wallet."""
-
-
-class Fence(Protocol):
-    """A fact outside the wallet that a command stands on — for instance, that the caller's
-    API key is still the version the API checked — confirmed just before the command is
-    decided. Fences are hashable: equal ones are confirmed once per batch (one store read
-    for a batch of commands sent with the same key, instead of one per request).
-    """
-
-    def __hash__(self) -> int: ...
-
-    def check(self, ledger: CreditLedgerBase) -> None:
-        """Raise (the error answers the command, which records nothing) if it does not hold."""
-
-
-@dataclass
-class Job:
-    """One command waiting for the committer."""
-
-    wallet_id: str
-    key: str
-    key_given: bool
-    command: Command
-    act: Act
-    keep_receipt: bool = False
-    fence: Fence | None = None
-    future: Future[Outcome] = field(default_factory=Future)
-
-    def __post_init__(self) -> None:
-        self.rid: UUID = receipt_id(self.wallet_id, self.key)
-        self.fingerprint = self.command.fingerprint()
-
-    def needs_receipt(self) -> bool:
-        return self.key_given or self.keep_receipt
 
 
 @dataclass
@@ -111,11 +68,13 @@ class _Decided:
 
 
 class Committer:
-    """The single writer of one ledger (one event store) in this process."""
+    """The group-commit writer of one shard's store: the single writer of its wallets in this
+    process. Server-wide commands (``run``) take the direct path: they are rare and touch no
+    wallet the batches cache."""
 
     def __init__(
         self,
-        app: CreditLedgerBase,
+        app: ShardStore,
         *,
         max_batch: int = 256,
         queue_size: int = 4096,
@@ -123,6 +82,7 @@ class Committer:
         cache_size: int = 100_000,
     ) -> None:
         self._app = app
+        self._direct = DirectWriter(app, wait_seconds=wait_seconds)
         # ``None`` is the close sentinel: the writer blocks on the queue instead of polling.
         self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=queue_size)
         self._max_batch = max_batch
@@ -144,7 +104,29 @@ class Committer:
     def wait_seconds(self) -> float:
         return self._wait_seconds
 
-    def enqueue(self, job: Job) -> Future[Outcome]:
+    def run(
+        self,
+        *,
+        scope: str,
+        key: str,
+        key_given: bool,
+        command: Command,
+        decide: Callable[[bool], Decision],
+        keep_receipt: bool = False,
+        receipt_when_unchanged: bool = False,
+    ) -> Outcome:
+        """A server-wide command: decided and saved by the caller (``DirectWriter.run``)."""
+        return self._direct.run(
+            scope=scope,
+            key=key,
+            key_given=key_given,
+            command=command,
+            decide=decide,
+            keep_receipt=keep_receipt,
+            receipt_when_unchanged=receipt_when_unchanged,
+        )
+
+    def submit(self, job: Job) -> Future[Outcome]:
         """Queue ``job`` without blocking; its future answers it (or raises its refusal).
 
         Raises:
@@ -432,16 +414,3 @@ class Committer:
     def _evict(self, touched: dict[str, Wallet]) -> None:
         for wallet_id in touched:
             self._cache.pop(wallet_id, None)
-
-
-def timed_out() -> Overloaded:
-    # The job may still commit: a retry with the same idempotency key is safe.
-    return Overloaded("the ledger did not answer in time; retry with the same key")
-
-
-def settle(future: Future[Outcome], seconds: float) -> Outcome:
-    """Wait (in a thread) for a queued command's outcome; ``overloaded`` after ``seconds``."""
-    try:
-        return future.result(timeout=seconds)
-    except FutureTimeout:
-        raise timed_out() from None

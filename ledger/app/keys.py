@@ -16,12 +16,14 @@ from ledger.access.keys import (
     api_key_uuid,
     parse_key,
 )
-from ledger.app.application import CreditLedgerBase
+from ledger.app.application import LedgerApplication
 
 __all__ = ["find_key", "issue_api_key", "issue_key", "revoke_key", "verify_key"]
 
 
-def issue_api_key(ledger: CreditLedgerBase, scopes: Iterable[str], name: str) -> tuple[ApiKey, str]:
+def issue_api_key(
+    ledger: LedgerApplication, scopes: Iterable[str], name: str
+) -> tuple[ApiKey, str]:
     """Issue and save a new key; returns the aggregate and the key, shown only this once.
 
     Raises:
@@ -34,19 +36,19 @@ def issue_api_key(ledger: CreditLedgerBase, scopes: Iterable[str], name: str) ->
     return key, f"{KEY_PREFIX}{key_id}_{secret}"
 
 
-def issue_key(ledger: CreditLedgerBase, scopes: Iterable[str], name: str) -> tuple[str, str]:
+def issue_key(ledger: LedgerApplication, scopes: Iterable[str], name: str) -> tuple[str, str]:
     """Issue a key (for the CLI): returns ``(key_id, key)``; the key is not stored anywhere."""
     key, presented = issue_api_key(ledger, scopes, name)
     return key.key_id, presented
 
 
-def find_key(ledger: CreditLedgerBase, key_id: str) -> ApiKey | None:
+def find_key(ledger: LedgerApplication, key_id: str) -> ApiKey | None:
     """The key with this id, revoked or not; None if it never existed."""
     found = ledger.find(api_key_uuid(key_id))
     return found if isinstance(found, ApiKey) else None
 
 
-def verify_key(ledger: CreditLedgerBase, presented: str) -> ApiKey | None:
+def verify_key(ledger: LedgerApplication, presented: str) -> ApiKey | None:
     """The working key ``presented`` stands for; None if malformed, unknown or revoked."""
     parsed = parse_key(presented)
     if parsed is None:
@@ -55,7 +57,7 @@ def verify_key(ledger: CreditLedgerBase, presented: str) -> ApiKey | None:
     return key if key is not None and key.accepts(parsed[1]) else None
 
 
-def revoke_key(ledger: CreditLedgerBase, key_id: str) -> bool:
+def revoke_key(ledger: LedgerApplication, key_id: str) -> bool:
     """Revoke a key at once; False if there is no such key. Revoking twice is harmless."""
     key = find_key(ledger, key_id)
     if key is None:

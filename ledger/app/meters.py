@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.app.application import CreditLedgerBase
+from ledger.app.application import LedgerApplication
 from ledger.app.commands import Command
 from ledger.app.executor import Decision, Outcome
 from ledger.domain.errors import MeterNotFound
@@ -34,7 +34,7 @@ class PutMeter(Command):
     group_by: list[str] = field(default_factory=list)
 
 
-def put_meter(app: CreditLedgerBase, cmd: PutMeter) -> Outcome:
+def put_meter(app: LedgerApplication, cmd: PutMeter) -> Outcome:
     """Define a meter (version 1) or record its next version.
 
     Body: ``meter_id``, ``event_type``, ``aggregation``, ``value``, ``group_by``,
@@ -62,7 +62,7 @@ def put_meter(app: CreditLedgerBase, cmd: PutMeter) -> Outcome:
         return Decision({**meter.view(), "created": False}, [meter] if changed else [])
 
     # The one write loop of the ledger (receipts, replays, retries): meters share it.
-    return app._run(
+    return app.writer.run(
         scope=METERS_SCOPE,
         key=key,
         key_given=given,
@@ -72,13 +72,13 @@ def put_meter(app: CreditLedgerBase, cmd: PutMeter) -> Outcome:
     )
 
 
-def find_meter(app: CreditLedgerBase, meter_id: str) -> Meter | None:
+def find_meter(app: LedgerApplication, meter_id: str) -> Meter | None:
     found = app.find(meter_uuid(meter_id))
     return found if isinstance(found, Meter) else None
 
 
 def meter_definition(
-    app: CreditLedgerBase, meter_id: str, version: int | None = None
+    app: LedgerApplication, meter_id: str, version: int | None = None
 ) -> dict[str, Any]:
     """The current version of a meter, or ``version`` (1, 2, ...) of it (the body of
     :func:`put_meter` without ``created``); ``meter_not_found`` when there is none."""

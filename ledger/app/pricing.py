@@ -1,31 +1,37 @@
 """Price book commands and reads, and rating usage against a wallet's price book.
 
-* :meth:`PricingLedger.put_price_book` makes the given rates the next version of a price
+* :meth:`Pricing.put_price_book` makes the given rates the next version of a price
   book (idempotent like every command; keys are server-wide, scope ``PRICE_BOOKS_SCOPE``).
   A PUT whose unit and rates equal the current version records no new version: it answers
   the current one with ``created`` False (and still records the client's key).
-* :meth:`PricingLedger.price_book` reads the current version or an earlier one.
-* :meth:`PricingLedger.rating_for` rates usage for a wallet at decision time, against the
+* :meth:`Pricing.price_book` reads the current version or an earlier one.
+* :meth:`Pricing.rating_for` rates usage for a wallet at decision time, against the
   *current* version of the wallet's price book, read from the store as the command is
   decided; the version used is recorded on the event, so a later price change never
-  alters what was charged.
+  alters what was charged. The rule itself is :func:`ledger.metering.price_books.rate_for_model`,
+  the same for billed usage events (``ledger.app.service_usage``). A wallet whose price book
+  has no version yet is refused ``unknown_model`` here (no model has a rate; the contract's
+  answer, 422) where usage ingest names the cause, ``price_book_not_found``, in the event's
+  rejection.
+
+Price books are server-wide: they live in the home shard.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ledger.app.commands import PutPriceBook
+from ledger.app.application import LedgerApplication
+from ledger.app.commands import PutPriceBook, key_of
 from ledger.app.executor import Decision, Outcome
-from ledger.app.reads import LedgerReads
 from ledger.domain.errors import FieldError, PriceBookNotFound, UnknownModel, ValidationFailed
 from ledger.domain.ids import PRICE_BOOKS_SCOPE, price_book_uuid
-from ledger.domain.rating import Rate, Rating, Usage, check_rates, rate_usage
+from ledger.domain.rating import Rating, Usage, check_rates, rate_usage
 from ledger.domain.validation import MAX_AMOUNT, check_amount, check_id
 from ledger.domain.wallet import Wallet
-from ledger.metering.price_books import PriceBook, PriceBookEvent, version_of
+from ledger.metering.price_books import PriceBook, PriceBookEvent, rate_for_model
 
-__all__ = ["PricingLedger"]
+__all__ = ["Pricing"]
 
 
 def _usage_refused(message: str) -> ValidationFailed:
@@ -33,9 +39,11 @@ def _usage_refused(message: str) -> ValidationFailed:
     return ValidationFailed(FieldError("usage", message), depends_on_state=True)
 
 
-class PricingLedger(LedgerReads):
-    # eventsourcing names the application after the class unless told (see CreditLedger).
-    name = "Ledger"
+class Pricing:
+    """Price book commands and reads, and rating, on the home shard ``home``."""
+
+    def __init__(self, home: LedgerApplication) -> None:
+        self.home = home
 
     def put_price_book(self, cmd: PutPriceBook) -> Outcome:
         """Create a price book (version 1) or record its next version.
@@ -45,16 +53,14 @@ class PricingLedger(LedgerReads):
         ``created`` (True only when this call made version 1: HTTP 201, else 200).
         """
         home = self.home
-        if home is not self and isinstance(home, PricingLedger):
-            return home.put_price_book(cmd)  # server-wide: price books live in the home shard
         check_id("price_book_id", cmd.price_book_id)
         check_id("unit", cmd.unit)
         rates = check_rates(cmd.rates)
-        key, given = self.key_of(cmd)
+        key, given = key_of(cmd)
 
         def decide(_: bool) -> Decision:
-            at = self.now()
-            book: PriceBook | None = self.home.find(price_book_uuid(cmd.price_book_id))
+            at = home.now()
+            book: PriceBook | None = home.find(price_book_uuid(cmd.price_book_id))
             if book is None:
                 book = PriceBook.create(
                     price_book_id=cmd.price_book_id,
@@ -69,7 +75,7 @@ class PricingLedger(LedgerReads):
             )
             return Decision({**book.view(), "created": False}, [book] if changed else [])
 
-        return self._run(
+        return home.writer.run(
             scope=PRICE_BOOKS_SCOPE,
             key=key,
             key_given=given,
@@ -101,26 +107,19 @@ class PricingLedger(LedgerReads):
         usage rates to 0 (nothing to charge) or to more than the largest amount.
         """
         book_id = wallet.price_book_id
-        latest = self._current_version(book_id)
-        if latest is None:
-            raise UnknownModel(usage.model, book_id)
-        version = version_of(latest)
-        if version["unit"] != wallet.unit:
-            raise _usage_refused(
-                f"price book {book_id!r} rates in {version['unit']!r} but the wallet "
-                f"counts {wallet.unit!r}"
-            )
-        rate = next((Rate(**r) for r in version["rates"] if r["model"] == usage.model), None)
-        if rate is None:
-            raise UnknownModel(usage.model, book_id)
-        amount = rate_usage({rate.model: rate}, usage)
-        if amount == 0:
-            raise _usage_refused(f"rates to 0 at version {version['version']}: nothing to charge")
-        if amount > MAX_AMOUNT:
-            raise _usage_refused(f"rates to {amount}, more than {MAX_AMOUNT}")
-        return Rating(book_id, version["version"], amount, usage)
+        latest = self.current_version(book_id)
+        try:
+            version, rate = rate_for_model(latest, book_id, wallet.unit, usage.model, field="usage")
+        except PriceBookNotFound:
+            raise UnknownModel(usage.model, book_id) from None
+        rating = Rating(book_id, version, rate_usage({rate.model: rate}, usage), usage)
+        if rating.amount == 0:
+            raise _usage_refused(f"rates to 0 at version {rating.version}: nothing to charge")
+        if rating.amount > MAX_AMOUNT:
+            raise _usage_refused(f"rates to {rating.amount}, more than {MAX_AMOUNT}")
+        return rating
 
-    def _current_version(self, price_book_id: str) -> PriceBookEvent | None:
+    def current_version(self, price_book_id: str) -> PriceBookEvent | None:
         """The event of the book's current version: one indexed read, no replay or copy.
 
         Every version's event carries its complete rate list, so rating (on the write path)

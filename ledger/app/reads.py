@@ -9,60 +9,50 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ledger.app.application import CreditLedgerBase
-from ledger.app.shards import on_wallet_shard
-from ledger.domain.errors import BudgetNotFound, HoldNotFound, WalletNotFound
-from ledger.domain.events import WalletEvent, event_type
+from ledger.app.application import LedgerApplication
+from ledger.domain.errors import BudgetNotFound, HoldNotFound
+from ledger.domain.events import event_type
 from ledger.domain.ids import hold_record_id, wallet_uuid
 from ledger.domain.records import HoldRecord
 from ledger.domain.validation import check_aware, check_position, fail
 from ledger.domain.wallet import Wallet
 
-__all__ = ["LedgerReads", "event_type"]
+__all__ = ["Reads"]
 
 MAX_EVENTS_PAGE = 1000
 _ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 
 
-class LedgerReads(CreditLedgerBase):
-    name = "Ledger"
+class Reads:
+    """Reads of one wallet, each from the shard that holds it."""
 
-    @on_wallet_shard
+    def __init__(self, home: LedgerApplication) -> None:
+        self._home = home
+
     def wallet_at(self, wallet_id: str, as_of: datetime | None = None) -> tuple[Wallet, datetime]:
         """The wallet now (cached, fast-forwarded) or as of a past time, and that time.
 
         The expiries due by then are applied to this copy (never saved). A future ``as_of``
         answers what the wallet will hold then if nothing else happens.
         """
-        now = self.now()
+        shard = self._home.shard_for(wallet_id)
+        now = shard.now()
         at = now if as_of is None else check_aware("as_of", as_of)
-        wallet = self.load_wallet(wallet_id) if at >= now else self._wallet_as_of(wallet_id, at)
+        wallet = shard.load_wallet(wallet_id) if at >= now else shard.wallet_as_of(wallet_id, at)
         wallet.advance(at)
         return wallet, at
 
-    def _wallet_as_of(self, wallet_id: str, as_of: datetime) -> Wallet:
-        # Event dates never decrease by version (Wallet.advance): stop at the first later one.
-        wallet: Wallet | None = None
-        for event in self.events.get(wallet_uuid(wallet_id)):
-            if not isinstance(event, WalletEvent) or event.occurred_at > as_of:
-                break
-            wallet = event.mutate(wallet)
-        if wallet is None:
-            raise WalletNotFound(wallet_id)
-        return wallet
-
-    @on_wallet_shard
     def wallet(self, wallet_id: str, as_of: datetime | None = None) -> dict[str, Any]:
         wallet, at = self.wallet_at(wallet_id, as_of)
         stored_version = wallet.version - len(wallet.pending_events)
         return {**wallet.view(at), "version": stored_version, "as_of": at}
 
-    @on_wallet_shard
     def hold(self, wallet_id: str, hold_id: str) -> dict[str, Any]:
         wallet, _ = self.wallet_at(wallet_id)
         if hold_id in wallet.holds:
             return wallet.hold_view(wallet.holds[hold_id])
-        record: HoldRecord | None = self.find(hold_record_id(wallet_id, hold_id))
+        shard = self._home.shard_for(wallet_id)
+        record: HoldRecord | None = shard.find(hold_record_id(wallet_id, hold_id))
         if record is None:
             raise HoldNotFound(hold_id)
         if record.status == "open":
@@ -77,28 +67,26 @@ class LedgerReads(CreditLedgerBase):
             }
         return dict(record.view)
 
-    @on_wallet_shard
     def budgets(self, wallet_id: str) -> list[dict[str, Any]]:
         wallet, at = self.wallet_at(wallet_id)
         return wallet.budget_views(at)
 
-    @on_wallet_shard
     def budget(self, wallet_id: str, budget_id: str) -> dict[str, Any]:
         for view in self.budgets(wallet_id):
             if view["budget_id"] == budget_id:
                 return view
         raise BudgetNotFound(budget_id)
 
-    @on_wallet_shard
     def wallet_events(
         self, wallet_id: str, after_version: int = 0, limit: int = 100
     ) -> dict[str, Any]:
         if not 1 <= limit <= MAX_EVENTS_PAGE:
             raise fail("limit", f"must be between 1 and {MAX_EVENTS_PAGE}")
         check_position("after_version", after_version)
-        self.load_wallet(wallet_id)
+        shard = self._home.shard_for(wallet_id)
+        shard.load_wallet(wallet_id)
         events: list[Any] = list(
-            self.events.get(wallet_uuid(wallet_id), gt=after_version, limit=limit)
+            shard.events.get(wallet_uuid(wallet_id), gt=after_version, limit=limit)
         )
         rows = [
             {

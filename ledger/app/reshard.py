@@ -31,7 +31,7 @@ from uuid import UUID
 from eventsourcing.persistence import Notification, StoredEvent
 
 import ledger.alerts.settings  # noqa: F401 - registers the alert settings topics decoded here
-from ledger.app.application import CreditLedgerBase
+from ledger.app.application import LedgerApplication
 from ledger.app.shards import shard_of
 from ledger.domain.records import CLAIM_RESULT_KEY, HoldClosed, Receipt, ReceiptRecorded
 from ledger.metering.usage import USAGE_BATCH_TOPIC, UsageBatch, UsageBatchRecorded
@@ -89,7 +89,7 @@ class _Router:
     def of_wallet(self, wallet_id: object) -> int:
         return shard_of(wallet_id, self.count) if isinstance(wallet_id, str) else 0
 
-    def route(self, source: CreditLedgerBase, notification: Notification) -> int:
+    def route(self, source: LedgerApplication, notification: Notification) -> int:
         """The target shard of a notification of a wallet's aggregate (``_BY_WALLET``)."""
         originator = UUID(str(notification.originator_id))
         if notification.originator_version == 1:
@@ -116,11 +116,11 @@ class _Router:
         return 0
 
 
-def _heads(ledger: CreditLedgerBase) -> list[int | None]:
+def _heads(ledger: LedgerApplication) -> list[int | None]:
     return [shard.recorder.max_notification_id() for shard in ledger.shards]
 
 
-def _check_empty(target: CreditLedgerBase) -> None:
+def _check_empty(target: LedgerApplication) -> None:
     for shard in target.shards:
         page = shard.recorder.select_notifications(start=1, limit=2)
         if any(n.topic not in _SKIPPED for n in page):
@@ -128,7 +128,7 @@ def _check_empty(target: CreditLedgerBase) -> None:
 
 
 def reshard(
-    source: CreditLedgerBase, target: CreditLedgerBase, *, page: int = PAGE
+    source: LedgerApplication, target: LedgerApplication, *, page: int = PAGE
 ) -> ReshardReport:
     """Copy every event of ``source`` into the empty ``target`` by the target's shards.
 
@@ -154,8 +154,8 @@ def reshard(
 
 
 def _copy_page(
-    source: CreditLedgerBase,
-    target: CreditLedgerBase,
+    source: LedgerApplication,
+    target: LedgerApplication,
     router: _Router,
     notifications: Sequence[Notification],
     report: ReshardReport,
@@ -196,7 +196,7 @@ def _stored(notification: Notification) -> StoredEvent:
     )
 
 
-def _claim(target: CreditLedgerBase, receipt: ReceiptRecorded) -> StoredEvent:
+def _claim(target: LedgerApplication, receipt: ReceiptRecorded) -> StoredEvent:
     """The home shard's claim of a wallet-opening key whose wallet is in another shard."""
     claim = Receipt.claim(
         receipt_id=receipt.originator_id,
@@ -211,7 +211,7 @@ def _claim(target: CreditLedgerBase, receipt: ReceiptRecorded) -> StoredEvent:
 
 
 def _flush(
-    target: CreditLedgerBase, pending: dict[int, list[StoredEvent]], report: ReshardReport
+    target: LedgerApplication, pending: dict[int, list[StoredEvent]], report: ReshardReport
 ) -> None:
     for shard, stored in sorted(pending.items()):
         target.shards[shard].recorder.insert_events(stored)
@@ -221,7 +221,7 @@ def _flush(
 
 
 def _split_usage(
-    target: CreditLedgerBase, event: Any, router: _Router, report: ReshardReport
+    target: LedgerApplication, event: Any, router: _Router, report: ReshardReport
 ) -> None:
     if not isinstance(event, UsageBatchRecorded):
         raise TypeError(f"{USAGE_BATCH_TOPIC} decoded as {type(event).__name__}")

@@ -1,291 +1,188 @@
-"""CreditLedger: the spending and hold commands, on top of ledger.app.service_base.WalletService.
+"""CreditLedger: the facade the API, the CLI and the tests call, one method per operation.
 
-Every command is one decision on one wallet (``_on_wallet``): through the group-commit writer
-or the direct decide-then-save loop.
+It is the home shard's application (:class:`~ledger.app.application.LedgerApplication`:
+the store of server-wide aggregates and of the wallets that hash to shard 0) with the
+application services attached by :func:`ledger.app.bootstrap.wire`. Its methods only
+delegate: what a command does is in the service that owns it (:mod:`ledger.app.wallets`,
+:mod:`ledger.app.spending`, :mod:`ledger.app.pricing`, :mod:`ledger.app.shard_ingest`,
+:mod:`ledger.app.reads`); meters, alerting and keys are functions and a small service over
+the same application (:mod:`ledger.app.meters`, :mod:`ledger.app.alerting`,
+:mod:`ledger.app.keys`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from datetime import UTC, timedelta
-from typing import Any
-from uuid import UUID, uuid4
+from datetime import datetime
+from typing import Any, Self
 
+from ledger.app.application import MAX_ATTEMPTS, LedgerApplication, utc_now
+from ledger.app.bootstrap import wire
 from ledger.app.commands import (
     CaptureHold,
     Debit,
     GrantCredits,
+    IngestUsage,
+    OpenWallet,
     PlaceHold,
+    PutPriceBook,
     Refund,
     ReleaseHold,
+    RemoveBudget,
+    SetBudget,
     VoidGrant,
 )
-from ledger.app.committer import Fence
+from ledger.app.committer import Committer
 from ledger.app.executor import Outcome
-from ledger.app.service_base import ExpireDue, WalletService
-from ledger.app.shard_ingest import ShardedUsageIngest
-from ledger.app.shards import on_wallet_shard
-from ledger.domain.commands_grants import check_grant_input
-from ledger.domain.commands_holds import check_hold_input
-from ledger.domain.errors import (
-    BudgetExceeded,
-    DebitNotFound,
-    HoldExists,
-    HoldNotFound,
-    HoldNotOpen,
-    InsufficientCredits,
-)
-from ledger.domain.events import HOLD_CLOSED_AS, CreditsDebited
-from ledger.domain.ids import hold_record_id, receipt_id, wallet_uuid
-from ledger.domain.rating import Rating, Usage, check_amount_or_usage
-from ledger.domain.records import HoldRecord, Receipt
-from ledger.domain.validation import check_amount, check_aware, check_subject, fail
+from ledger.app.ports import Fence
 from ledger.domain.wallet import Wallet
+from ledger.store.env import store_env
 
-__all__ = ["DEFAULT_HOLD_DURATION", "MAX_FUTURE_SKEW", "CreditLedger", "ExpireDue"]
-
-DEFAULT_HOLD_DURATION = timedelta(minutes=15)
-MAX_FUTURE_SKEW = timedelta(minutes=5)
+__all__ = ["CreditLedger"]
 
 
-def _with_model(subject: dict[str, str], usage: Usage | None) -> dict[str, str]:
-    """The subject, naming the usage's model when it names none (budgets match on it)."""
-    if usage is None or "model" in subject:
-        return subject
-    return {**subject, "model": usage.model}
+class CreditLedger(LedgerApplication):
+    """The ledger: its shards, their writers and the services, behind one object."""
 
-
-def _spent(amount: int | None, rating: Rating | None) -> int:
-    """What a debit or hold spends: what its usage rated to, or the client's amount."""
-    if rating is not None:
-        return rating.amount
-    if amount is None:  # check_amount_or_usage made sure one of the two was given
-        raise AssertionError("neither amount nor usage")
-    return amount
-
-
-class CreditLedger(ShardedUsageIngest, WalletService):
-    # eventsourcing names tables and env prefixes after the class unless told: keep "Ledger"
-    # (tables ledger_events, ledger_snapshots; env prefix LEDGER_).
+    # eventsourcing names every subclass after itself unless told: keep "Ledger" (tables
+    # ledger_events, ledger_snapshots; env prefix LEDGER_), exactly as the home shard.
     name = "Ledger"
 
-    @on_wallet_shard
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        max_attempts: int = MAX_ATTEMPTS,
+        on_conflict: Callable[[str], None] | None = None,
+        group_commit: bool | None = None,
+    ) -> None:
+        super().__init__(env, clock=clock, max_attempts=max_attempts, on_conflict=on_conflict)
+        services = wire(self, group_commit=group_commit)
+        self.wallets = services.wallets
+        self.spending = services.spending
+        self.pricing = services.pricing
+        self.usage = services.usage
+        self.reads = services.reads
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        group_commit: bool | None = None,
+        **env: str,
+    ) -> Self:
+        return cls({**store_env(url), **env}, clock=clock, group_commit=group_commit)
+
+    @property
+    def committer(self) -> Committer | None:
+        """The home shard's group-commit writer; None on the direct write path."""
+        writer = self.writer
+        return writer if isinstance(writer, Committer) else None
+
+    @committer.setter
+    def committer(self, committer: Committer) -> None:
+        self.writer = committer
+
+    # -- wallets -----------------------------------------------------------------------------
+
+    def open_wallet(self, cmd: OpenWallet) -> Outcome:
+        return self.wallets.open_wallet(cmd)
+
     def grant(self, cmd: GrantCredits) -> Outcome:
-        grant_id = f"g_{uuid4().hex}" if cmd.grant_id is None else cmd.grant_id
-        check_grant_input(
-            grant_id=grant_id,
-            amount=cmd.amount,
-            category=cmd.category,
-            priority=cmd.priority,
-            effective_at=cmd.effective_at or self.now(),
-            expires_at=cmd.expires_at,
-            cost_basis=cmd.cost_basis,
-        )
+        return self.wallets.grant(cmd)
 
-        def act(wallet: Wallet, at: Any, key: str | None, _: bool) -> dict[str, Any]:
-            return wallet.grant(
-                grant_id=grant_id,
-                amount=cmd.amount,
-                category=cmd.category,
-                priority=cmd.priority,
-                effective_at=cmd.effective_at or at,
-                expires_at=cmd.expires_at,
-                cost_basis=cmd.cost_basis,
-                metadata=dict(cmd.metadata),
-                idempotency_key=key,
-                at=at,
-            )
-
-        return self._on_wallet(cmd, cmd.wallet_id, act)
-
-    @on_wallet_shard
     def void_grant(self, cmd: VoidGrant) -> Outcome:
-        def act(wallet: Wallet, at: Any, key: str | None, _: bool) -> dict[str, Any]:
-            return wallet.void_grant(
-                grant_id=cmd.grant_id, reason=cmd.reason, idempotency_key=key, at=at
-            )
+        return self.wallets.void_grant(cmd)
 
-        return self._on_wallet(cmd, cmd.wallet_id, act)
+    def set_budget(self, cmd: SetBudget) -> Outcome:
+        return self.wallets.set_budget(cmd)
+
+    def remove_budget(self, cmd: RemoveBudget) -> Outcome:
+        return self.wallets.remove_budget(cmd)
+
+    def expire_due(self, wallet_id: str) -> int:
+        return self.wallets.expire_due(wallet_id)
+
+    def sweep(self) -> int:
+        return self.wallets.sweep()
+
+    def settle(self, future: Future[Outcome]) -> Outcome:
+        return self.wallets.settle(future)
+
+    # -- spending ----------------------------------------------------------------------------
 
     def debit(self, cmd: Debit) -> Outcome:
-        """Authorize and deduct ``cmd.amount`` (or its rated usage) if the balance and every
-        matching hard budget allow it."""
-        return self.settle(self.debit_later(cmd))
+        return self.spending.debit(cmd)
 
-    @on_wallet_shard
     def debit_later(self, cmd: Debit, *, fence: Fence | None = None) -> Future[Outcome]:
-        """``debit`` up to its answer (see ``_on_wallet_later``)."""
-        # Refuse bad input before touching the store (Wallet.debit checks again on its own).
-        check_subject(cmd.subject)
-        usage = check_amount_or_usage(cmd.amount, cmd.usage)
-        if cmd.occurred_at is not None:
-            check_aware("occurred_at", cmd.occurred_at)
-        key = self.key_of(cmd)
-        debit_id = str(receipt_id(cmd.wallet_id, key[0]))  # the debit's receipt is its record
-
-        def act(wallet: Wallet, at: Any, key_value: str | None, _: bool) -> dict[str, Any]:
-            # Stored in UTC, whatever offset the client sent, so usage windows agree everywhere.
-            usage_at = at if cmd.occurred_at is None else cmd.occurred_at.astimezone(UTC)
-            if usage_at > at + MAX_FUTURE_SKEW:
-                raise fail("occurred_at", "must not be more than 5 minutes in the future")
-            rating = None if usage is None else self.rating_for(wallet, usage)
-            return wallet.debit(
-                debit_id=debit_id,
-                amount=_spent(cmd.amount, rating),
-                subject=_with_model(dict(cmd.subject), usage),
-                usage_at=usage_at,
-                metadata=dict(cmd.metadata),
-                idempotency_key=key_value,
-                at=at,
-                rating=None if rating is None else rating.record(),
-            )
-
-        return self._on_wallet_later(
-            cmd, cmd.wallet_id, act, keep_receipt=True, key=key, fence=fence
-        )
+        return self.spending.debit_later(cmd, fence=fence)
 
     def refund(self, cmd: Refund) -> Outcome:
-        """Give back (part of) a debit."""
-        return self.settle(self.refund_later(cmd))
+        return self.spending.refund(cmd)
 
-    @on_wallet_shard
     def refund_later(self, cmd: Refund, *, fence: Fence | None = None) -> Future[Outcome]:
-        """``refund`` up to its answer (see ``_on_wallet_later``)."""
-        if cmd.amount is not None:
-            check_amount("amount", cmd.amount)
-        key = self.key_of(cmd)
-        refund_id = str(receipt_id(cmd.wallet_id, key[0]))
+        return self.spending.refund_later(cmd, fence=fence)
 
-        def act(wallet: Wallet, at: Any, key_value: str | None, _: bool) -> dict[str, Any]:
-            return wallet.refund(
-                refund_id=refund_id,
-                debit=self.debit_facts(cmd.wallet_id, cmd.debit_id),
-                amount=cmd.amount,
-                reason=cmd.reason,
-                idempotency_key=key_value,
-                at=at,
-            )
-
-        return self._on_wallet_later(cmd, cmd.wallet_id, act, key=key, fence=fence)
-
-    @on_wallet_shard
     def debit_facts(self, wallet_id: str, debit_id: str) -> dict[str, Any]:
-        """The recorded ``CreditsDebited`` facts of a debit, found through its receipt."""
-        try:
-            receipt: Receipt | None = self.find(UUID(debit_id))
-        except ValueError:
-            receipt = None
-        if (
-            not isinstance(receipt, Receipt)
-            or receipt.operation != "Debit"
-            or receipt.scope != wallet_id
-        ):
-            raise DebitNotFound(debit_id)
-        version = receipt.wallet_version or 0
-        (event,) = self.events.get(wallet_uuid(wallet_id), gt=version - 1, lte=version)
-        if not isinstance(event, CreditsDebited) or event.debit_id != debit_id:
-            raise AssertionError(f"receipt of debit {debit_id} points at {event!r}")
-        return {
-            k: getattr(event, k)
-            for k in (
-                "debit_id",
-                "amount",
-                "allocations",
-                "subject",
-                "budget_charges",
-                "occurred_at",
-            )
-        }
+        return self.spending.debit_facts(wallet_id, debit_id)
 
     def place_hold(self, cmd: PlaceHold) -> Outcome:
-        """Reserve credits for a later capture."""
-        return self.settle(self.place_hold_later(cmd))
+        return self.spending.place_hold(cmd)
 
-    @on_wallet_shard
     def place_hold_later(self, cmd: PlaceHold, *, fence: Fence | None = None) -> Future[Outcome]:
-        """``place_hold`` up to its answer (see ``_on_wallet_later``)."""
-        hold_id = f"h_{uuid4().hex}" if cmd.hold_id is None else cmd.hold_id
-        check_hold_input(hold_id, cmd.amount, dict(cmd.subject), cmd.expires_at or self.now())
-        usage = check_amount_or_usage(cmd.amount, cmd.usage)
-
-        def act(wallet: Wallet, at: Any, key: str | None, retrying: bool) -> dict[str, Any]:
-            rating = None if usage is None else self.rating_for(wallet, usage)
-            # A resolved hold is only in its record: a success finds out by colliding at save
-            # (then retrying), a refusal asks, since hold_exists precedes budgets and balance.
-            if retrying and self._hold_was_placed(cmd.wallet_id, hold_id):
-                raise HoldExists(hold_id)
-            try:
-                return wallet.place_hold(
-                    hold_id=hold_id,
-                    amount=_spent(cmd.amount, rating),
-                    subject=_with_model(dict(cmd.subject), usage),
-                    expires_at=cmd.expires_at or at + DEFAULT_HOLD_DURATION,
-                    metadata=dict(cmd.metadata),
-                    idempotency_key=key,
-                    at=at,
-                    rating=None if rating is None else rating.record(),
-                )
-            except (BudgetExceeded, InsufficientCredits):
-                if self._hold_was_placed(cmd.wallet_id, hold_id):
-                    raise HoldExists(hold_id) from None
-                raise
-
-        return self._on_wallet_later(cmd, cmd.wallet_id, act, fence=fence)
-
-    def _hold_was_placed(self, wallet_id: str, hold_id: str) -> bool:
-        return self.find(hold_record_id(wallet_id, hold_id)) is not None
-
-    def _resolved_hold(self, wallet: Wallet, hold_id: str) -> HoldNotOpen | HoldNotFound:
-        """Why ``hold_id`` is not open: resolved (and how), or never placed."""
-        # Resolved earlier in the same uncommitted batch: its record does not say so yet.
-        for event in reversed(wallet.pending_events):
-            status = HOLD_CLOSED_AS.get(type(event))
-            if status is not None and getattr(event, "hold_id", None) == hold_id:
-                return HoldNotOpen(hold_id, status)
-        record: HoldRecord | None = self.find(hold_record_id(wallet.wallet_id, hold_id))
-        return HoldNotFound(hold_id) if record is None else HoldNotOpen(hold_id, record.status)
+        return self.spending.place_hold_later(cmd, fence=fence)
 
     def capture_hold(self, cmd: CaptureHold) -> Outcome:
-        """Spend (part of) a hold; the rest is released."""
-        return self.settle(self.capture_hold_later(cmd))
+        return self.spending.capture_hold(cmd)
 
-    @on_wallet_shard
     def capture_hold_later(
         self, cmd: CaptureHold, *, fence: Fence | None = None
     ) -> Future[Outcome]:
-        """``capture_hold`` up to its answer (see ``_on_wallet_later``)."""
-        usage = check_amount_or_usage(cmd.amount, cmd.usage, required=False)
-
-        def act(wallet: Wallet, at: Any, key: str | None, _: bool) -> dict[str, Any]:
-            rating = None if usage is None else self.rating_for(wallet, usage)
-            try:
-                return wallet.capture_hold(
-                    hold_id=cmd.hold_id,
-                    amount=cmd.amount if rating is None else rating.amount,
-                    allow_overage=cmd.allow_overage,
-                    idempotency_key=key,
-                    at=at,
-                    rating=None if rating is None else rating.record(),
-                )
-            except HoldNotFound:
-                raise self._resolved_hold(wallet, cmd.hold_id) from None
-
-        return self._on_wallet_later(cmd, cmd.wallet_id, act, fence=fence)
+        return self.spending.capture_hold_later(cmd, fence=fence)
 
     def release_hold(self, cmd: ReleaseHold) -> Outcome:
-        """Release a hold whole."""
-        return self.settle(self.release_hold_later(cmd))
+        return self.spending.release_hold(cmd)
 
-    @on_wallet_shard
     def release_hold_later(
         self, cmd: ReleaseHold, *, fence: Fence | None = None
     ) -> Future[Outcome]:
-        """``release_hold`` up to its answer (see ``_on_wallet_later``)."""
+        return self.spending.release_hold_later(cmd, fence=fence)
 
-        def act(wallet: Wallet, at: Any, key: str | None, _: bool) -> dict[str, Any]:
-            try:
-                return wallet.release_hold(hold_id=cmd.hold_id, idempotency_key=key, at=at)
-            except HoldNotFound:
-                raise self._resolved_hold(wallet, cmd.hold_id) from None
+    # -- pricing and usage -------------------------------------------------------------------
 
-        return self._on_wallet_later(cmd, cmd.wallet_id, act, fence=fence)
+    def put_price_book(self, cmd: PutPriceBook) -> Outcome:
+        return self.pricing.put_price_book(cmd)
+
+    def price_book(self, price_book_id: str, version: int | None = None) -> dict[str, Any]:
+        return self.pricing.price_book(price_book_id, version)
+
+    def ingest_usage(
+        self, cmd: IngestUsage | Sequence[object], *, received_at: datetime | None = None
+    ) -> Outcome:
+        return self.usage.ingest_usage(cmd, received_at=received_at)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def wallet_at(self, wallet_id: str, as_of: datetime | None = None) -> tuple[Wallet, datetime]:
+        return self.reads.wallet_at(wallet_id, as_of)
+
+    def wallet(self, wallet_id: str, as_of: datetime | None = None) -> dict[str, Any]:
+        return self.reads.wallet(wallet_id, as_of)
+
+    def hold(self, wallet_id: str, hold_id: str) -> dict[str, Any]:
+        return self.reads.hold(wallet_id, hold_id)
+
+    def budgets(self, wallet_id: str) -> list[dict[str, Any]]:
+        return self.reads.budgets(wallet_id)
+
+    def budget(self, wallet_id: str, budget_id: str) -> dict[str, Any]:
+        return self.reads.budget(wallet_id, budget_id)
+
+    def wallet_events(
+        self, wallet_id: str, after_version: int = 0, limit: int = 100
+    ) -> dict[str, Any]:
+        return self.reads.wallet_events(wallet_id, after_version, limit)

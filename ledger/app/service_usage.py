@@ -1,6 +1,6 @@
 """Usage ingest (``POST /v1/usage-events``): up to 1,000 events, each recorded exactly once.
 
-:meth:`UsageIngest.ingest_usage` checks every event on its own (``ledger.metering.ingest``), then
+:meth:`ShardIngest.ingest_usage` checks every event on its own (``ledger.metering.ingest``), then
 runs its own decide-save loop (not the group committer):
 
 1. one query for which ``(wallet_id, event_id)`` are already recorded (duplicates), one for
@@ -24,24 +24,24 @@ import functools
 import hashlib
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError
+from eventsourcing.persistence import IntegrityError
 
+from ledger.app.application import LedgerApplication
 from ledger.app.commands import IngestUsage
 from ledger.app.executor import Outcome, backoff_seconds
-from ledger.app.pricing import PricingLedger
-from ledger.domain.errors import Contention, LedgerError
+from ledger.app.pricing import Pricing
+from ledger.domain.errors import Contention, IdempotencyConflict, LedgerError, WalletNotFound
 from ledger.domain.ids import receipt_id, wallet_uuid
-from ledger.domain.rating import Rate, Usage, rate_usage
+from ledger.domain.rating import Usage, rate_usage
 from ledger.domain.records import Receipt
 from ledger.domain.validation import MAX_AMOUNT, fail
 from ledger.domain.wallet import Wallet
 from ledger.metering.ingest import (
-    DEFAULT_LATE_GRACE,
     MAX_BATCH,
     TOKEN_KEYS,
     Rejection,
@@ -49,20 +49,12 @@ from ledger.metering.ingest import (
     check_events,
     usage_time,
 )
-from ledger.metering.price_books import PriceBookEvent, version_of
+from ledger.metering.price_books import PriceBookEvent, rate_for_model
 from ledger.metering.usage import COLUMN_DEFAULTS, UsageBatch, UsageColumns
-from ledger.store.recorders import UsageIdRecorder, usage_recorder_for
 
-__all__ = ["UsageIngest"]
+__all__ = ["ShardIngest"]
 
 _KNOWN_WALLETS_MAX = 100_000
-
-
-class _Refused(Exception):
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
 
 
 def _debit_record_id(event: UsageEvent) -> UUID:
@@ -116,22 +108,14 @@ class _Batch:
         return columns
 
 
-class UsageIngest(PricingLedger):
-    def construct_recorder(self) -> ApplicationRecorder:
-        # eventsourcing's hook: the recorders that also write the usage-id rows.
-        return usage_recorder_for(self.factory)
+class ShardIngest:
+    """Usage ingest on one shard's store (``ledger.app.shard_ingest`` splits a batch)."""
 
-    @property
-    def usage_ids(self) -> UsageIdRecorder:
-        recorder = self.recorder
-        if not isinstance(recorder, UsageIdRecorder):
-            raise TypeError(f"{type(recorder).__name__} does not record usage ids")
-        return recorder
-
-    def usage_late_grace(self) -> timedelta:
-        """``LEDGER_USAGE_LATE_GRACE_SECONDS`` (or ``USAGE_LATE_GRACE_SECONDS``): 24 h."""
-        seconds = self.env.get("USAGE_LATE_GRACE_SECONDS")
-        return DEFAULT_LATE_GRACE if not seconds else timedelta(seconds=int(seconds))
+    def __init__(self, shard: LedgerApplication, pricing: Pricing) -> None:
+        self._shard = shard
+        self._pricing = pricing
+        self._known_wallet_ids: set[str] = set()
+        """Wallets known to exist (wallets are never deleted; bounded, see below)."""
 
     def ingest_usage(
         self, cmd: IngestUsage | Sequence[object], *, received_at: datetime | None = None
@@ -146,8 +130,9 @@ class UsageIngest(PricingLedger):
         events = command.events
         if len(events) > MAX_BATCH:
             raise fail("events", f"must have at most {MAX_BATCH} events")
-        received_at = received_at or self.now()
-        valid, invalid = check_events(events, received_at, self.usage_late_grace())
+        shard = self._shard
+        received_at = received_at or shard.now()
+        valid, invalid = check_events(events, received_at, shard.usage_late_grace())
         # Billed events need the query: a recorded event's debit key is taken, which would
         # otherwise answer idempotency_conflict instead of duplicate without failing the save.
         optimistic = not any(e.bill for e in valid)
@@ -168,10 +153,10 @@ class UsageIngest(PricingLedger):
                 received_at=batch.received_at, columns=batch.columns()
             )
             try:
-                recordings = self.save(
+                recordings = shard.save(
                     usage,
                     *wallets,
-                    *self.hold_records_for(wallets),
+                    *shard.hold_records_for(wallets),
                     *batch.receipts,
                     usage_ids=batch.keys,
                 )
@@ -179,23 +164,24 @@ class UsageIngest(PricingLedger):
                 if optimistic:  # an id is recorded already: decide again, asking which
                     optimistic = False
                     continue
-                self.conflicted(command)
+                shard.conflicted(command)
                 attempt += 1
-                if attempt >= self.max_attempts:
-                    raise Contention("(usage events)", self.max_attempts) from None
+                if attempt >= shard.max_attempts:
+                    raise Contention("(usage events)", shard.max_attempts) from None
                 time.sleep(backoff_seconds(attempt - 1))
                 continue
-            return Outcome(body, replayed=False, position=self.position_of(recordings))
+            return Outcome(body, replayed=False, position=shard.position_of(recordings))
 
     def _decide(
         self, events: list[UsageEvent], received_at: datetime, *, query_recorded: bool = True
     ) -> _Batch:
         batch = _Batch(usage_time(received_at))
+        usage_ids = self._shard.usage_ids
         recorded = (
-            self.usage_ids.existing_usage_ids([e.key for e in events]) if query_recorded else set()
+            usage_ids.existing_usage_ids([e.key for e in events]) if query_recorded else set()
         )
         existing = self._existing_wallets({e.wallet_id for e in events})
-        batch.keys_taken = self.usage_ids.existing_originators(
+        batch.keys_taken = usage_ids.existing_originators(
             [_debit_record_id(e) for e in events if e.bill and e.key not in recorded]
         )
         accepted: set[tuple[str, str]] = set()
@@ -205,15 +191,12 @@ class UsageIngest(PricingLedger):
                 batch.duplicates += 1
                 continue
             if event.wallet_id not in existing:
-                detail = f"wallet {event.wallet_id!r} not found"
-                batch.rejected.append(Rejection(event.index, "wallet_not_found", detail))
+                missing = WalletNotFound(event.wallet_id)
+                batch.rejected.append(Rejection(event.index, missing.code, missing.detail))
                 continue
             if event.bill:
                 try:
                     billing = self._bill(batch, event, received_at)
-                except _Refused as refusal:
-                    batch.rejected.append(Rejection(event.index, refusal.code, refusal.detail))
-                    continue
                 except LedgerError as error:
                     batch.rejected.append(Rejection(event.index, error.code, error.detail))
                     continue
@@ -224,13 +207,13 @@ class UsageIngest(PricingLedger):
         return batch
 
     def _existing_wallets(self, wallet_ids: set[str]) -> set[str]:
-        known: set[str] = self.__dict__.setdefault("_known_wallet_ids", set())
+        known = self._known_wallet_ids
         # ``found``: this batch's wallets known before or found now; answering from the cache
         # after a clear would forget wallets of this very batch.
         found = wallet_ids & known
         unknown = {_wallet_uuid(w): w for w in wallet_ids - found}
         if unknown:
-            new = {unknown[u] for u in self.usage_ids.existing_originators(list(unknown))}
+            new = {unknown[u] for u in self._shard.usage_ids.existing_originators(list(unknown))}
             if len(known) + len(new) > _KNOWN_WALLETS_MAX:
                 known.clear()  # bounded memory: forget, then learn again from the store
             known |= new
@@ -242,7 +225,7 @@ class UsageIngest(PricingLedger):
         ``uncollected``, ``debit_id``, ``rating``; see ``ledger.metering.usage``)."""
         wallet = batch.wallets.get(event.wallet_id)
         if wallet is None:
-            wallet = batch.wallets[event.wallet_id] = self.load_wallet(event.wallet_id)
+            wallet = batch.wallets[event.wallet_id] = self._shard.load_wallet(event.wallet_id)
         rating = self._rate(batch, wallet, event)
         record: dict[str, Any] = {
             "billed": 0,
@@ -256,7 +239,7 @@ class UsageIngest(PricingLedger):
         rid = _debit_record_id(event)
         key = f"usage:{event.event_id}"
         if rid in batch.keys_taken:
-            raise _Refused("idempotency_conflict", f"a debit already used the key {key!r}")
+            raise IdempotencyConflict(key)
         debit_id = str(rid)
         result = wallet.bill_usage(
             debit_id=debit_id,
@@ -305,29 +288,19 @@ class UsageIngest(PricingLedger):
             raise fail("subject.model", "is required when bill is true")
         book_id = wallet.price_book_id
         if book_id not in batch.books:
-            batch.books[book_id] = self._current_version(book_id)
-        latest = batch.books[book_id]
-        if latest is None:
-            raise _Refused("price_book_not_found", f"price book {book_id!r} not found")
-        version = version_of(latest)
-        if version["unit"] != wallet.unit:
-            raise fail(
-                "subject.model",
-                f"price book {book_id!r} rates in {version['unit']!r} "
-                f"but the wallet counts {wallet.unit!r}",
-            )
-        rate = next((Rate(**r) for r in version["rates"] if r["model"] == model), None)
-        if rate is None:
-            raise _Refused("unknown_model", f"model {model!r} has no rate in {book_id!r}")
+            batch.books[book_id] = self._pricing.current_version(book_id)
+        version, rate = rate_for_model(
+            batch.books[book_id], book_id, wallet.unit, model, field="subject.model"
+        )
         tokens = {k: event.quantities.get(k, 0) for k in TOKEN_KEYS}
-        amount = 0
+        amount = 0  # no tokens at all rate to 0 (an event that bills nothing)
         if any(tokens.values()):
             amount = rate_usage({model: rate}, Usage(model, **tokens))
         if amount > MAX_AMOUNT:
             raise fail("quantities", f"rate to more than {MAX_AMOUNT}")
         return {
             "price_book_id": book_id,
-            "version": version["version"],
+            "version": version,
             "amount": amount,
             "usage": {"model": model, **tokens},
         }

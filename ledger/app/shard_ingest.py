@@ -1,4 +1,4 @@
-"""A usage batch over several shards: each shard records its own wallets' events.
+"""Usage ingest over the shards: each shard records its own wallets' events.
 
 The batch is split by the shard of each event's wallet (an event without a usable wallet id
 goes to the home shard, which rejects it with its index), each part is ingested by its
@@ -17,14 +17,16 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from ledger.app.application import LedgerApplication
 from ledger.app.commands import IngestUsage
 from ledger.app.executor import Outcome
-from ledger.app.service_usage import UsageIngest
+from ledger.app.pricing import Pricing
+from ledger.app.service_usage import ShardIngest
 from ledger.app.shards import shard_of
 from ledger.domain.validation import fail
 from ledger.metering.ingest import MAX_BATCH
 
-__all__ = ["ShardedUsageIngest", "merge_outcomes", "split_by_shard"]
+__all__ = ["UsageIngest", "merge_outcomes", "split_by_shard"]
 
 
 def _wallet_id(raw: object) -> str | None:
@@ -74,24 +76,26 @@ def ingest_across(
     return merge_outcomes(answered)
 
 
-class ShardedUsageIngest(UsageIngest):
+class UsageIngest:
+    """``POST /v1/usage-events``: a batch ingested by the shard of each event's wallet."""
+
+    def __init__(self, home: LedgerApplication, pricing: Pricing) -> None:
+        self._home = home
+        self._shards = [ShardIngest(shard, pricing) for shard in home.shards]
+
     def ingest_usage(
         self, cmd: IngestUsage | Sequence[object], *, received_at: datetime | None = None
     ) -> Outcome:
-        """Record a usage batch (see :class:`UsageIngest`), split over the shards if several."""
-        shards = self.home.shards
+        """Record a usage batch (see :class:`ShardIngest`), split over the shards if several."""
+        shards = self._shards
         if len(shards) == 1:
-            return super().ingest_usage(cmd, received_at=received_at)
+            return shards[0].ingest_usage(cmd, received_at=received_at)
         command = cmd if isinstance(cmd, IngestUsage) else IngestUsage(events=list(cmd))
         if len(command.events) > MAX_BATCH:
             raise fail("events", f"must have at most {MAX_BATCH} events")
-
-        received_at = received_at or self.now()  # one receipt time for every part
+        at = received_at or self._home.now()  # one receipt time for every part
 
         def ingest_on(index: int, part: IngestUsage) -> Outcome:
-            shard = shards[index]
-            if not isinstance(shard, UsageIngest):
-                raise TypeError(f"shard {index} does not ingest usage")
-            return UsageIngest.ingest_usage(shard, part, received_at=received_at)
+            return shards[index].ingest_usage(part, received_at=at)
 
         return ingest_across(command, len(shards), ingest_on)

@@ -16,10 +16,10 @@ positions are its notification ids, unchanged from an unsharded store.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from hashlib import blake2b
 from pathlib import PurePath
-from typing import Any, Concatenate, ParamSpec, Protocol, Self, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from eventsourcing.utils import Environment
 
@@ -31,6 +31,7 @@ __all__ = [
     "decode_position",
     "encode_position",
     "on_wallet_shard",
+    "route",
     "shard_name",
     "shard_of",
     "sqlite_shard_path",
@@ -102,8 +103,16 @@ class ShardEnvironment(Environment):
         return keys
 
 
+T = TypeVar("T")
+
+
+def route(shards: Sequence[T], wallet_id: str) -> T:
+    """The one of ``shards`` that holds ``wallet_id``."""
+    return shards[shard_of(wallet_id, len(shards))]
+
+
 class Sharded(Protocol):
-    def shard_for(self, wallet_id: str) -> Self: ...
+    def shard_for(self, wallet_id: str) -> Any: ...
 
 
 S = TypeVar("S", bound=Sharded)

@@ -74,15 +74,16 @@ class BudgetCommands(WalletState):
         the application counts it when :meth:`budget_needs_history` says so, and it is recorded
         on the event so replay never recounts. Otherwise the running count carries over.
         """
-        check_budget_input(
-            budget_id=budget_id,
-            scope=scope,
-            limit=limit,
-            period=period,
-            timezone=timezone,
-            mode=mode,
-            alert_thresholds_bps=alert_thresholds_bps,
-        )
+        definition: dict[str, Any] = {
+            "budget_id": budget_id,
+            "scope": dict(scope),
+            "limit": limit,
+            "period": period,
+            "timezone": timezone,
+            "mode": mode,
+            "alert_thresholds_bps": alert_thresholds_bps,
+        }
+        check_budget_input(**definition)
         at, _ = self.advance(at)
         start, _ = period_bounds(Period(period), at, timezone)
         created = budget_id not in self.budgets
@@ -97,13 +98,7 @@ class BudgetCommands(WalletState):
             BudgetSet,
             occurred_at=at,
             postings=[],
-            budget_id=budget_id,
-            scope=dict(scope),
-            limit=limit,
-            period=period,
-            timezone=timezone,
-            mode=mode,
-            alert_thresholds_bps=sorted(set(alert_thresholds_bps)),
+            **{**definition, "alert_thresholds_bps": sorted(set(alert_thresholds_bps))},
             period_start=start,
             spent=spent,
             idempotency_key=idempotency_key,

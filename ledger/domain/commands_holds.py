@@ -5,14 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from ledger.domain.budgets import decide_budgets
-from ledger.domain.consumption import POLICY_VERSION, allocate
+from ledger.domain.consumption import POLICY_VERSION
 from ledger.domain.errors import (
     CaptureExceedsHold,
     HoldExists,
     HoldNotFound,
     HoldNotOpen,
-    InsufficientCredits,
 )
 from ledger.domain.events import HoldCaptured, HoldPlaced, HoldReleased
 from ledger.domain.postings import (
@@ -69,11 +67,7 @@ class HoldCommands(WalletState):
             raise fail("expires_at", "must be in the future and at most 7 days ahead")
         if hold_id in self.holds:
             raise HoldExists(hold_id)
-        decision = decide_budgets(self.budgets, self.holds.values(), subject, amount, at)
-        available = self.available(at)
-        if amount > available:
-            raise InsufficientCredits(available, amount)
-        allocations, _ = allocate(self.grants.values(), amount, at)
+        decision, allocations, _ = self.authorize(subject, amount, at)
         holds = holds_account(self.wallet_id)
         postings = [
             Posting(grant_account(self.wallet_id, a["grant_id"]), holds, a["amount"])
@@ -136,12 +130,10 @@ class HoldCommands(WalletState):
         if requested > hold.amount and not allow_overage:
             raise CaptureExceedsHold(hold.amount, requested)
         overage = max(0, requested - hold.amount)
-        decision = decide_budgets(self.budgets, self.holds.values(), hold.subject, overage, at)
+        decision, overage_allocations, shortfall = self.authorize(
+            hold.subject, overage, at, into_debt=True
+        )
         charges = [{**c, "amount": requested} for c in decision.charges]
-        overage_allocations, shortfall = allocate(self.grants.values(), overage, at)
-        if self.debt + shortfall > self.overdraft_limit:
-            headroom = self.available(at) + self.overdraft_limit
-            raise InsufficientCredits(max(0, headroom), overage)
         released = self.releases_of(hold, min(requested, hold.amount), at)
         captured = self._captured_allocations(hold, min(requested, hold.amount))
         postings = self._capture_postings(captured, released, overage_allocations)

@@ -6,9 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from ledger.domain.budgets import decide_budgets
-from ledger.domain.consumption import POLICY_VERSION, allocate
-from ledger.domain.errors import InsufficientCredits, RefundExceedsDebit
+from ledger.domain.consumption import POLICY_VERSION
+from ledger.domain.errors import RefundExceedsDebit
 from ledger.domain.events import CreditsDebited, DebitRefunded
 from ledger.domain.periods import Period, period_bounds
 from ledger.domain.postings import (
@@ -71,13 +70,7 @@ class SpendingCommands(WalletState):
         check_amount("amount", amount)
         subject = check_debit_input(amount, subject)
         at, _ = self.advance(at)
-        decision = decide_budgets(self.budgets, self.holds.values(), subject, amount, at)
-        available = self.available(at)
-        if amount > available:
-            raise InsufficientCredits(available, amount)
-        allocations, shortfall = allocate(self.grants.values(), amount, at)
-        if shortfall:  # available counts exactly the usable grants, so this cannot happen
-            raise AssertionError(f"allocation short by {shortfall} with {available} available")
+        decision, allocations, _ = self.authorize(subject, amount, at)
         postings = consumption_postings(self.wallet_id, self.unit, allocations)
         self.trigger_event(
             CreditsDebited,

@@ -12,21 +12,20 @@ the end of ``apply`` are pair assertions against corrupt history, not business r
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
 
-from ledger.domain.state import Budget, Grant, Hold
-
-if TYPE_CHECKING:
-    from ledger.domain.wallet import Wallet
+from ledger.domain.state import Budget, Grant, Hold, budget_definition
 
 __all__ = [
     "HOLD_CLOSED_AS",
     "WALLET_EVENT_CLASSES",
     "WALLET_TOPICS",
+    "AppliesFacts",
     "BudgetRemoved",
     "BudgetSet",
     "CreditsDebited",
@@ -46,6 +45,29 @@ __all__ = [
 ]
 
 
+class AppliesFacts(Protocol):
+    """What the events apply their facts to: the wallet's state and its applying helpers
+    (``ledger.domain.wallet_state``). A protocol, so this module does not import the wallet
+    that imports it (``ledger.domain.wallet`` checks that ``Wallet`` satisfies it)."""
+
+    grants: dict[str, Grant]
+    holds: dict[str, Hold]
+    budgets: dict[str, Budget]
+    refunded: dict[str, int]
+    debt: int
+    clock: datetime
+
+    def initialise(self, opened: WalletOpened) -> None: ...
+
+    def release(self, allocations: Iterable[dict[str, Any]]) -> None: ...
+
+    def restore(self, allocations: Iterable[dict[str, Any]]) -> None: ...
+
+    def charge_budgets(self, charges: Iterable[dict[str, Any]]) -> None: ...
+
+    def check_invariants(self) -> None: ...
+
+
 class WalletEvent(Aggregate.Event):
     """Base of wallet events: every one carries its business time and its postings."""
 
@@ -55,12 +77,12 @@ class WalletEvent(Aggregate.Event):
     postings: list[dict[str, Any]]
 
     def apply(self, aggregate: Any) -> None:
-        wallet: Wallet = aggregate
+        wallet: AppliesFacts = aggregate
         self.apply_to(wallet)
         wallet.clock = max(wallet.clock, self.occurred_at)
         wallet.check_invariants()
 
-    def apply_to(self, wallet: Wallet) -> None:
+    def apply_to(self, wallet: AppliesFacts) -> None:
         raise NotImplementedError
 
 
@@ -75,7 +97,7 @@ class WalletOpened(WalletEvent, Aggregate.Created):
     price_book_id: str
     metadata: dict[str, Any]
 
-    def apply_to(self, wallet: Wallet) -> None:
+    def apply_to(self, wallet: AppliesFacts) -> None:
         wallet.initialise(self)
 
 
@@ -92,7 +114,7 @@ class CreditsGranted(WalletEvent):
     metadata: dict[str, Any]
     idempotency_key: str | None
 
-    def apply_to(self, wallet: Wallet) -> None:
+    def apply_to(self, wallet: AppliesFacts) -> None:
         wallet.grants[self.grant_id] = Grant(
             grant_id=self.grant_id,
             category=self.category,
@@ -115,7 +137,7 @@ class DebtSettled(WalletEvent):
     grant_id: str
     amount: int
 
-    def apply_to(self, wallet: Wallet) -> None:
+    def apply_to(self, wallet: AppliesFacts) -> None:
         grant = wallet.grants[self.grant_id]
         grant.remaining -= self.amount
         grant.debt_settled += self.amount
@@ -129,7 +151,7 @@ class DebtIncurred(WalletEvent):
     amount: int
     cause: str
 
-    def apply_to(self, wallet: Wallet) -> None:
+    def apply_to(self, wallet: AppliesFacts) -> None:
         wallet.debt += self.amount
 
 
@@ -156,7 +178,7 @@ class CreditsDebited(WalletEvent):
     """Rated credits beyond the overdraft limit (billed usage events only): recorded here,
     never posted and not part of ``amount``."""
 
-    def apply_to(self, wallet: Wallet) -> None:
+    def apply_to(self, wallet: AppliesFacts) -> None:
         for allocation in self.allocations:
             wallet.grants[allocation["grant_id"]].remaining -= allocation["amount"]
         wallet.charge_budgets(self.budget_charges)
@@ -175,7 +197,7 @@ class HoldPlaced(WalletEvent):
     rating: dict[str, Any] | None = None
     """How ``usage`` was rated into ``amount``, as on ``CreditsDebited``."""
 
-    def apply_to(self, wallet: Wallet) -> None:
+    def apply_to(self, wallet: AppliesFacts) -> None:
         for allocation in self.allocations:
             grant = wallet.grants[allocation["grant_id"]]
             grant.remaining -= allocation["amount"]
@@ -208,7 +230,7 @@ class HoldCaptured(WalletEvent):
     rating: dict[str, Any] | None = None
     """How ``usage`` was rated into ``captured``, as on ``CreditsDebited``."""
 
-    def apply_to(self, wallet: Wallet) -> None:
+    def apply_to(self, wallet: AppliesFacts) -> None:
         for allocation in self.captured_allocations:
             wallet.grants[allocation["grant_id"]].held -= allocation["amount"]
         wallet.release(self.released_allocations)
@@ -224,7 +246,7 @@ class HoldReleased(WalletEvent):
     released_allocations: list[dict[str, Any]]
     idempotency_key: str | None
 
-    def apply_to(self, wallet: Wallet) -> None:
+    def apply_to(self, wallet: AppliesFacts) -> None:
         wallet.release(self.released_allocations)
         del wallet.holds[self.hold_id]
 
@@ -236,7 +258,7 @@ class HoldExpired(WalletEvent):
     hold_id: str
     released_allocations: list[dict[str, Any]]
 
-    def apply_to(self, wallet: Wallet) -> None:
+    def apply_to(self, wallet: AppliesFacts) -> None:
         wallet.release(self.released_allocations)
         del wallet.holds[self.hold_id]
 
@@ -248,7 +270,7 @@ class GrantExpired(WalletEvent):
     grant_id: str
     amount: int
 
-    def apply_to(self, wallet: Wallet) -> None:
+    def apply_to(self, wallet: AppliesFacts) -> None:
         grant = wallet.grants[self.grant_id]
         grant.remaining -= self.amount
         grant.expired = True
@@ -261,7 +283,7 @@ class GrantVoided(WalletEvent):
     reason: str
     idempotency_key: str | None
 
-    def apply_to(self, wallet: Wallet) -> None:
+    def apply_to(self, wallet: AppliesFacts) -> None:
         grant = wallet.grants[self.grant_id]
         grant.remaining -= self.amount
         grant.voided = True
@@ -281,7 +303,7 @@ class DebitRefunded(WalletEvent):
     reason: str
     idempotency_key: str | None
 
-    def apply_to(self, wallet: Wallet) -> None:
+    def apply_to(self, wallet: AppliesFacts) -> None:
         wallet.restore(self.allocations)
         wallet.refunded[self.debit_id] = wallet.refunded.get(self.debit_id, 0) + self.amount
         for release in self.budget_releases:
@@ -305,17 +327,9 @@ class BudgetSet(WalletEvent):
     spent: int
     idempotency_key: str | None
 
-    def apply_to(self, wallet: Wallet) -> None:
+    def apply_to(self, wallet: AppliesFacts) -> None:
         wallet.budgets[self.budget_id] = Budget(
-            budget_id=self.budget_id,
-            scope=dict(self.scope),
-            limit=self.limit,
-            period=self.period,
-            timezone=self.timezone,
-            mode=self.mode,
-            alert_thresholds_bps=list(self.alert_thresholds_bps),
-            period_start=self.period_start,
-            spent=self.spent,
+            **budget_definition(self), period_start=self.period_start, spent=self.spent
         )
 
 
@@ -324,7 +338,7 @@ class BudgetRemoved(WalletEvent):
     budget_id: str
     idempotency_key: str | None
 
-    def apply_to(self, wallet: Wallet) -> None:
+    def apply_to(self, wallet: AppliesFacts) -> None:
         del wallet.budgets[self.budget_id]
 
 

@@ -99,7 +99,7 @@ class Receipt(Aggregate):
     def claim(
         cls, *, receipt_id: UUID, scope: str, key: str, operation: str, fingerprint: str
     ) -> Receipt:
-        """A claim of a server-wide key (``CreditLedgerBase.claim_key``): a receipt whose
+        """A claim of a server-wide key (``LedgerApplication.claim_key``): a receipt whose
         result is never a command's answer."""
         return cls.record(
             receipt_id=receipt_id,

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "BUDGET_DEFINITION",
     "FREE_CATEGORIES",
     "GRANT_CATEGORIES",
     "SUBJECT_KEYS",
@@ -20,11 +21,33 @@ __all__ = [
     "Grant",
     "GrantStatus",
     "Hold",
+    "budget_definition",
 ]
 
 GRANT_CATEGORIES = frozenset({"paid", "promotional", "trial", "refund", "rollover"})
 FREE_CATEGORIES = frozenset({"promotional", "trial"})
 SUBJECT_KEYS = frozenset({"user_id", "team_id", "agent_id", "project_id", "feature", "model"})
+
+
+BUDGET_DEFINITION = (
+    "budget_id",
+    "scope",
+    "limit",
+    "period",
+    "timezone",
+    "mode",
+    "alert_thresholds_bps",
+)
+"""What defines a budget, in one place: the fields of ``SetBudget``, of ``BudgetSet`` and of
+:class:`Budget` that a client chooses (the rest, ``period_start`` and ``spent``, is counted)."""
+
+
+def budget_definition(source: Any) -> dict[str, Any]:
+    """The budget definition of ``source`` (a command, an event or a budget), copied."""
+    values = {name: getattr(source, name) for name in BUDGET_DEFINITION}
+    values["scope"] = dict(values["scope"])
+    values["alert_thresholds_bps"] = list(values["alert_thresholds_bps"])
+    return values
 
 
 class GrantStatus(StrEnum):

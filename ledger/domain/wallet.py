@@ -17,7 +17,13 @@ from ledger.domain.commands_grants import GrantCommands
 from ledger.domain.commands_holds import HoldCommands
 from ledger.domain.commands_spending import SpendingCommands
 from ledger.domain.commands_usage import UsageCommands
-from ledger.domain.events import GrantExpired, HoldExpired, WalletEvent, WalletOpened
+from ledger.domain.events import (
+    AppliesFacts,
+    GrantExpired,
+    HoldExpired,
+    WalletEvent,
+    WalletOpened,
+)
 from ledger.domain.ids import wallet_uuid
 from ledger.domain.postings import (
     Posting,
@@ -143,3 +149,7 @@ class Wallet(
             grant_id=grant_id,
             amount=grant.remaining,
         )
+
+
+_EVENTS_APPLY_TO_A_WALLET: type[AppliesFacts] = Wallet
+"""mypy checks here that every fact an event applies has its place on a ``Wallet``."""

@@ -9,8 +9,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ledger.domain.budgets import budget_view
-from ledger.domain.consumption import consumption_key
+from ledger.domain.budgets import BudgetDecision, budget_view, decide_budgets
+from ledger.domain.consumption import allocate, consumption_key
+from ledger.domain.errors import InsufficientCredits
 from ledger.domain.events import DebtIncurred, DebtSettled
 from ledger.domain.postings import (
     Posting,
@@ -192,6 +193,30 @@ class WalletState:
             self.settle_debt(grant_id, min(self.debt, amount), at)
 
     # -- reads ------------------------------------------------------------------------------
+
+    def authorize(
+        self, subject: dict[str, str], amount: int, at: datetime, *, into_debt: bool = False
+    ) -> tuple[BudgetDecision, list[dict[str, Any]], int]:
+        """The authorize step of every spend (a debit, a hold, a capture's overage): the
+        matching hard budgets first (``budget_exceeded``), then the balance
+        (``insufficient_credits``), then the grants it draws on in policy order.
+
+        Without ``into_debt`` the whole amount must be available; with it, what the grants
+        cannot cover becomes debt up to the overdraft limit. Returns the budget decision, the
+        allocations and the shortfall (the debt to incur; 0 without ``into_debt``).
+        """
+        decision = decide_budgets(self.budgets, self.holds.values(), subject, amount, at)
+        if not into_debt:
+            available = self.available(at)
+            if amount > available:
+                raise InsufficientCredits(available, amount)
+        allocations, shortfall = allocate(self.grants.values(), amount, at)
+        if into_debt and self.debt + shortfall > self.overdraft_limit:
+            headroom = self.available(at) + self.overdraft_limit
+            raise InsufficientCredits(max(0, headroom), amount)
+        if shortfall and not into_debt:  # available counts exactly the usable grants
+            raise AssertionError(f"allocation short by {shortfall} with {amount} available")
+        return decision, allocations, shortfall
 
     def available(self, at: datetime) -> int:
         """Remaining credits of grants active at ``at`` (holds already taken out) minus debt."""

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
 
+from ledger.domain.errors import FieldError, PriceBookNotFound, UnknownModel, ValidationFailed
 from ledger.domain.ids import price_book_uuid
 from ledger.domain.rating import Rate
 
@@ -29,6 +30,7 @@ __all__ = [
     "PriceBookCreated",
     "PriceBookEvent",
     "PriceBookRevised",
+    "rate_for_model",
     "version_of",
 ]
 
@@ -60,6 +62,33 @@ class PriceBookCreated(PriceBookEvent, Aggregate.Created):
 
 class PriceBookRevised(PriceBookEvent):
     TOPIC = "ledger:PriceBook.Revised"
+
+
+def rate_for_model(
+    latest: PriceBookEvent | None, price_book_id: str, unit: str, model: str, *, field: str
+) -> tuple[int, Rate]:
+    """The rate of ``model`` in the current version of a price book (``latest``: the event
+    that made it), and that version's number: the one rating rule of debits, holds and
+    billed usage events (the amount is then ``rate_usage``).
+
+    Raises:
+        PriceBookNotFound: The book has no version.
+        ValidationFailed: The book rates in another unit than ``unit`` (naming ``field``).
+        UnknownModel: The version has no rate for ``model``.
+    """
+    if latest is None:
+        raise PriceBookNotFound(price_book_id)
+    version = version_of(latest)
+    if version["unit"] != unit:
+        message = (
+            f"price book {price_book_id!r} rates in {version['unit']!r} but the wallet "
+            f"counts {unit!r}"
+        )
+        raise ValidationFailed(FieldError(field, message), depends_on_state=True)
+    rate = next((Rate(**r) for r in version["rates"] if r["model"] == model), None)
+    if rate is None:
+        raise UnknownModel(model, price_book_id)
+    return version["version"], rate
 
 
 def version_of(event: PriceBookEvent) -> dict[str, Any]:

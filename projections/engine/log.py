@@ -28,7 +28,7 @@ from uuid import UUID
 
 import ledger.alerts.settings  # registers the topics of OTHER_TOPIC_PREFIXES
 import ledger.alerts.webhooks  # noqa: F401 - registers the topics of OTHER_TOPIC_PREFIXES
-from ledger.app.application import CreditLedgerBase
+from ledger.app.application import LedgerApplication
 from ledger.app.shards import encode_position
 from ledger.domain.events import WalletEvent, WalletOpened
 from ledger.metering.usage import USAGE_BATCH_TOPIC, UsageBatchRecorded
@@ -99,7 +99,7 @@ class LogReader:
     as version 1 of the wallet's stream) and cached.
     """
 
-    def __init__(self, app: CreditLedgerBase, *, cache_size: int = WALLET_CACHE_SIZE) -> None:
+    def __init__(self, app: LedgerApplication, *, cache_size: int = WALLET_CACHE_SIZE) -> None:
         self.app = app
         self.shard: int = getattr(app, "shard_index", 0)
         # Bounded (least recently used goes first): a miss costs one single-row read.
@@ -188,7 +188,7 @@ class LogReader:
         return known
 
 
-def shard_readers(app: CreditLedgerBase, **options: Any) -> list[LogReader]:
+def shard_readers(app: LedgerApplication, **options: Any) -> list[LogReader]:
     """One reader per shard of ``app``'s ledger (just ``app``'s own when unsharded)."""
     shards = getattr(getattr(app, "home", app), "shards", None) or [app]
     return [LogReader(shard, **options) for shard in shards]

@@ -64,10 +64,7 @@ def test_alert_settings_and_usage_events_follow_the_wallet(api: Api) -> None:
     body = response.json()
     assert body["accepted"] == 1
     assert [(r["index"], r["code"]) for r in body["rejected"]] == [(1, "wallet_not_found")]
-    recorded = [
-        len(s.usage_ids.existing_usage_ids([(wallet_id, "e1")]))  # type: ignore[attr-defined]
-        for s in api.ledger.shards
-    ]
+    recorded = [len(s.usage_ids.existing_usage_ids([(wallet_id, "e1")])) for s in api.ledger.shards]
     assert recorded == [0, 0, 1]
 
 

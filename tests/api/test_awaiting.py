@@ -12,7 +12,7 @@ import pytest
 
 from api.awaiting import answer
 from api.middleware.auth import Principal
-from ledger.app.application import CreditLedgerBase
+from ledger.app.application import LedgerApplication
 from ledger.app.commands import CaptureHold, Debit, PlaceHold
 from ledger.app.committer import Committer
 from ledger.app.executor import Outcome
@@ -125,7 +125,7 @@ class FakeFence:
     checks: list[str] = field(default_factory=list, compare=False, hash=False)
     broken: set[str] = field(default_factory=set, compare=False, hash=False)
 
-    def check(self, _ledger: CreditLedgerBase) -> None:
+    def check(self, _ledger: LedgerApplication) -> None:
         self.checks.append(self.name)
         if self.name in self.broken:
             raise Revoked(self.name)

@@ -1,4 +1,4 @@
-"""How the write loop (``CreditLedgerBase._run``) behaves on Postgres when writers race.
+"""How the write loop (``DirectWriter.run``) behaves on Postgres when writers race.
 
 Two CreditLedger instances (two connection pools, like two processes) share one schema. The
 races are made deterministic without touching the ledger: a hook runs instance B's command

@@ -23,13 +23,13 @@ class TickingClock:
 
 def _count_history_folds(ledger: CreditLedger) -> list[str]:
     folds: list[str] = []
-    original = ledger._wallet_as_of
+    original = ledger.wallet_as_of
 
     def spy(wallet_id: str, as_of: datetime) -> Any:
         folds.append(wallet_id)
         return original(wallet_id, as_of)
 
-    ledger._wallet_as_of = spy  # type: ignore[method-assign]
+    ledger.wallet_as_of = spy  # type: ignore[method-assign]
     return folds
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from ledger.app.commands import Debit, GrantCredits, OpenWallet, PlaceHold, PutPriceBook
+from ledger.app.application import LedgerApplication
 from ledger.app.service import CreditLedger
 from ledger.app.shards import (
     MAX_SHARDS,
@@ -43,10 +44,9 @@ def ledger(clock: FakeClock) -> Iterator[CreditLedger]:
     app.close()
 
 
-def shard(ledger: CreditLedger, index: int) -> CreditLedger:
-    found = ledger.shards[index]
-    assert isinstance(found, CreditLedger)
-    return found
+def shard(ledger: CreditLedger, index: int) -> LedgerApplication:
+    """One shard's store (shards other than the home are stores, not whole ledgers)."""
+    return ledger.shards[index]
 
 
 def fund(ledger: CreditLedger, wallet_id: str, amount: int = 100) -> None:
@@ -126,14 +126,15 @@ def test_a_debit_in_another_shard_is_rated_with_the_home_price_book(ledger: Cred
     wallet_id = wallets_per_shard()[2][0]
     rates = [{"model": "m", "input_per_million": 1_000_000, "output_per_million": 2_000_000}]
     ledger.put_price_book(PutPriceBook(price_book_id="default", rates=rates))
-    assert shard(ledger, 2).price_book("default")["version"] == 1
+    assert shard(ledger, 2).find(price_book_uuid("default")) is None  # only in the home store
+    assert shard(ledger, 0).find(price_book_uuid("default")) is not None
     fund(ledger, wallet_id)
     usage = {"model": "m", "input_tokens": 3, "output_tokens": 4}
     body = ledger.debit(Debit(wallet_id=wallet_id, usage=usage)).body
     assert body["amount"] == 3 + 8
     assert ledger.wallet(wallet_id)["balance"]["available"] == 100 - 11
-    # The book is a server-wide fact of the home shard, whichever shard was asked to write it.
-    shard(ledger, 1).put_price_book(PutPriceBook(price_book_id="other", rates=rates))
+    # The book is a server-wide fact of the home shard.
+    ledger.put_price_book(PutPriceBook(price_book_id="other", rates=rates))
     assert shard(ledger, 1).find(price_book_uuid("other")) is None
     assert ledger.shards[0].find(price_book_uuid("other")) is not None
     assert ledger.price_book("other")["version"] == 1
@@ -292,9 +293,15 @@ def test_sqlite_shards_keep_their_own_files(tmp_path: Path) -> None:
             sqlite_shard_path(shared, 1)
 
 
-def test_a_wallet_id_by_keyword_is_refused_rather_than_routed_home(ledger: CreditLedger) -> None:
+def test_a_wallet_id_by_keyword_is_routed_like_a_positional_one(ledger: CreditLedger) -> None:
+    wallet_id = wallets_per_shard()[1][0]
+    fund(ledger, wallet_id)
+    assert ledger.wallet(wallet_id=wallet_id)["balance"]["available"] == 100
+
+
+def test_a_store_read_by_keyword_is_refused_rather_than_routed_home(ledger: CreditLedger) -> None:
     with pytest.raises(TypeError, match="positionally"):
-        ledger.wallet(wallet_id="w0")
+        ledger.load_wallet(wallet_id="w0")
 
 
 def test_a_closed_ledger_does_not_route_wallets_to_the_home(ledger: CreditLedger) -> None:

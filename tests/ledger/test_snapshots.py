@@ -49,7 +49,7 @@ def test_a_restarted_ledger_loads_from_the_snapshot_to_the_same_state(tmp_path: 
 
     # Then it sees the same wallet (snapshot + later events == full replay) and keeps working
     assert second.wallet("acme") == before
-    replayed = second._wallet_as_of("acme", clock.now)  # a full fold of every event
+    replayed = second.wallet_as_of("acme", clock.now)  # a full fold of every event
     assert second.load_wallet("acme") == replayed
     assert second.debit(Debit(wallet_id="acme", amount=1)).body["balance"]["available"] == 921
     second.close()
