@@ -39,8 +39,8 @@ from projections import (
     wait_for_position,
 )
 from projections.alerts.delivery import AlertDelivery
+from projections.positions import live_shard_positions, reached_position
 from projections.rebuild import RebuildStopped, rebuild
-from projections.runner import live_shard_positions, reached_position
 
 __all__ = [
     "IN_PROCESS_STORES",

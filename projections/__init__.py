@@ -14,8 +14,9 @@ from projections.catalog import PROJECTIONS
 from projections.engine.base import InvariantViolation
 from projections.engine.connect import open_views
 from projections.engine.store import ViewStore
+from projections.positions import wait_for_position
 from projections.reconcile import reconcile_views
-from projections.runner import ProjectionRunner, install_views, wait_for_position
+from projections.runner import ProjectionRunner, install_views
 from projections.status import projection_status
 
 __all__ = [

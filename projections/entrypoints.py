@@ -22,12 +22,7 @@ from projections.engine.store import ViewStore
 from projections.rebuild import RebuildReport
 from projections.rebuild import rebuild as rebuild_views
 from projections.reconcile import reconcile_views
-from projections.runner import (
-    MAX_BACKOFF_S,
-    POLL_INTERVAL_S,
-    ProjectionRunner,
-    backoff_delay,
-)
+from projections.runner import MAX_BACKOFF_S, POLL_INTERVAL_S, ProjectionRunner, backoff_delay
 from projections.status import projection_status
 
 __all__ = ["rebuild", "reconcile", "run_worker", "status"]

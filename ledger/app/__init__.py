@@ -17,6 +17,7 @@ from ledger.app.audit import (
     trial_balance,
     usage_series,
 )
+from ledger.app.batching import Decided, WalletCache
 from ledger.app.bootstrap import Services, ShardCountMismatch, open_shards, store_env, wire
 from ledger.app.commands import (
     ADDED_LATER,
@@ -84,6 +85,7 @@ __all__ = [
     "Committer",
     "CreditLedger",
     "Debit",
+    "Decided",
     "Decision",
     "DeleteWebhook",
     "DirectWriter",
@@ -121,6 +123,7 @@ __all__ = [
     "TargetNotEmpty",
     "UsageIngest",
     "VoidGrant",
+    "WalletCache",
     "Wallets",
     "Writer",
     "backoff_seconds",

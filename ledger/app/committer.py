@@ -22,17 +22,16 @@ import logging
 import queue
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from ledger.app.batching import Decided, WalletCache
 from ledger.app.commands import Command
 from ledger.app.direct import DirectWriter
 from ledger.app.executor import Decision, Outcome, backoff_seconds
@@ -45,26 +44,6 @@ from ledger.domain.wallet import Wallet
 __all__ = ["Committer"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Decided:
-    """A job's decision, answered only once the batch's fate is known.
-
-    A refusal depends on state, possibly on earlier decisions of this very batch; if the
-    batch fails, the refusal is decided again with it rather than answered prematurely.
-    """
-
-    job: Job
-    body: dict[str, Any]
-    receipt: Receipt | None
-    refusal: LedgerError | None = None
-
-    def answer(self, position: int | None) -> None:
-        if self.refusal is not None:
-            self.job.future.set_exception(self.refusal)
-        else:
-            self.job.future.set_result(Outcome(self.body, position=position))
 
 
 class Committer:
@@ -87,11 +66,9 @@ class Committer:
         self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=queue_size)
         self._max_batch = max_batch
         self._wait_seconds = wait_seconds
-        self._cache: OrderedDict[str, Wallet] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache = WalletCache(cache_size)
         self._stop = threading.Event()
         self._base: dict[str, int] = {}
-        self._from_cache: set[str] = set()
         self._pending: list[tuple[Aggregate, list[Any]]] = []
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -237,8 +214,8 @@ class Committer:
     def _decide_and_commit(self, jobs: list[Job], *, retrying: bool) -> None:
         touched: dict[str, Wallet] = {}
         self._base.clear()
-        self._from_cache.clear()
-        decided: list[_Decided] = []
+        self._cache.new_batch()
+        decided: list[Decided] = []
         keys_in_batch: set[UUID] = set()
         standing: set[Fence] = set()
         for job in jobs:
@@ -251,19 +228,19 @@ class Committer:
             except Exception as error:  # a bug in one command must not corrupt the others
                 log.exception("deciding %s failed", type(job.command).__name__)
                 job.future.set_exception(error)
-                self._evict(touched)
+                self._cache.evict(touched)
                 return
             if decided and decided[-1].job is job and decided[-1].receipt is not None:
                 keys_in_batch.add(job.rid)
         self._commit(touched, decided)
 
     def _decide_one(
-        self, job: Job, retrying: bool, touched: dict[str, Wallet], decided: list[_Decided]
+        self, job: Job, retrying: bool, touched: dict[str, Wallet], decided: list[Decided]
     ) -> None:
         if retrying and job.key_given and self._replayed(job):
             return
         try:
-            current = touched.get(job.wallet_id) or self._wallet(job.wallet_id)
+            current = touched.get(job.wallet_id) or self._cache.get(job.wallet_id, self._app)
             touched[job.wallet_id] = current
             self._base.setdefault(job.wallet_id, current.version - len(current.pending_events))
             at = self._app.now()
@@ -278,7 +255,7 @@ class Committer:
                 job.future.set_exception(refusal)
                 return
             if not (job.key_given and self._replayed(job)):
-                decided.append(_Decided(job, {}, None, refusal))
+                decided.append(Decided(job, {}, None, refusal))
             return
         if len(wallet.pending_events) == before:
             job.future.set_result(Outcome(body))
@@ -294,7 +271,7 @@ class Committer:
                 result=body,
                 wallet_version=wallet.version,
             )
-        decided.append(_Decided(job, body, receipt))
+        decided.append(Decided(job, body, receipt))
 
     def _stands(self, job: Job, fence: Fence, standing: set[Fence]) -> bool:
         """Confirm ``job``'s fence (once per batch); a fence that fails answers the job."""
@@ -320,14 +297,14 @@ class Committer:
         job.future.set_result(replay)
         return True
 
-    def _commit(self, touched: dict[str, Wallet], decided: list[_Decided]) -> None:
+    def _commit(self, touched: dict[str, Wallet], decided: list[Decided]) -> None:
         written = {wallet_id for wallet_id, w in touched.items() if w.pending_events}
         try:
             recordings = self._save(touched, decided)
         except IntegrityError:
             recordings = self._after_conflict(touched, decided)
         except Exception as error:
-            self._evict(touched)
+            self._cache.evict(touched)
             for d in decided:
                 d.job.future.set_exception(error)
             return
@@ -335,10 +312,10 @@ class Committer:
         if recordings is not None:
             position = self._app.position_of(recordings)
             for wallet_id, wallet in touched.items():
-                self._remember(wallet_id, wallet)
+                self._cache.remember(wallet_id, wallet)
         for d in decided:  # empty when everything must be decided again
             if d.refusal is not None and self._stale_refusal(d.job.wallet_id, written):
-                self._cache.pop(d.job.wallet_id, None)
+                self._cache.evict([d.job.wallet_id])
                 continue  # left unanswered: decided again, on fresh state, next round
             d.answer(position)
 
@@ -348,9 +325,13 @@ class Committer:
         A wallet this batch wrote was proven fresh by the save's version check; one it only
         read from the cache was not, so ask the store (refusals only: the rare path).
         """
-        return wallet_id not in written and wallet_id in self._from_cache and self._moved(wallet_id)
+        return (
+            wallet_id not in written
+            and self._cache.was_cached(wallet_id)
+            and self._moved(wallet_id)
+        )
 
-    def _save(self, touched: dict[str, Wallet], decided: list[_Decided]) -> list[Any] | None:
+    def _save(self, touched: dict[str, Wallet], decided: list[Decided]) -> list[Any] | None:
         """Save the batch in one transaction; the pending events are kept for a retry."""
         wallets = [wallet for wallet in touched.values() if wallet.pending_events]
         if not wallets:
@@ -362,7 +343,7 @@ class Committer:
         return recordings
 
     def _after_conflict(
-        self, touched: dict[str, Wallet], decided: list[_Decided]
+        self, touched: dict[str, Wallet], decided: list[Decided]
     ) -> list[Any] | None:
         """Re-decide only what must be: commands on wallets someone else changed.
 
@@ -374,19 +355,19 @@ class Committer:
             self._app.conflicted(d.job.command)
         stale = {wallet_id for wallet_id in touched if self._moved(wallet_id)}
         if not stale or stale == set(touched):
-            self._evict(touched)
+            self._cache.evict(touched)
             decided.clear()
             return None
         for aggregate, events in self._pending:
             owner = getattr(aggregate, "wallet_id", None) or getattr(aggregate, "scope", None)
             if owner not in stale:
                 aggregate.pending_events.extend(events)
-        self._evict({wallet_id: touched.pop(wallet_id) for wallet_id in stale})
+        self._cache.evict({wallet_id: touched.pop(wallet_id) for wallet_id in stale})
         decided[:] = [d for d in decided if d.job.wallet_id not in stale]
         try:
             return self._save(touched, decided)
         except IntegrityError:
-            self._evict(touched)
+            self._cache.evict(touched)
             decided.clear()
             return None
 
@@ -394,23 +375,3 @@ class Committer:
         """Has the stored wallet gained events since this batch read it?"""
         newer = self._app.events.get(wallet_uuid(wallet_id), gt=self._base[wallet_id], limit=1)
         return next(iter(newer), None) is not None
-
-    # -- the wallet cache (owned by the committer thread) -----------------------------------
-
-    def _wallet(self, wallet_id: str) -> Wallet:
-        wallet = self._cache.get(wallet_id)
-        if wallet is None:
-            return self._app.load_wallet(wallet_id)
-        self._cache.move_to_end(wallet_id)
-        self._from_cache.add(wallet_id)
-        return wallet
-
-    def _remember(self, wallet_id: str, wallet: Wallet) -> None:
-        self._cache[wallet_id] = wallet
-        self._cache.move_to_end(wallet_id)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-
-    def _evict(self, touched: dict[str, Wallet]) -> None:
-        for wallet_id in touched:
-            self._cache.pop(wallet_id, None)

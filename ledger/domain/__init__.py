@@ -46,6 +46,7 @@ from ledger.domain.errors import (
     WebhookNotFound,
     refuses_input,
 )
+from ledger.domain.event_base import AppliesFacts, WalletEvent, WalletOpened
 from ledger.domain.events import (
     HOLD_CLOSED_AS,
     WALLET_EVENT_CLASSES,
@@ -63,8 +64,6 @@ from ledger.domain.events import (
     HoldExpired,
     HoldPlaced,
     HoldReleased,
-    WalletEvent,
-    WalletOpened,
     event_type,
 )
 from ledger.domain.ids import (
@@ -115,6 +114,7 @@ from ledger.domain.records import (
     ReceiptRecorded,
 )
 from ledger.domain.state import (
+    BUDGET_DEFINITION,
     FREE_CATEGORIES,
     GRANT_CATEGORIES,
     SUBJECT_KEYS,
@@ -122,6 +122,7 @@ from ledger.domain.state import (
     Grant,
     GrantStatus,
     Hold,
+    budget_definition,
 )
 from ledger.domain.validation import (
     ID_PATTERN,
@@ -138,6 +139,7 @@ from ledger.domain.wallet import Wallet
 from ledger.domain.wallet_state import WalletState
 
 __all__ = [
+    "BUDGET_DEFINITION",
     "CLAIM_RESULT_KEY",
     "EPOCH",
     "FREE_CATEGORIES",
@@ -155,6 +157,7 @@ __all__ = [
     "TOKENS_PER_RATE",
     "WALLET_EVENT_CLASSES",
     "WALLET_TOPICS",
+    "AppliesFacts",
     "Budget",
     "BudgetCommands",
     "BudgetDecision",
@@ -220,6 +223,7 @@ __all__ = [
     "WebhookNotFound",
     "allocate",
     "assert_balanced",
+    "budget_definition",
     "budget_view",
     "charged_in_period",
     "check_amount",

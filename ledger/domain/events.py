@@ -8,17 +8,19 @@ attribute behind it. Each ``apply`` only assigns facts already
 decided by a command: it never re-runs a policy, reads a clock or raises for business
 reasons, so replaying history reproduces exactly what was decided. The invariant checks at
 the end of ``apply`` are pair assertions against corrupt history, not business rules.
+
+The base of every wallet event, the wallet's opening and what events apply their facts to
+are in :mod:`ledger.domain.event_base` (and exported here too).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any
 
-from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
 
+from ledger.domain.event_base import AppliesFacts, WalletEvent, WalletOpened
 from ledger.domain.state import Budget, Grant, Hold, budget_definition
 
 __all__ = [
@@ -43,62 +45,6 @@ __all__ = [
     "WalletOpened",
     "event_type",
 ]
-
-
-class AppliesFacts(Protocol):
-    """What the events apply their facts to: the wallet's state and its applying helpers
-    (``ledger.domain.wallet_state``). A protocol, so this module does not import the wallet
-    that imports it (``ledger.domain.wallet`` checks that ``Wallet`` satisfies it)."""
-
-    grants: dict[str, Grant]
-    holds: dict[str, Hold]
-    budgets: dict[str, Budget]
-    refunded: dict[str, int]
-    debt: int
-    clock: datetime
-
-    def initialise(self, opened: WalletOpened) -> None: ...
-
-    def release(self, allocations: Iterable[dict[str, Any]]) -> None: ...
-
-    def restore(self, allocations: Iterable[dict[str, Any]]) -> None: ...
-
-    def charge_budgets(self, charges: Iterable[dict[str, Any]]) -> None: ...
-
-    def check_invariants(self) -> None: ...
-
-
-class WalletEvent(Aggregate.Event):
-    """Base of wallet events: every one carries its business time and its postings."""
-
-    TOPIC: ClassVar[str]
-
-    occurred_at: datetime
-    postings: list[dict[str, Any]]
-
-    def apply(self, aggregate: Any) -> None:
-        wallet: AppliesFacts = aggregate
-        self.apply_to(wallet)
-        wallet.clock = max(wallet.clock, self.occurred_at)
-        wallet.check_invariants()
-
-    def apply_to(self, wallet: AppliesFacts) -> None:
-        raise NotImplementedError
-
-
-class WalletOpened(WalletEvent, Aggregate.Created):
-    """The wallet exists; its unit and overdraft limit are fixed here."""
-
-    TOPIC = "ledger:Wallet.Opened"
-    wallet_id: str
-    customer_id: str
-    unit: str
-    overdraft_limit: int
-    price_book_id: str
-    metadata: dict[str, Any]
-
-    def apply_to(self, wallet: AppliesFacts) -> None:
-        wallet.initialise(self)
 
 
 class CreditsGranted(WalletEvent):

@@ -45,6 +45,7 @@ from ledger.metering.price_books import (
     PriceBookCreated,
     PriceBookEvent,
     PriceBookRevised,
+    rate_for_model,
     version_of,
 )
 from ledger.metering.usage import (
@@ -103,6 +104,7 @@ __all__ = [
     "kept_time",
     "meter_uuid",
     "properties_fit",
+    "rate_for_model",
     "records_of",
     "usage_time",
     "version_of",

@@ -19,7 +19,7 @@ from ledger.app.service import CreditLedger
 from ledger.store.env import store_env
 from projections import PROJECTIONS, open_views
 from projections.engine.store import ViewStore
-from projections.runner import wait_for_position
+from projections.positions import wait_for_position
 from tests.support.builders import FakeClock, make_ledger, open_funded_wallet
 
 STOP_TIMEOUT_S = 20.0

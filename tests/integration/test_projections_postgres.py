@@ -32,8 +32,8 @@ from projections import (
 from projections.catalog import PROJECTIONS
 from projections.engine.store import ViewStore
 from projections.entrypoints import run_worker
+from projections.positions import live_positions
 from projections.rebuild import rebuild
-from projections.runner import live_positions
 from tests.support.builders import FakeClock, make_ledger
 from tests.support.postgres import schema_url
 from tests.support.projections import (

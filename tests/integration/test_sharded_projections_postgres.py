@@ -20,9 +20,10 @@ from projections.entrypoints import rebuild as rebuild_url
 from projections.entrypoints import reconcile as reconcile_url
 from projections.entrypoints import run_worker
 from projections.entrypoints import status as status_url
+from projections.positions import wait_for_position
 from projections.rebuild import rebuild
 from projections.reconcile import reconcile_views
-from projections.runner import ProjectionRunner, wait_for_position
+from projections.runner import ProjectionRunner
 from projections.status import projection_status
 from tests.support.builders import FakeClock, make_ledger
 from tests.support.postgres import schema_url

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from ledger.app.commands import Debit, GrantCredits, OpenWallet, PlaceHold, PutPriceBook
 from ledger.app.application import LedgerApplication
+from ledger.app.commands import Debit, GrantCredits, OpenWallet, PlaceHold, PutPriceBook
 from ledger.app.service import CreditLedger
 from ledger.app.shards import (
     MAX_SHARDS,

@@ -10,7 +10,7 @@ from ledger.app import audit
 from ledger.app.commands import Debit, GrantCredits
 from projections import install_views, open_views, queries
 from projections.entrypoints import rebuild, reconcile, run_worker, status
-from projections.runner import wait_for_position
+from projections.positions import wait_for_position
 from tests.support.builders import FakeClock, make_ledger
 from tests.support.projections import random_ops, run_history
 

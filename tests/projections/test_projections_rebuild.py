@@ -16,8 +16,8 @@ from projections.catalog import JOURNAL, PROJECTIONS, USAGE
 from projections.engine.log import Batch, LogReader
 from projections.engine.meta import read_generations
 from projections.engine.store import ViewStore
+from projections.positions import live_positions
 from projections.rebuild import build, rebuild, start_generation
-from projections.runner import live_positions
 from tests.support.builders import FakeClock, make_ledger
 from tests.support.projections import FAR_FUTURE, random_ops, run_history, snapshot
 

@@ -32,7 +32,8 @@ from projections.engine.log import LogReader
 from projections.engine.meta import TrackingConflict
 from projections.engine.store import Tx, ViewStore
 from projections.models.balances import BalancesProjection
-from projections.runner import apply_batch, live_positions, utc_now
+from projections.positions import live_positions
+from projections.runner import apply_batch, utc_now
 from tests.support.builders import FakeClock, make_ledger
 from tests.support.projections import random_ops, run_history, snapshot
 

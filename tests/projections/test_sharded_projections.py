@@ -29,14 +29,10 @@ from projections.catalog import BALANCES, JOURNAL, PROJECTIONS
 from projections.engine import meta
 from projections.engine.connect import open_views
 from projections.engine.store import ViewStore
+from projections.positions import live_positions, live_shard_positions, wait_for_position
 from projections.rebuild import rebuild
 from projections.reconcile import reconcile_views
-from projections.runner import (
-    ProjectionRunner,
-    live_positions,
-    live_shard_positions,
-    wait_for_position,
-)
+from projections.runner import ProjectionRunner
 from projections.status import projection_status
 from tests.support.api import assert_problem, running_api
 from tests.support.builders import FakeClock, make_ledger
