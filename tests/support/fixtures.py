@@ -15,6 +15,8 @@ from projections import open_views
 from projections.engine.store import ViewStore
 from tests.support.builders import FakeClock, make_ledger
 
+__all__ = ["clock", "ledger", "views"]
+
 
 @pytest.fixture
 def clock() -> FakeClock:
