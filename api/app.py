@@ -21,7 +21,6 @@ from litestar.di import Provide
 from litestar.middleware.base import DefineMiddleware
 from litestar.types import ControllerRouterHandler
 
-from api.auth import auth_middleware
 from api.dependencies import (
     LEDGER_KEY,
     READ_MODELS_KEY,
@@ -31,11 +30,12 @@ from api.dependencies import (
 )
 from api.errors import problem_response
 from api.forwarding import OWNERS_KEY, forwarding_middleware
-from api.key_cache import KEY_CACHE_KEY, KeyCache
-from api.metrics import METRICS_KEY, Metrics, MetricsMiddleware
+from api.middleware.auth import auth_middleware
+from api.middleware.key_cache import KEY_CACHE_KEY, KeyCache
+from api.middleware.metrics import METRICS_KEY, Metrics, MetricsMiddleware
+from api.middleware.rate_limit import RATE_LIMITER_KEY, rate_limit_middleware, rate_limiter
 from api.openapi import openapi_config
 from api.openapi_ui import assets_router
-from api.rate_limit import RATE_LIMITER_KEY, rate_limit_middleware, rate_limiter
 from api.read_models import ReadModels
 from api.routes.admin import ADMIN_ROUTES
 from api.routes.alert_settings import ALERT_SETTINGS_ROUTES
@@ -58,8 +58,8 @@ from api.routes.webhooks import WEBHOOK_ROUTES
 from api.settings import Settings
 from api.shard_owners import open_owners
 from api.validation import check_request
-from ledger.service import CreditLedger
-from ledger.stores import store_env
+from ledger.app.bootstrap import store_env
+from ledger.app.service import CreditLedger
 
 __all__ = ["ROUTE_HANDLERS", "create_app", "middleware", "open_ledger"]
 

@@ -15,12 +15,12 @@ from typing import Any, Protocol, TypeVar
 
 import anyio.to_thread
 
-from api.auth import Principal
-from api.key_cache import CHECKED_AT_COMMIT
-from api.metrics import decision
-from ledger.committer import Fence, timed_out
-from ledger.executor import Outcome
-from ledger.service import CreditLedger
+from api.middleware.auth import Principal
+from api.middleware.key_cache import CHECKED_AT_COMMIT
+from api.middleware.metrics import decision
+from ledger.app.executor import Outcome
+from ledger.app.ports import Fence, timed_out
+from ledger.app.service import CreditLedger
 
 __all__ = ["answer", "spending"]
 
@@ -36,7 +36,7 @@ class Later(Protocol[C_contra]):
 
 def spending(command: type) -> dict[str, Any]:
     """Route ``opt`` of a spending route: its decision metric, and the caller's key is
-    confirmed by the ledger at commit (see :mod:`api.key_cache`)."""
+    confirmed by the ledger at commit (see :mod:`api.middleware.key_cache`)."""
     return {**decision(command), CHECKED_AT_COMMIT: True}
 
 

@@ -26,7 +26,7 @@ from litestar.exceptions import HTTPException
 from litestar.exceptions import ValidationException as LitestarValidationError
 
 from api.rendering import as_utc
-from ledger.errors import (
+from ledger.domain.errors import (
     AllowanceNotFound,
     BudgetExceeded,
     BudgetNotFound,
@@ -105,7 +105,7 @@ ERROR_STATUS: dict[type[LedgerError], int] = {
     Contention: 503,
     Overloaded: 503,
     # A refusal this table does not know yet is still about the client's request: keep its
-    # code. tests/unit/test_api_errors.py fails when a ledger error is missing here.
+    # code. tests/api/test_api_errors.py fails when a ledger error is missing here.
     LedgerError: 400,
 }
 """The HTTP status of each ledger error; subclasses resolve through their MRO."""
@@ -178,7 +178,7 @@ class UnsupportedMediaType(ApiError):
 
 
 class RateLimited(ApiError):
-    """The key sent more requests than its rate allows (``api.rate_limit``)."""
+    """The key sent more requests than its rate allows (``api.middleware.rate_limit``)."""
 
     code = "rate_limited"
     title = "Too many requests"

@@ -38,8 +38,8 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.types import ASGIApp, HTTPReceiveMessage, HTTPScope, Message, Receive, Scope, Send
 
 from api.shard_owners import ShardOwners
-from ledger.errors import Overloaded
-from ledger.shards import shard_of
+from ledger.app.shards import shard_of
+from ledger.domain.errors import Overloaded
 
 __all__ = [
     "ANSWER_SECONDS",

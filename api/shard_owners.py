@@ -33,7 +33,7 @@ from typing import Any
 from eventsourcing.postgres import PostgresDatastore
 
 from api.settings import Settings
-from ledger.service import CreditLedger
+from ledger.app.service import CreditLedger
 
 __all__ = ["RENEW_SECONDS", "ShardOwners", "install_tables", "open_owners"]
 

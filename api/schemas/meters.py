@@ -9,8 +9,8 @@ import msgspec
 from msgspec import Meta
 
 from api.schemas.fields import RequestBody, ResponseBody
-from ledger.meter_commands import PutMeter
-from ledger.meters import MAX_EVENT_TYPE, MAX_GROUP_BY
+from ledger.app.meters import PutMeter
+from ledger.metering.meters import MAX_EVENT_TYPE, MAX_GROUP_BY
 
 __all__ = ["MeterIn", "MeterOut", "MeterPointOut", "MeterSeriesOut"]
 

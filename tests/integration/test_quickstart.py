@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.integration.live_server import (
+from tests.support.live_server import (
     REPO_ROOT,
     TEST_ADMIN_KEY,
     LiveServer,
@@ -165,7 +165,7 @@ def ledger_stand_in(tmp_path: Path) -> Path:
     bin_dir.mkdir(parents=True)
     (tmp_path / "reader" / "var").mkdir()
     script = bin_dir / "ledger"
-    script.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m api.cli "$@"\n')
+    script.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m api.cli.main "$@"\n')
     script.chmod(0o755)
     return tmp_path / "reader"
 

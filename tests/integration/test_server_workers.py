@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from api import workers
-from tests.integration.live_server import cli_command, free_port, server_env
+from tests.support.live_server import cli_command, free_port, server_env
 
 WAIT_SECONDS = 60.0
 

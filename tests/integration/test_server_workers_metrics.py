@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.live_server import cli_command, free_port, server_env
 from tests.integration.test_server_workers import WAIT_SECONDS, _listeners, _wait_for
+from tests.support.live_server import cli_command, free_port, server_env
 
 REQUESTS = 40
 SCRAPES = 5

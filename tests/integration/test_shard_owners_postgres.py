@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from api.shard_owners import ShardOwners
-from ledger.service import CreditLedger
-from tests.integration.pg_support import real_clock_ledger, schema_url
+from ledger.app.service import CreditLedger
+from tests.support.postgres import real_clock_ledger, schema_url
 
 SHARDS = 4
 
