@@ -302,7 +302,7 @@ def running_server(
     python = sys.executable
     if config.server == "ledger":
         ledger_cli = Path(python).parent / "ledger"
-        cmd = [str(ledger_cli)] if ledger_cli.exists() else [python, "-m", "api.cli.main"]
+        cmd = [str(ledger_cli)] if ledger_cli.exists() else [python, "-m", "api.cli"]
         cmd += ["serve", "--host", "127.0.0.1", "--port", str(port)]
         cmd += ["--workers", str(config.workers)]
     else:

@@ -166,7 +166,7 @@ def test_project_runs_until_a_signal_stops_it(
     out_path = tmp_path / "project.out"
     with out_path.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli.main", "project"],
+            [sys.executable, "-m", "api.cli", "project"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -165,7 +165,7 @@ def ledger_stand_in(tmp_path: Path) -> Path:
     bin_dir.mkdir(parents=True)
     (tmp_path / "reader" / "var").mkdir()
     script = bin_dir / "ledger"
-    script.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m api.cli.main "$@"\n')
+    script.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m api.cli "$@"\n')
     script.chmod(0o755)
     return tmp_path / "reader"
 

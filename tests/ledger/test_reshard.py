@@ -23,11 +23,7 @@ from ledger.app.service import CreditLedger
 from ledger.domain.errors import IdempotencyConflict
 from ledger.domain.ids import wallet_uuid
 from tests.support.builders import FakeClock, make_ledger
-from tests.support.reshard import WALLETS, populate, snapshot, usage_batch
-
-
-def url(tmp_path: Path, name: str) -> str:
-    return f"sqlite:///{tmp_path / name}.sqlite3"
+from tests.support.reshard import WALLETS, populate, snapshot, url, usage_batch
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from typing import Any
 from ledger.app.commands import Debit, OpenWallet, RemoveAllowance, SetAllowance
 from ledger.app.reshard import reshard
 from ledger.app.service import CreditLedger
-from tests.ledger.test_reshard import url
 from tests.support.builders import FakeClock, at, make_ledger
+from tests.support.reshard import url
 
 WALLETS = [f"w{n}" for n in range(6)]
 

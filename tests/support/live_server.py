@@ -1,6 +1,6 @@
 """A real ``ledger serve`` process on a free port, for tests that talk over a socket.
 
-:func:`live_server` starts ``python -m api.cli.main serve`` (what ``make run`` ends in) with the
+:func:`live_server` starts ``python -m api.cli serve`` (what ``make run`` ends in) with the
 current interpreter, waits until ``/healthz`` answers, and always stops the process. Its
 standard output (the banner) and error (uvicorn's log) go to files, never to pipes that could
 fill up and stall the server.
@@ -62,7 +62,7 @@ def pg_store_url(postgres_url: str, schema: str) -> str:
 
 def cli_command(*args: str) -> list[str]:
     """``ledger ARGS...`` run by the current interpreter (installed or not)."""
-    return [sys.executable, "-m", "api.cli.main", *args]
+    return [sys.executable, "-m", "api.cli", *args]
 
 
 def server_env(database_url: str, admin_key: str | None = TEST_ADMIN_KEY) -> dict[str, str]:

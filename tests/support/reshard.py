@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ledger.app.alerting import Alerting, PutAlertSettings, PutWebhook
@@ -17,13 +18,25 @@ from ledger.app.commands import (
 from ledger.app.keys import issue_key
 from ledger.app.service import CreditLedger
 
-__all__ = ["RATES", "WALLETS", "populate", "snapshot", "usage_batch"]
+__all__ = [
+    "RATES",
+    "WALLETS",
+    "populate",
+    "snapshot",
+    "url",
+    "usage_batch",
+]
 
 
 WALLETS = [f"w{n}" for n in range(8)]
 
 
 RATES = [{"model": "m", "input_per_million": 1_000_000, "output_per_million": 2_000_000}]
+
+
+def url(tmp_path: Path, name: str) -> str:
+    """A SQLite store URL in ``tmp_path``."""
+    return f"sqlite:///{tmp_path / name}.sqlite3"
 
 
 def usage_batch(prefix: str, bill: bool) -> list[dict[str, Any]]:
