@@ -169,13 +169,18 @@ class ProjectionWorker:
         return self.output_path.read_text()
 
 
-def _wait_until_projecting(process: subprocess.Popen[bytes], database_url: str) -> bool:
-    """True once every projection reports ``running``; False if the process exits first."""
+def _wait_until_projecting(
+    process: subprocess.Popen[bytes], database_url: str, output: Path
+) -> bool:
+    """True once this worker said it handles SIGTERM (its first line) and every projection
+    reports ``running`` (rows an earlier worker left say so at once, hence the line too);
+    False if the process exits first."""
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             return False
-        if {entry["status"] for entry in status(database_url)} == {"running"}:
+        ready = "stop with SIGINT or SIGTERM" in output.read_text(errors="replace")
+        if ready and {entry["status"] for entry in status(database_url)} == {"running"}:
             return True
         time.sleep(0.1)
     raise TimeoutError(f"ledger project did not start in {START_TIMEOUT_SECONDS} s")
@@ -200,7 +205,7 @@ def projection_worker(env: Mapping[str, str], logs: Path) -> Iterator[Projection
             stderr=subprocess.STDOUT,
         )
     try:
-        if not _wait_until_projecting(process, env["LEDGER_DATABASE_URL"]):
+        if not _wait_until_projecting(process, env["LEDGER_DATABASE_URL"], output):
             raise RuntimeError(f"ledger project exited early:\n{output.read_text()[-4000:]}")
         yield ProjectionWorker(process, output)
     finally:
