@@ -64,6 +64,7 @@ __all__ = [
     "NotReady",
     "Problem",
     "RateLimited",
+    "Relayed",
     "Unauthenticated",
     "UnsupportedMediaType",
     "parameter_names",
@@ -217,6 +218,15 @@ class Problem:
         return body
 
 
+class Relayed(Exception):
+    """A problem another process answered for this request — the owner of its wallet's
+    shard (decision 0016) — answered here exactly as it is."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.detail)
+        self.problem = problem
+
+
 # The contract says "409 hold_not_open with its `status` (captured, released, expired)":
 # clients read the hold's state from ``status`` there, so for this one code the member is
 # the hold's status; the HTTP status stays in the response line.
@@ -292,6 +302,8 @@ def to_problem(exc: Exception, names: Mapping[str, str] | None = None) -> Proble
 
     ``names`` maps parameters' Python names to their wire names (see :func:`parameter_names`).
     """
+    if isinstance(exc, Relayed):
+        return exc.problem
     if isinstance(exc, LitestarValidationError):
         exc = _from_litestar_validation(exc, names or {})
     if isinstance(exc, LedgerError):
