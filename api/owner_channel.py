@@ -141,6 +141,7 @@ class _Connection(asyncio.Protocol):
         except (msgspec.DecodeError, ValueError, TypeError):
             self.abort()
             return
+        server.commands += 1
         fence = None
         if request.key_id is not None:
             fence = KeyFence(request.key_id, request.key_version, server.keys)
@@ -200,6 +201,8 @@ class ChannelServer:
         self.token = token
         self.connections: set[_Connection] = set()
         self.in_flight = 0
+        self.commands = 0
+        """Commands received since the start (each answered: decided, or refused at once)."""
         self.outbox: _Outbox
         self._server: asyncio.Server | None = None
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
@@ -63,6 +64,8 @@ __all__ = [
 LINKS_KEY = "owner_links"
 """Where the app keeps its :class:`OwnerLinks` (absent: no channel, HTTP forwarding only)."""
 CONNECT_SECONDS = 1.0
+SWEEP_SECONDS = 0.25
+"""How often overdue answers are looked for: a lost answer is told within this of its wait."""
 DOWN_SECONDS = 2.0
 """After a refused connection, that owner's commands are decided here for this long."""
 
@@ -93,6 +96,7 @@ class _Link(asyncio.Protocol):
         self.waiting: dict[int, asyncio.Future[list[Any]]] = {}
         self.closed = False
         self._unsent: list[tuple[int, bytes]] = []
+        self._deadlines: deque[tuple[float, int]] = deque()  # in sending order
         self._flushing = False
         self._frames = Frames()
         self._next = 0
@@ -135,6 +139,7 @@ class _Link(asyncio.Protocol):
                 future.set_exception(refused if request_id in unsent else _lost())
         self.waiting.clear()
         self._unsent.clear()
+        self._deadlines.clear()
         self.close()
 
     def close(self) -> None:
@@ -142,8 +147,11 @@ class _Link(asyncio.Protocol):
         if self._transport is not None:
             self._transport.abort()
 
-    def send(self, op: str, command: Command, fence: KeyFence | None) -> tuple[int, Any]:
-        """Queue ``command`` for the next write; its id and the future of its answer."""
+    def send(
+        self, op: str, command: Command, fence: KeyFence | None, deadline: float
+    ) -> tuple[int, Any]:
+        """Queue ``command`` for the next write; its id and the future of its answer, which
+        :meth:`expire` fails with ``overloaded`` after ``deadline`` (monotonic)."""
         self._next += 1
         request_id = self._next
         key_id, version = (None, 0) if fence is None else (fence.key_id, fence.version)
@@ -153,11 +161,21 @@ class _Link(asyncio.Protocol):
             raise Uncarried(str(error)) from error
         future: asyncio.Future[list[Any]] = self._loop.create_future()
         self.waiting[request_id] = future
+        self._deadlines.append((deadline, request_id))
         self._unsent.append((request_id, data))
         if not self._flushing:
             self._flushing = True
             self._loop.call_soon(self._flush)
         return request_id, future
+
+    def expire(self, now: float) -> None:
+        """Fail the commands still unanswered at their deadline: the owner may yet decide
+        them, so they answer ``overloaded`` (a retry with the same key is safe)."""
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= now:
+            future = self.waiting.pop(deadlines.popleft()[1], None)
+            if future is not None and not future.done():
+                future.set_exception(timed_out())
 
     def _flush(self) -> None:
         self._flushing = False
@@ -175,6 +193,7 @@ class OwnerLinks:
         self._opening: set[asyncio.Task[None]] = set()
         self.down: dict[str, float] = {}
         """Owners (their HTTP URL) that refused a connection, until when."""
+        self._sweeper: asyncio.Task[None] | None = None
 
     def is_down(self, url: str) -> bool:
         return self.down.get(url, 0.0) > time.monotonic()
@@ -191,31 +210,43 @@ class OwnerLinks:
         link = self._links.get(channel)
         if link is None or link.closed:
             link = self._open(channel)
-        await asyncio.shield(link.ready)
-        request_id, future = link.send(op, command, fence)
+        if not link.ready.done():  # (a link whose hello failed is closed: never reused)
+            await asyncio.shield(link.ready)
+        request_id, future = link.send(op, command, fence, time.monotonic() + wait)
         try:
-            async with asyncio.timeout(wait):
-                message = await future
-        except TimeoutError:
-            raise timed_out() from None
+            message = await future
         finally:
             link.waiting.pop(request_id, None)
         return decode_answer(message)
+
+    async def _expire(self) -> None:
+        """Answer ``overloaded`` to commands whose answer is overdue (one timer for all)."""
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            now = time.monotonic()
+            for link in list(self._links.values()):
+                link.expire(now)
 
     def _open(self, channel: str) -> _Link:
         parts = urlsplit(channel)
         link = _Link(parts.username or "")
         self._links[channel] = link
         host, port = parts.hostname or "", parts.port or 0
-        task = asyncio.get_running_loop().create_task(_connect(link, host, port))
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(_connect(link, host, port))
         self._opening.add(task)
         task.add_done_callback(self._opening.discard)
+        if self._sweeper is None:
+            self._sweeper = loop.create_task(self._expire())
         return link
 
     def close(self) -> None:
         for link in self._links.values():
             link.close()
         self._links.clear()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
 
 
 async def _connect(link: _Link, host: str, port: int) -> None:
