@@ -34,10 +34,11 @@ log = logging.getLogger(__name__)
 
 async def open_channel(ledger: CreditLedger, app: Litestar, settings: Settings) -> str:
     """Serve this process's owner channel; its address (``ledger-channel://token@host:port``),
-    or "" when it has none: not in a fleet, or without group commit (the channel queues
+    or "" when it has none: not in a fleet, switched off (``LEDGER_OWNER_CHANNEL``), or
+    without group commit (the channel queues
     commands into the committer), or the port could not be bound (others then forward
     spending commands as HTTP)."""
-    if not settings.internal_url or ledger.committer is None:
+    if not (settings.internal_url and settings.owner_channel) or ledger.committer is None:
         return ""
     host = urlsplit(settings.internal_url).hostname or "127.0.0.1"
     token = secrets.token_urlsafe(24)

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     """Port of this process's owner channel (fleet only; decision 0016), on the internal
     URL's host: other processes send it the spending commands of the shards it owns. 0: a
     free port, announced to the others through the lease table."""
+    owner_channel: bool = True
+    """Serve and announce the owner channel (fleet only). False: the others forward this
+    process's spending commands as HTTP, as before the channel (for comparisons)."""
     shard_lease_seconds: float = Field(default=3.0, ge=1.0, le=60.0)
     """How long a shard's lease lasts without renewal (renewed every second): the longest
     a dead owner's shards stay with it when nobody notices it refusing connections."""

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from api.forwarding import OWNERS_KEY
 from api.key_cache import KeyCache
@@ -25,7 +26,7 @@ from tests.unit.test_api_support import Api
 
 __all__ = ["FakeOwners", "OwnerThread", "owner_thread", "route_to"]
 
-TOKEN = "test-channel-token"
+TOKEN = "test-channel-token"  # noqa: S105 - not a secret
 OWNER_URL = "http://127.0.0.1:9"
 """The owner's HTTP address: nothing listens there (only the channel is used)."""
 
@@ -40,10 +41,10 @@ class FakeOwners:
     taken: list[tuple[int, str]] = field(default_factory=list)
 
     def owner_url(self, shard: int) -> str | None:
-        return OWNER_URL if self.forwarding and not self.taken else None
+        return OWNER_URL if self.forwarding and (shard, OWNER_URL) not in self.taken else None
 
     def owner_channel(self, shard: int) -> str | None:
-        return self.channel if self.forwarding and not self.taken else None
+        return self.channel if self.owner_url(shard) is not None else None
 
     def take_over(self, shard: int, dead_url: str) -> None:
         self.taken.append((shard, dead_url))
@@ -60,10 +61,8 @@ class OwnerThread:
         port = self.call(self.server.start("127.0.0.1", 0))
         self.channel = f"ledger-channel://{token}@127.0.0.1:{port}"
 
-    def call(self, coroutine: object) -> int:
-        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)  # type: ignore[arg-type]
-        result: int = future.result(10)
-        return result
+    def call(self, coroutine: Coroutine[Any, Any, int]) -> int:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(10)
 
     def drop_connections(self) -> None:
         """Cut every connection at once, as a killed process does (nothing more is sent)."""
