@@ -113,7 +113,11 @@ class _Link(asyncio.Protocol):
             self.close()
             return
         for payload in payloads:
-            message = decode(payload)
+            try:
+                message = decode(payload)
+            except msgspec.DecodeError:
+                self.close()  # not the owner channel: connection_lost answers what waits
+                return
             if not self.ready.done():
                 if message != [HELLO]:
                     self.close()  # connection_lost refuses what waits
@@ -152,6 +156,8 @@ class _Link(asyncio.Protocol):
     ) -> tuple[int, Any]:
         """Queue ``command`` for the next write; its id and the future of its answer, which
         :meth:`expire` fails with ``overloaded`` after ``deadline`` (monotonic)."""
+        if self.closed:  # lost while this command waited for the hello: nothing was sent
+            raise ChannelRefused("the owner closed the channel", dead=False)
         self._next += 1
         request_id = self._next
         key_id, version = (None, 0) if fence is None else (fence.key_id, fence.version)

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from api.forwarding import OWNERS_KEY
 from api.keys import revoke_key
 from ledger.ids import receipt_id
 from tests.builders import FakeClock, make_ledger
@@ -196,3 +197,16 @@ def test_a_channel_with_another_token_is_not_used_and_the_command_decided_here()
         assert owner.server.commands == 0  # the owner closed the connection at the hello
     assert answer.status_code == 201
     assert owners.taken == []  # it is alive: not taken over
+
+
+def test_other_wallet_writes_still_go_to_the_owner_as_http(relaying: tuple[Api, Any]) -> None:
+    """A grant is not a spending command: it is forwarded as a request (here to an owner
+    that refuses connections, so it is taken over and decided here), never over the channel."""
+    api, owner = relaying
+    owners = api.client.app.state[OWNERS_KEY]
+
+    granted = api.post("/v1/wallets/acme/grants", {"amount": 5, "category": "paid"})
+
+    assert granted.status_code == 201
+    assert owner.server.commands == 0
+    assert owners.taken == [(0, OWNER_URL)]
