@@ -34,6 +34,7 @@ __all__ = [
     "DECLINED",
     "DONE",
     "HELLO",
+    "HELLO_MAX_BYTES",
     "MAX_FRAME_BYTES",
     "OPS",
     "OP_OF",
@@ -54,6 +55,7 @@ __all__ = [
 
 HELLO = "ledger-channel/1"
 MAX_FRAME_BYTES = 16 << 20
+HELLO_MAX_BYTES = 1024
 DONE, REFUSED, DECLINED = 0, 1, 2
 
 OPS: tuple[tuple[str, type[Command]], ...] = (
@@ -83,10 +85,15 @@ def frame(message: Any) -> bytes:
 
 
 class Frames:
-    """Splits a byte stream into frames' payloads (a partial frame waits for more bytes)."""
+    """Splits a byte stream into frames' payloads (a partial frame waits for more bytes).
 
-    def __init__(self) -> None:
+    ``limit`` is the largest frame accepted; the owner starts with :data:`HELLO_MAX_BYTES`
+    and raises it after the hello, so a stranger cannot make it hold megabytes.
+    """
+
+    def __init__(self, limit: int = MAX_FRAME_BYTES) -> None:
         self._buffer = bytearray()
+        self.limit = limit
 
     def feed(self, data: bytes) -> list[bytes]:
         buffer = self._buffer
@@ -95,7 +102,7 @@ class Frames:
         at, end = 0, len(buffer)
         while end - at >= 4:
             size = int.from_bytes(buffer[at : at + 4], "big")
-            if size > MAX_FRAME_BYTES:
+            if size > self.limit:
                 raise FrameError(f"a frame of {size} bytes")
             if end - at - 4 < size:
                 break

@@ -32,6 +32,8 @@ import msgspec
 
 from api.channel_wire import (
     HELLO,
+    HELLO_MAX_BYTES,
+    MAX_FRAME_BYTES,
     FrameError,
     Frames,
     Undecodable,
@@ -88,7 +90,7 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self, server: ChannelServer) -> None:
         self._server = server
-        self._frames = Frames()
+        self._frames = Frames(HELLO_MAX_BYTES)
         self._greeted = False
         self._out: list[bytes] = []
         self._transport: asyncio.Transport | None = None
@@ -128,6 +130,7 @@ class _Connection(asyncio.Protocol):
         if not hmac.compare_digest(token.encode(), self._server.token.encode()):
             return False
         self._greeted = True
+        self._frames.limit = MAX_FRAME_BYTES
         self._out.append(frame((HELLO,)))
         return True
 

@@ -6,6 +6,7 @@ See :mod:`tests.unit.owner_channel_support` for the two "processes" in one.
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -13,8 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
+from api.channel_wire import HELLO, HELLO_MAX_BYTES, encode_request, frame
 from api.forwarding import OWNERS_KEY
 from api.keys import revoke_key
+from ledger.commands import Debit
 from ledger.ids import receipt_id
 from tests.builders import FakeClock, make_ledger
 from tests.unit.owner_channel_support import OWNER_URL, owner_thread, route_to
@@ -24,6 +27,7 @@ from tests.unit.test_api_support import Api, assert_problem, running_api
 USAGE = {"model": "gpt-4.1", "input_tokens": 1201, "cached_input_tokens": 333, "output_tokens": 77}
 RATES = {"model": "gpt-4.1", "input_per_million": 2500, "output_per_million": 10000}
 DEBITS = "/v1/wallets/acme/debits"
+COMMAND = Debit(wallet_id="acme", amount=1, idempotency_key="stranger")
 HOLDS = "/v1/wallets/acme/holds"
 
 
@@ -210,3 +214,25 @@ def test_other_wallet_writes_still_go_to_the_owner_as_http(relaying: tuple[Api, 
     assert granted.status_code == 201
     assert owner.server.commands == 0
     assert owners.taken == [(0, OWNER_URL)]
+
+
+@pytest.mark.parametrize(
+    "first_bytes",
+    [
+        frame((HELLO, "not-the-token")) + encode_request(1, "debit_later", None, 0, COMMAND),
+        encode_request(1, "debit_later", None, 0, COMMAND),  # no hello at all
+        (HELLO_MAX_BYTES + 1).to_bytes(4, "big") + b"x" * 64,  # a huge first frame
+    ],
+)
+def test_a_stranger_is_disconnected_and_nothing_is_decided(first_bytes: bytes) -> None:
+    ledger = make_ledger(clock=FakeClock(), group_commit=True)
+    with owner_thread(ledger) as owner:
+        port = int(owner.channel.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as stranger:
+            stranger.sendall(first_bytes)
+            try:
+                answer = stranger.recv(1024)
+            except ConnectionResetError:  # closed with bytes unread: a reset, not an end
+                answer = b""
+            assert answer == b""  # closed, without a word
+        assert owner.server.commands == 0
