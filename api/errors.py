@@ -65,6 +65,7 @@ __all__ = [
     "NotReady",
     "Problem",
     "RateLimited",
+    "Relayed",
     "Unauthenticated",
     "UnsupportedMediaType",
     "parameter_names",
@@ -218,6 +219,15 @@ class Problem:
         return body
 
 
+class Relayed(Exception):
+    """A problem another process answered for this request — the owner of its wallet's
+    shard (decision 0016) — answered here exactly as it is."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.detail)
+        self.problem = problem
+
+
 _RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "code"})
 _INTERNAL = Problem(500, "internal_error", "Internal server error", "An unexpected error occurred.")
 
@@ -289,6 +299,8 @@ def to_problem(exc: Exception, names: Mapping[str, str] | None = None) -> Proble
 
     ``names`` maps parameters' Python names to their wire names (see :func:`parameter_names`).
     """
+    if isinstance(exc, Relayed):
+        return exc.problem
     if isinstance(exc, LitestarValidationError):
         exc = _from_litestar_validation(exc, names or {})
     if isinstance(exc, LedgerError):

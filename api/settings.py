@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     on PostgreSQL: the process takes part in shard leases and forwards wallet commands to
     each shard's owner (docs/decisions/0016-shard-owners.md). Unset: it decides everything
     itself, as a single process does."""
+    channel_port: int = Field(default=0, ge=0, le=65535)
+    """Port of this process's owner channel (fleet only; decision 0016), on the internal
+    URL's host: other processes send it the spending commands of the shards it owns. 0: a
+    free port, announced to the others through the lease table."""
+    owner_channel: bool = True
+    """Serve and announce the owner channel (fleet only). False: the others forward this
+    process's spending commands as HTTP, as before the channel (for comparisons)."""
     shard_lease_seconds: float = Field(default=3.0, ge=1.0, le=60.0)
     """How long a shard's lease lasts without renewal (renewed every second): the longest
     a dead owner's shards stay with it when nobody notices it refusing connections."""
