@@ -105,7 +105,7 @@ def test_commands_decided_by_the_owner_answer_byte_for_byte_as_one_process() -> 
     assert statuses == [201, 201, 409, 402, 402, 404, 422, 201, 422, 201, 409, 404,
                         201, 409, 409, 200, 409, 409, 404, 201, 200, 201, 401, 401]  # fmt: skip
     assert local[1].headers["Idempotent-Replayed"] == "true"
-    assert assert_problem(local[16], 409, "hold_not_open")["status"] == "captured"
+    assert assert_problem(local[16], 409, "hold_not_open")["hold_status"] == "captured"
 
 
 @pytest.fixture
