@@ -205,8 +205,9 @@ class Wallets:
                 start=start, limit=SWEEP_PAGE, topics=[WalletOpened.TOPIC]
             )
             for notification in page:
-                wallet: Wallet = shard.repository.get(UUID(str(notification.originator_id)))
-                recorded += self.expire_due(wallet.wallet_id)
+                wallet = shard.find(UUID(str(notification.originator_id)))
+                if isinstance(wallet, Wallet):
+                    recorded += self.expire_due(wallet.wallet_id)
             if len(page) < SWEEP_PAGE:
                 return recorded
             start = page[-1].id + 1
