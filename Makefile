@@ -5,10 +5,10 @@ SHELL := bash
 
 VENV := .venv
 BIN := $(VENV)/bin
-# Extra pytest arguments, e.g. `make test-unit ARGS="-x -k balance"`.
+# Extra pytest arguments, e.g. `make test-app ARGS="-x -k balance"`.
 ARGS ?=
 
-.PHONY: help install run test test-unit test-property test-integration test-browser lint typecheck fmt bench reliability openapi-assets screenshots clean
+.PHONY: help install run test test-pure test-app test-unit test-property test-integration test-browser lint typecheck fmt openapi bench reliability openapi-assets screenshots clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -19,11 +19,17 @@ install: ## Create .venv and install the project with dev extras (skipped if up 
 run: ## Start the API (scripts/run.sh; SQLite in var/ by default)
 	@bash scripts/run.sh $(ARGS)
 
-test: ## Static checks, then every test tier (unit, property, integration)
+test: ## Static checks, then every tier: pure, app, property, integration (Postgres), reliability
 	@bash scripts/test.sh $(ARGS)
 
-test-unit: ## Static checks, then tests/unit
-	@bash scripts/test.sh tests/unit $(ARGS)
+test-pure: ## Static checks, then the pure tier: tests/domain (builds no application)
+	@bash scripts/test.sh tests/domain $(ARGS)
+
+test-app: ## Static checks, then the app tier: tests/ledger, tests/api, tests/projections (in memory)
+	@bash scripts/test.sh tests/ledger tests/api tests/projections $(ARGS)
+
+test-unit: ## Static checks, then the pure and app tiers (no Postgres needed)
+	@bash scripts/test.sh tests/domain tests/ledger tests/api tests/projections $(ARGS)
 
 test-property: ## Static checks, then tests/property
 	@bash scripts/test.sh tests/property $(ARGS)
@@ -45,6 +51,9 @@ typecheck: install ## mypy (strict, config in pyproject.toml)
 fmt: install ## Format and autofix: ruff format, ruff check --fix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+openapi: install ## Regenerate docs/openapi.json from the app (after a deliberate API change)
+	$(BIN)/python scripts/openapi.py
 
 bench: ## Run benchmarks (scripts/bench.sh)
 	@if [[ -f scripts/bench.sh ]]; then \

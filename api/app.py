@@ -21,7 +21,6 @@ from litestar.di import Provide
 from litestar.middleware.base import DefineMiddleware
 from litestar.types import ControllerRouterHandler
 
-from api.auth import auth_middleware
 from api.dependencies import (
     LEDGER_KEY,
     READ_MODELS_KEY,
@@ -30,12 +29,14 @@ from api.dependencies import (
     provide_read_models,
 )
 from api.errors import problem_response
-from api.forwarding import OWNERS_KEY, forwarding_middleware
-from api.key_cache import KEY_CACHE_KEY, KeyCache
-from api.metrics import METRICS_KEY, Metrics, MetricsMiddleware
+from api.fleet import fleet_membership
+from api.forwarding import forwarding_middleware
+from api.middleware.auth import auth_middleware
+from api.middleware.key_cache import KEY_CACHE_KEY, KeyCache
+from api.middleware.metrics import METRICS_KEY, Metrics, MetricsMiddleware
+from api.middleware.rate_limit import RATE_LIMITER_KEY, rate_limit_middleware, rate_limiter
 from api.openapi import openapi_config
 from api.openapi_ui import assets_router
-from api.rate_limit import RATE_LIMITER_KEY, rate_limit_middleware, rate_limiter
 from api.read_models import ReadModels
 from api.routes.admin import ADMIN_ROUTES
 from api.routes.alert_settings import ALERT_SETTINGS_ROUTES
@@ -56,10 +57,9 @@ from api.routes.usage_events import USAGE_EVENT_ROUTES
 from api.routes.wallets import WALLET_ROUTES
 from api.routes.webhooks import WEBHOOK_ROUTES
 from api.settings import Settings
-from api.shard_owners import open_owners
 from api.validation import check_request
-from ledger.service import CreditLedger
-from ledger.stores import store_env
+from ledger.app.bootstrap import store_env
+from ledger.app.service import CreditLedger
 
 __all__ = ["ROUTE_HANDLERS", "create_app", "middleware", "open_ledger"]
 
@@ -191,18 +191,16 @@ def _ledger_lifespan(
         previous_hook = ledger.on_conflict
         ledger.on_conflict = _chain(previous_hook, metrics.on_conflict)
         app.state[LEDGER_KEY] = ledger
-        # Fleet hook (decision 0016): shard leases when LEDGER_INTERNAL_URL is set.
-        owners = await anyio.to_thread.run_sync(open_owners, ledger, settings)
-        if owners is not None:
-            app.state[OWNERS_KEY] = owners
         try:
-            async with _read_models(app, ledger, settings, metrics):
+            # Fleet hook (decision 0016): owner channel and shard leases with
+            # LEDGER_INTERNAL_URL set.
+            async with (
+                fleet_membership(app, ledger, settings),
+                _read_models(app, ledger, settings, metrics),
+            ):
                 with _long_lived_objects_out_of_sight():
                     yield
         finally:
-            if owners is not None:
-                app.state.pop(OWNERS_KEY, None)
-                await anyio.to_thread.run_sync(owners.close)
             # A ledger handed in belongs to the caller (tests keep using it); ours we close.
             ledger.on_conflict = previous_hook
             if given is None:

@@ -15,16 +15,18 @@ from typing import Any, Protocol, TypeVar
 
 import anyio.to_thread
 
-from api.auth import Principal
-from api.key_cache import CHECKED_AT_COMMIT
-from api.metrics import decision
-from ledger.committer import Fence, timed_out
-from ledger.executor import Outcome
-from ledger.service import CreditLedger
+from api.middleware.auth import Principal
+from api.middleware.key_cache import CHECKED_AT_COMMIT
+from api.middleware.metrics import decision
+from api.owner_link import VIA_OWNER
+from ledger.app.commands import Command
+from ledger.app.executor import Outcome
+from ledger.app.ports import WAIT_SECONDS, Fence, timed_out
+from ledger.app.service import CreditLedger
 
 __all__ = ["answer", "spending"]
 
-C = TypeVar("C")
+C = TypeVar("C", bound=Command)
 C_contra = TypeVar("C_contra", contravariant=True)
 
 
@@ -36,7 +38,7 @@ class Later(Protocol[C_contra]):
 
 def spending(command: type) -> dict[str, Any]:
     """Route ``opt`` of a spending route: its decision metric, and the caller's key is
-    confirmed by the ledger at commit (see :mod:`api.key_cache`)."""
+    confirmed by the ledger at commit (see :mod:`api.middleware.key_cache`)."""
     return {**decision(command), CHECKED_AT_COMMIT: True}
 
 
@@ -45,10 +47,18 @@ async def answer(ledger: CreditLedger, later: Later[C], command: C, caller: Prin
 
     Raises what the command raises (its refusal; ``unauthenticated`` if ``caller``'s key was
     revoked), or ``overloaded`` when the committer does not answer in time (the command may
-    still commit: a retry with the same key is safe).
+    still commit: a retry with the same key is safe). In a fleet, a command for a shard
+    another process owns is sent to that owner (:mod:`api.owner_link`), which answers the
+    same way.
     """
     fence = caller.fence
     committer = ledger.committer
+    via = VIA_OWNER.get()
+    if via is not None:  # fleet hook (decision 0016): decided by the shard's owner
+        wait = WAIT_SECONDS if committer is None else committer.wait_seconds
+        outcome = await via.answer(getattr(later, "__name__", ""), command, fence, wait)
+        if outcome is not None:
+            return outcome
     if committer is None:
         return await anyio.to_thread.run_sync(lambda: ledger.settle(later(command, fence=fence)))
     future = asyncio.wrap_future(later(command, fence=fence))

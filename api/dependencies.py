@@ -13,7 +13,7 @@ from litestar.datastructures import State
 
 from api.read_models import ReadModels
 from api.settings import Settings
-from ledger.service import CreditLedger
+from ledger.app.service import CreditLedger
 
 __all__ = [
     "LEDGER_KEY",

@@ -26,7 +26,7 @@ from litestar.exceptions import HTTPException
 from litestar.exceptions import ValidationException as LitestarValidationError
 
 from api.rendering import as_utc
-from ledger.errors import (
+from ledger.domain.errors import (
     AllowanceNotFound,
     BudgetExceeded,
     BudgetNotFound,
@@ -65,6 +65,7 @@ __all__ = [
     "NotReady",
     "Problem",
     "RateLimited",
+    "Relayed",
     "Unauthenticated",
     "UnsupportedMediaType",
     "parameter_names",
@@ -105,7 +106,7 @@ ERROR_STATUS: dict[type[LedgerError], int] = {
     Contention: 503,
     Overloaded: 503,
     # A refusal this table does not know yet is still about the client's request: keep its
-    # code. tests/unit/test_api_errors.py fails when a ledger error is missing here.
+    # code. tests/api/test_api_errors.py fails when a ledger error is missing here.
     LedgerError: 400,
 }
 """The HTTP status of each ledger error; subclasses resolve through their MRO."""
@@ -178,7 +179,7 @@ class UnsupportedMediaType(ApiError):
 
 
 class RateLimited(ApiError):
-    """The key sent more requests than its rate allows (``api.rate_limit``)."""
+    """The key sent more requests than its rate allows (``api.middleware.rate_limit``)."""
 
     code = "rate_limited"
     title = "Too many requests"
@@ -216,6 +217,15 @@ class Problem:
         }
         body: dict[str, Any] = as_utc({**self.extra, **core})
         return body
+
+
+class Relayed(Exception):
+    """A problem another process answered for this request — the owner of its wallet's
+    shard (decision 0016) — answered here exactly as it is."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.detail)
+        self.problem = problem
 
 
 _RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "code"})
@@ -289,6 +299,8 @@ def to_problem(exc: Exception, names: Mapping[str, str] | None = None) -> Proble
 
     ``names`` maps parameters' Python names to their wire names (see :func:`parameter_names`).
     """
+    if isinstance(exc, Relayed):
+        return exc.problem
     if isinstance(exc, LitestarValidationError):
         exc = _from_litestar_validation(exc, names or {})
     if isinstance(exc, LedgerError):

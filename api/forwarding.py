@@ -18,6 +18,10 @@ Failures, and why each answer is safe:
   ("retry with the same idempotency key"), exactly as for a commit whose acknowledgement is
   lost; the retry finds the receipt.
 
+Spending commands (debits, refunds, holds) do not move as HTTP: they are handled here and
+only their decision moves, over the owner channel (:mod:`api.owner_link`); everything else
+under a wallet moves as described above.
+
 Connections to each owner are kept alive and reused (HTTP/1.1, parsed with ``httptools``);
 an idle one is dropped before the server's keep-alive timeout (uvicorn: 5 s) could close it.
 """
@@ -37,9 +41,10 @@ from litestar.enums import ScopeType
 from litestar.middleware.base import DefineMiddleware
 from litestar.types import ASGIApp, HTTPReceiveMessage, HTTPScope, Message, Receive, Scope, Send
 
+from api.owner_link import LINKS_KEY, VIA_OWNER, via_owner
 from api.shard_owners import ShardOwners
-from ledger.errors import Overloaded
-from ledger.shards import shard_of
+from ledger.app.shards import shard_of
+from ledger.domain.errors import Overloaded
 
 __all__ = [
     "ANSWER_SECONDS",
@@ -258,6 +263,14 @@ class ForwardingMiddleware:
             url = None
         if url is None:
             await self.app(scope, receive, send)
+            return
+        via = via_owner(scope, scope["app"].state.get(LINKS_KEY), owners, shard, url)
+        if via is not None:  # a spending command: handled here, decided by the owner
+            token = VIA_OWNER.set(via)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                VIA_OWNER.reset(token)
             return
         limit = scope["app"].request_max_body_size
         limit = limit if isinstance(limit, int) else 1 << 20

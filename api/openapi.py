@@ -85,6 +85,6 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
 
     400 is always listed: litestar documents one for every route with parameters, in its own
     error format, and this replaces it with the problem the API really answers. So is 429:
-    every request with a key counts against its rate limit (api.rate_limit).
+    every request with a key counts against its rate limit (api.middleware.rate_limit).
     """
     return {status: problem_spec(status) for status in sorted({400, 429, *statuses})}

@@ -27,9 +27,9 @@ from typing import Any
 
 from api.errors import RETRY_AFTER_SECONDS, ApiError, NotReady
 from api.settings import Settings
-from ledger.alerting import Alerting
-from ledger.application import CreditLedgerBase
-from ledger.shards import decode_position, encode_position
+from ledger.app.alerting import Alerting
+from ledger.app.application import LedgerApplication
+from ledger.app.shards import decode_position, encode_position
 from projections import (
     PROJECTIONS,
     ProjectionRunner,
@@ -39,10 +39,10 @@ from projections import (
     projection_status,
     wait_for_position,
 )
-from projections.alerts_delivery import AlertDelivery
-from projections.alerts_http import Egress, sender
+from projections.alerts.delivery import AlertDelivery
+from projections.alerts.http import Egress, sender
+from projections.positions import live_shard_positions, reached_position
 from projections.rebuild import RebuildStopped, rebuild
-from projections.runner import live_shard_positions, reached_position
 
 __all__ = [
     "IN_PROCESS_STORES",
@@ -116,7 +116,7 @@ class ReadModels:
 
     def __init__(
         self,
-        ledger: CreditLedgerBase,
+        ledger: LedgerApplication,
         views: ViewStore,
         *,
         in_process: bool,
@@ -150,7 +150,7 @@ class ReadModels:
         self._rebuilds: dict[str, threading.Thread] = {}
 
     @classmethod
-    def open(cls, ledger: CreditLedgerBase, settings: Settings) -> ReadModels:
+    def open(cls, ledger: LedgerApplication, settings: Settings) -> ReadModels:
         """The views of ``ledger``'s store, installed (empty until a worker fills them)."""
         env = ledger.env
         # Requests read the views from worker threads: as many connections as for events.
@@ -208,7 +208,7 @@ class ReadModels:
 
     def wait_for(self, position: int, names: Sequence[str]) -> None:
         """Return once the views ``names`` have applied ``position`` (0 or less: at once),
-        an encoded position of one shard's log (see ``ledger.shards``).
+        an encoded position of one shard's log (see ``ledger.app.shards``).
 
         Raises:
             ProjectionLagging: They did not within ``wait_seconds``.

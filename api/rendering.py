@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import msgspec
 from litestar import Response
 
-from ledger.executor import Outcome
+from ledger.app.executor import Outcome
 
 __all__ = ["POSITION_HEADER", "REPLAYED_HEADER", "as_utc", "outcome_headers", "render", "respond"]
 

@@ -22,7 +22,7 @@ from api import workers as reuseport
 from api.logs import uvicorn_log_config
 from api.metrics_multiprocess import MULTIPROC_ENV, multiprocess_dir
 from api.settings import Settings
-from ledger.stores import store_env
+from ledger.app.bootstrap import store_env
 
 __all__ = [
     "APP_FACTORY",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from projections.alerts_http import Egress
+from projections.alerts.http import Egress
 
 __all__ = ["MIN_BOOTSTRAP_KEY_LENGTH", "Settings"]
 
@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1)
     """Server processes; each opens its own ledger (the store arbitrates between them)."""
     shards: int | None = Field(default=None, ge=1, le=1024)
-    """Event stores the wallets are spread over (``ledger.shards``). Recorded in the store by
+    """Event stores the wallets are spread over (``ledger.app.shards``). Recorded in the store by
     the first process that is given more than one; later processes read it from there, and
     one given a different count refuses to start. Unset: whatever the store has (1 if new)."""
     internal_url: str | None = None
@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     on PostgreSQL: the process takes part in shard leases and forwards wallet commands to
     each shard's owner (docs/decisions/0016-shard-owners.md). Unset: it decides everything
     itself, as a single process does."""
+    channel_port: int = Field(default=0, ge=0, le=65535)
+    """Port of this process's owner channel (fleet only; decision 0016), on the internal
+    URL's host: other processes send it the spending commands of the shards it owns. 0: a
+    free port, announced to the others through the lease table."""
+    owner_channel: bool = True
+    """Serve and announce the owner channel (fleet only). False: the others forward this
+    process's spending commands as HTTP, as before the channel (for comparisons)."""
     shard_lease_seconds: float = Field(default=3.0, ge=1.0, le=60.0)
     """How long a shard's lease lasts without renewal (renewed every second): the longest
     a dead owner's shards stay with it when nobody notices it refusing connections."""
@@ -63,7 +70,7 @@ class Settings(BaseSettings):
 
     rate_limit_per_second: float = Field(default=2000.0, ge=0)
     """Requests a second each API key may send on average, per API process
-    (``api.rate_limit``); 0 switches rate limiting off."""
+    (``api.middleware.rate_limit``); 0 switches rate limiting off."""
     rate_limit_burst: int = Field(default=4000, ge=1)
     """Requests a key may send at once before the rate applies."""
 

@@ -33,9 +33,9 @@ from typing import Any
 from eventsourcing.postgres import PostgresDatastore
 
 from api.settings import Settings
-from ledger.service import CreditLedger
+from ledger.app.service import CreditLedger
 
-__all__ = ["RENEW_SECONDS", "ShardOwners", "install_tables", "open_owners"]
+__all__ = ["RENEW_SECONDS", "ShardOwners", "in_fleet", "install_tables", "open_owners"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,10 @@ def install_tables(cursor: Any, schema: str) -> None:
         f"CREATE TABLE IF NOT EXISTS {members} (member text PRIMARY KEY, "
         "url text NOT NULL, seen_until timestamptz NOT NULL)"
     )
+    # The owner channel's address (api.owner_link); '' for a process without one.
+    cursor.execute(
+        f"ALTER TABLE {owners} ADD COLUMN IF NOT EXISTS channel text NOT NULL DEFAULT ''"
+    )
 
 
 @dataclass
@@ -69,15 +73,19 @@ class ShardOwners:
     """This process's view of who owns which shard, kept current by a background thread.
 
     ``datastore`` is the home shard's eventsourcing ``PostgresDatastore`` (its
-    ``transaction`` gives a cursor); ``url`` is where other processes reach this one.
+    ``transaction`` gives a cursor); ``url`` is where other processes reach this one, and
+    ``channel`` its owner channel (``api.owner_channel``; "" for none), published with every
+    lease it holds.
     """
 
     datastore: Any
     shards: int
     url: str
     lease_seconds: float = 3.0
+    channel: str = ""
     member: str = field(default_factory=lambda: uuid.uuid4().hex)
     _owners: dict[int, str] = field(default_factory=dict)
+    _channels: dict[int, str] = field(default_factory=dict)
     _mine: frozenset[int] = frozenset()
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -93,6 +101,12 @@ class ShardOwners:
         if shard in self._mine:
             return None
         return self._owners.get(shard)
+
+    def owner_channel(self, shard: int) -> str | None:
+        """The owner channel of ``shard``'s owner when another process owns it and has one."""
+        if shard in self._mine:
+            return None
+        return self._channels.get(shard) or None
 
     def owns(self, shard: int) -> bool:
         return shard in self._mine
@@ -157,9 +171,9 @@ class ShardOwners:
             live = max(1, int(c.fetchone()["n"]))
             fair = math.ceil(self.shards / live)
             c.execute(
-                f"UPDATE {owners} SET expires_at = now() + %s::interval, url = %s "  # noqa: S608
-                "WHERE owner = %s RETURNING shard",
-                [ttl, self.url, self.member],
+                f"UPDATE {owners} SET expires_at = now() + %s::interval, url = %s, "  # noqa: S608
+                "channel = %s WHERE owner = %s RETURNING shard",
+                [ttl, self.url, self.channel, self.member],
             )
             mine = sorted(int(row["shard"]) for row in c.fetchall())
             if len(mine) > fair:
@@ -170,7 +184,9 @@ class ShardOwners:
                 )
             elif len(mine) < fair:
                 mine += self._take_free(c, owners, fair - len(mine), ttl)
-            c.execute(f"SELECT shard, owner, url FROM {owners} WHERE expires_at > now()")  # noqa: S608
+            c.execute(
+                f"SELECT shard, owner, url, channel FROM {owners} WHERE expires_at > now()"  # noqa: S608
+            )
             rows = c.fetchall()
         self._publish(rows)
 
@@ -183,11 +199,12 @@ class ShardOwners:
                 break
             shard = (offset + step) % self.shards
             c.execute(
-                f"INSERT INTO {owners} (shard, owner, url, expires_at) "  # noqa: S608
-                "VALUES (%s, %s, %s, now() + %s::interval) ON CONFLICT (shard) DO UPDATE "
-                "SET owner = excluded.owner, url = excluded.url, expires_at = excluded.expires_at "
-                f"WHERE {owners}.expires_at <= now() RETURNING shard",
-                [shard, self.member, self.url, ttl],
+                f"INSERT INTO {owners} (shard, owner, url, channel, expires_at) "  # noqa: S608
+                "VALUES (%s, %s, %s, %s, now() + %s::interval) ON CONFLICT (shard) DO UPDATE "
+                "SET owner = excluded.owner, url = excluded.url, channel = excluded.channel, "
+                f"expires_at = excluded.expires_at WHERE {owners}.expires_at <= now() "
+                "RETURNING shard",
+                [shard, self.member, self.url, self.channel, ttl],
             )
             if c.fetchone() is not None:
                 taken.append(shard)
@@ -196,6 +213,9 @@ class ShardOwners:
     def _publish(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Replace the view (rows are dicts: eventsourcing's datastore uses dict rows)."""
         self._owners = {int(r["shard"]): str(r["url"]) for r in rows if r["owner"] != self.member}
+        self._channels = {
+            int(r["shard"]): str(r["channel"]) for r in rows if r["owner"] != self.member
+        }
         self._mine = frozenset(int(r["shard"]) for r in rows if r["owner"] == self.member)
 
     def take_over(self, shard: int, dead_url: str) -> None:
@@ -212,11 +232,20 @@ class ShardOwners:
         try:
             with self._lock, self.datastore.transaction(commit=True) as c:
                 c.execute(
-                    f"UPDATE {owners} SET owner = %s, url = %s, "  # noqa: S608 - constant table name
+                    f"UPDATE {owners} SET owner = %s, url = %s, channel = %s, "  # noqa: S608
                     "expires_at = now() + %s::interval WHERE shard = %s AND url = %s",
-                    [self.member, self.url, f"{self.lease_seconds} seconds", shard, dead_url],
+                    [
+                        self.member,
+                        self.url,
+                        self.channel,
+                        f"{self.lease_seconds} seconds",
+                        shard,
+                        dead_url,
+                    ],
                 )
-                c.execute(f"SELECT shard, owner, url FROM {owners} WHERE expires_at > now()")  # noqa: S608
+                c.execute(
+                    f"SELECT shard, owner, url, channel FROM {owners} WHERE expires_at > now()"  # noqa: S608
+                )
                 rows = c.fetchall()
         except Exception:
             log.warning("taking over shard %d failed", shard, exc_info=True)
@@ -226,19 +255,26 @@ class ShardOwners:
                  "this process" if shard in self._mine else self._owners.get(shard))  # fmt: skip
 
 
-def open_owners(ledger: CreditLedger, settings: Settings) -> ShardOwners | None:
-    """Start this process's shard leases if it is part of a fleet, else None.
-
-    A fleet member has an internal URL and a PostgreSQL store (``ledger`` is the home
-    shard's application; its datastore holds the lease tables). On SQLite or in memory
-    there is one process, which owns everything.
-    """
-    url = settings.internal_url
+def in_fleet(ledger: CreditLedger, settings: Settings) -> bool:
+    """A fleet member has an internal URL and a PostgreSQL store. On SQLite or in memory
+    there is one process, which owns everything."""
     datastore = getattr(ledger.recorder, "datastore", None)
-    if not url or not isinstance(datastore, PostgresDatastore):
+    return bool(settings.internal_url) and isinstance(datastore, PostgresDatastore)
+
+
+def open_owners(ledger: CreditLedger, settings: Settings, channel: str = "") -> ShardOwners | None:
+    """Start this process's shard leases if it is part of a fleet (:func:`in_fleet`), else
+    None. ``ledger`` is the home shard's application (its datastore holds the lease
+    tables); ``channel`` this process's owner channel, published with its leases."""
+    url = settings.internal_url
+    if not url or not in_fleet(ledger, settings):
         return None
     owners = ShardOwners(
-        datastore, len(ledger.shards), url.rstrip("/"), lease_seconds=settings.shard_lease_seconds
+        ledger.recorder.datastore,  # type: ignore[attr-defined]
+        len(ledger.shards),
+        url.rstrip("/"),
+        lease_seconds=settings.shard_lease_seconds,
+        channel=channel,
     )
     owners.start()
     return owners

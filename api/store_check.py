@@ -13,8 +13,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from ledger.service import CreditLedger
-from ledger.stores import store_env
+from ledger.app.bootstrap import store_env
+from ledger.app.service import CreditLedger
 
 __all__ = ["EVENTS_TABLE", "missing_store"]
 

@@ -24,7 +24,7 @@ import msgspec
 from litestar import Request
 
 from api.errors import UnsupportedMediaType
-from ledger.errors import FieldError, ValidationFailed
+from ledger.domain.errors import FieldError, ValidationFailed
 
 __all__ = [
     "IDEMPOTENCY_HEADER",

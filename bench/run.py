@@ -35,10 +35,10 @@ from typing import Any
 
 import psycopg
 
-from api.keys import issue_key
-from ledger.audit import trial_balance
-from ledger.commands import GrantCredits, OpenWallet
-from ledger.service import CreditLedger
+from ledger.app.audit import trial_balance
+from ledger.app.commands import GrantCredits, OpenWallet
+from ledger.app.keys import issue_key
+from ledger.app.service import CreditLedger
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -799,7 +799,7 @@ _PLUMBING = (
     "uvicorn/main.py",
     "uvicorn/_compat.py",
     "uvicorn/server.py",
-    "api/cli.py",
+    "api/cli/main.py",
     "api/serve.py",
     "<module>",
     "concurrent/futures/thread.py",

@@ -10,13 +10,14 @@ without downtime, :mod:`projections.reconcile` checks them against the log, and
 
 from __future__ import annotations
 
-from projections.base import InvariantViolation
 from projections.catalog import PROJECTIONS
-from projections.connect import open_views
+from projections.engine.base import InvariantViolation
+from projections.engine.connect import open_views
+from projections.engine.store import ViewStore
+from projections.positions import wait_for_position
 from projections.reconcile import reconcile_views
-from projections.runner import ProjectionRunner, install_views, wait_for_position
+from projections.runner import ProjectionRunner, install_views
 from projections.status import projection_status
-from projections.store import ViewStore
 
 __all__ = [
     "PROJECTIONS",

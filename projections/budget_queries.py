@@ -6,10 +6,10 @@ import json
 from datetime import datetime
 from typing import Any
 
-from ledger.periods import Period, period_bounds
+from ledger.domain.periods import Period, period_bounds
 from projections.catalog import BUDGET_STATUS
-from projections.reading import live, reading
-from projections.store import Tx, ViewStore
+from projections.engine.reading import live, reading
+from projections.engine.store import Tx, ViewStore
 
 __all__ = ["budget_status"]
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from projections.alerts import AlertsProjection
-from projections.balances import BalancesProjection
-from projections.base import Projection
-from projections.budgets import BudgetStatusProjection
-from projections.journal import JournalProjection
-from projections.lists import ListsProjection
-from projections.meters import MetersProjection
-from projections.uncollected import UncollectedProjection
-from projections.usage import UsageProjection
+from projections.alerts.projection import AlertsProjection
+from projections.engine.base import Projection
+from projections.models.balances import BalancesProjection
+from projections.models.budgets import BudgetStatusProjection
+from projections.models.journal import JournalProjection
+from projections.models.lists import ListsProjection
+from projections.models.meters import MetersProjection
+from projections.models.uncollected import UncollectedProjection
+from projections.models.usage import UsageProjection
 
 __all__ = [
     "ALERTS",

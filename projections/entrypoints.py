@@ -12,20 +12,20 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from ledger.alerting import Alerting
-from ledger.service import CreditLedger
-from ledger.stores import store_env
-from projections.alerts_delivery import AlertDelivery
-from projections.alerts_http import Egress, sender
+from ledger.app.alerting import Alerting
+from ledger.app.bootstrap import store_env
+from ledger.app.service import CreditLedger
+from projections.alerts.delivery import AlertDelivery
+from projections.alerts.http import Egress, sender
 from projections.catalog import ALERTS, PROJECTIONS, select
-from projections.connect import open_views
-from projections.log import MAX_BATCH
+from projections.engine.connect import open_views
+from projections.engine.log import MAX_BATCH
+from projections.engine.store import ViewStore
 from projections.rebuild import RebuildReport
 from projections.rebuild import rebuild as rebuild_views
 from projections.reconcile import reconcile_views
 from projections.runner import MAX_BACKOFF_S, POLL_INTERVAL_S, ProjectionRunner, backoff_delay
 from projections.status import projection_status
-from projections.store import ViewStore
 
 __all__ = ["rebuild", "reconcile", "run_worker", "status"]
 

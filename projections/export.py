@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from projections.catalog import JOURNAL
-from projections.journal import SELECT_COLUMNS
-from projections.reading import journal_filter, live, reading
-from projections.store import Tx, ViewStore
+from projections.engine.reading import journal_filter, live, reading
+from projections.engine.store import Tx, ViewStore
+from projections.models.journal import SELECT_COLUMNS
 
 __all__ = ["CSV_COLUMNS", "journal_csv", "usage_csv"]
 

@@ -16,11 +16,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from ledger.validation import check_id, check_position, fail
+from ledger.domain.validation import check_id, check_position, fail
 from projections.catalog import LISTS
-from projections.lists import ITEM_KINDS
-from projections.reading import live, reading
-from projections.store import Tx, ViewStore
+from projections.engine.reading import live, reading
+from projections.engine.store import Tx, ViewStore
+from projections.models.lists import ITEM_KINDS
 
 __all__ = [
     "HOLD_STATUSES",

@@ -1,7 +1,7 @@
 """A meter's series for one wallet, aggregated at query time over the usage facts.
 
 One SQL statement per query, the same text in SQLite and PostgreSQL but for the JSON
-accessors (:meth:`projections.dialect.Dialect.json_text`): facts of the wallet and the
+accessors (:meth:`projections.engine.dialect.Dialect.json_text`): facts of the wallet and the
 meter's event type in ``[from, to)``, cut into UTC hour/day/month windows by
 ``occurred_at``, grouped by the requested dimensions (a missing dimension is the group
 value ``None``). What each aggregation answers:
@@ -15,8 +15,8 @@ value ``None``). What each aggregation answers:
 
 Only events holding the value count (``count`` counts every event), and a window with no
 such event is absent from the series. The path keys are spliced into the SQL text, which is
-safe because :mod:`ledger.meters` only lets ``[A-Za-z0-9_:-]`` keys through (and the dialect
-checks again).
+safe because :mod:`ledger.metering.meters` only lets ``[A-Za-z0-9_:-]`` keys through (and the
+dialect checks again).
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from ledger.audit import WINDOWS
-from ledger.meters import MeterDefinition
-from ledger.validation import check_time_range, fail
+from ledger.app.audit import WINDOWS
+from ledger.domain.validation import check_time_range, fail
+from ledger.metering.meters import MeterDefinition
 from projections.catalog import METERS
-from projections.meters import safe_text
-from projections.reading import live, reading
-from projections.store import Tx, ViewStore
+from projections.engine.reading import live, reading
+from projections.engine.store import Tx, ViewStore
+from projections.models.meters import safe_text
 
 __all__ = ["MAX_POINTS", "meter_series"]
 

@@ -1,8 +1,8 @@
 """Audit and dashboard reads answered from the views instead of by scanning the log.
 
 ``journal``, ``trial_balance`` and ``usage_series`` take the same keyword parameters and
-return the same shapes as their namesakes in :mod:`ledger.audit`; only the first argument
-differs (the :class:`~projections.store.ViewStore` instead of the ledger application).
+return the same shapes as their namesakes in :mod:`ledger.app.audit`; only the first argument
+differs (the :class:`~projections.engine.store.ViewStore` instead of the ledger application).
 Each answer comes from one read snapshot, so it describes one prefix of the log: the
 position the projection had reached (see ``wait_for`` for read-your-writes).
 
@@ -18,22 +18,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ledger.audit import (
+from ledger.app.audit import (
     MAX_LEG,
     check_after_leg,
     check_page_limit,
     check_usage_query,
     journal_cut,
 )
-from ledger.validation import check_position, check_time_range, fail
+from ledger.domain.validation import check_position, check_time_range, fail
 from projections.budget_queries import budget_status
 from projections.catalog import BALANCES, JOURNAL, UNCOLLECTED, USAGE
-from projections.dialect import day_start, hour_start
+from projections.engine.dialect import day_start, hour_start
+from projections.engine.reading import Live, journal_filter, live, reading
+from projections.engine.store import Tx, ViewStore
 from projections.export import journal_csv
-from projections.journal import SELECT_COLUMNS, decode_row
-from projections.reading import Live, journal_filter, live, reading
-from projections.store import Tx, ViewStore
-from projections.usage import ABSENT
+from projections.models.journal import SELECT_COLUMNS, decode_row
+from projections.models.usage import ABSENT
 
 __all__ = [
     "account_balance",
@@ -44,7 +44,7 @@ __all__ = [
     "usage_series",
 ]
 
-# Balances as of T (see projections.balances): whole days before T's day from the daily
+# Balances as of T (see projections.models.balances): whole days before T's day from the daily
 # movements, T's own day from the journal's legs, cut at the balances' position.
 AS_OF_SPLIT = (
     "SELECT account, SUM(debit), SUM(credit) FROM ("
@@ -86,7 +86,7 @@ def journal(
     after_leg: int | None = None,
     limit: int = 100,
 ) -> dict[str, Any]:
-    """A page of journal rows, as :func:`ledger.audit.journal` returns it.
+    """A page of journal rows, as :func:`ledger.app.audit.journal` returns it.
 
     At most ``limit`` rows after the cursor ``(after, after_leg)``, whole events while they fit
     (``ledger.audit.journal_cut``). ``next_after`` is the page's last position, or, on a short

@@ -27,13 +27,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from ledger.application import CreditLedgerBase
-from projections import meta
-from projections.base import Projection
+from ledger.app.application import LedgerApplication
 from projections.catalog import select
-from projections.log import MAX_BATCH, LogReader, shard_readers
+from projections.engine import meta
+from projections.engine.base import Projection
+from projections.engine.log import MAX_BATCH, LogReader, shard_readers
+from projections.engine.store import Tx, ViewStore
 from projections.runner import Target, apply_batch, utc_now
-from projections.store import Tx, ViewStore
 
 __all__ = [
     "RebuildReport",
@@ -204,7 +204,7 @@ def drop_generation(views: ViewStore, projection: Projection, generation: int) -
 
 
 def rebuild(
-    app: CreditLedgerBase,
+    app: LedgerApplication,
     views: ViewStore,
     names: str | Sequence[str],
     *,

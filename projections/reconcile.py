@@ -3,9 +3,9 @@
 Within one read snapshot of the views, the log is folded up to each live generation's own
 tracked position (they may differ by a batch), and at that point:
 
-* the journal must equal :func:`ledger.audit.journal_rows` of every event, row for row,
+* the journal must equal :func:`ledger.app.audit.journal_rows` of every event, row for row,
   compared batch by batch (memory stays bounded by one batch), with no row beyond;
-* balances, usage and budget status must equal :class:`~projections.fold.Fold`, an
+* balances, usage and budget status must equal :class:`~projections.engine.fold.Fold`, an
   independent, event-at-a-time fold of the same rules;
 * the trial balance must be zero per unit, in the balances, the daily movements and the
   journal; and every event must still pass the double-entry checks;
@@ -15,7 +15,7 @@ tracked position (they may differ by a batch), and at that point:
 A sharded ledger has a log per shard and each generation a position in each: every log is
 folded up to the lowest position any view has reached in it, once, and from there a copy of
 that fold goes on to each view's own positions (the fold's rules do not depend on how the
-shards' events interleave, see :mod:`projections.fold`). The trial balance is checked over
+shards' events interleave, see :mod:`projections.engine.fold`). The trial balance is checked over
 all shards together.
 
 The answer is a list of human-readable differences; an empty list means clean.
@@ -27,16 +27,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.application import CreditLedgerBase
-from ledger.audit import journal_rows
-from ledger.shards import encode_position
-from projections import meta
-from projections.base import InvariantViolation, Projection, check_change
+from ledger.app.application import LedgerApplication
+from ledger.app.audit import journal_rows
+from ledger.app.shards import encode_position
 from projections.catalog import JOURNAL, select
-from projections.fold import Fold
-from projections.log import MAX_BATCH, Batch, LogReader, shard_readers
-from projections.reading import applied_clause
-from projections.store import Tx, ViewStore
+from projections.engine import meta
+from projections.engine.base import InvariantViolation, Projection, check_change
+from projections.engine.fold import Fold
+from projections.engine.log import MAX_BATCH, Batch, LogReader, shard_readers
+from projections.engine.reading import applied_clause
+from projections.engine.store import Tx, ViewStore
 
 __all__ = ["reconcile_views"]
 
@@ -269,7 +269,7 @@ def _replay(
 
 
 def reconcile_views(
-    app: CreditLedgerBase,
+    app: LedgerApplication,
     views: ViewStore,
     *,
     names: Iterable[str] | None = None,

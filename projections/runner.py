@@ -1,6 +1,6 @@
 """The projection runner: tail the notification log and keep the live views up to date.
 
-One step reads, from each shard's log in turn (see :mod:`ledger.shards`; an unsharded
+One step reads, from each shard's log in turn (see :mod:`ledger.app.shards`; an unsharded
 ledger has one), up to ``batch_size`` (<= 1000) notifications after the lowest tracked
 position of the live generations for that shard, decodes and checks them once, and then,
 in ONE view transaction, applies each projection's share of the batch and moves each one's
@@ -34,13 +34,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ledger.application import CreditLedgerBase
-from ledger.shards import decode_position, encode_position
-from projections import meta
-from projections.base import Projection
+from ledger.app.application import LedgerApplication
+from ledger.app.shards import encode_position
 from projections.catalog import select
-from projections.log import MAX_BATCH, Batch, shard_readers
-from projections.store import ViewStore
+from projections.engine import meta
+from projections.engine.base import Projection
+from projections.engine.log import MAX_BATCH, Batch, shard_readers
+from projections.engine.store import ViewStore
+from projections.positions import live_positions, live_shard_positions, reached
 
 __all__ = [
     "ProjectionRunner",
@@ -48,11 +49,7 @@ __all__ = [
     "apply_batch",
     "backoff_delay",
     "install_views",
-    "live_positions",
-    "live_shard_positions",
-    "reached_position",
     "utc_now",
-    "wait_for_position",
 ]
 
 log = logging.getLogger(__name__)
@@ -93,7 +90,7 @@ def apply_batch(views: ViewStore, targets: Sequence[Target], batch: Batch, now: 
     """Apply ``batch`` to every target and move their positions, all in one transaction.
 
     The targets are those of the batch's shard. Raises
-    :class:`~projections.meta.TrackingConflict` (and writes nothing) if a target's
+    :class:`~projections.engine.meta.TrackingConflict` (and writes nothing) if a target's
     generation is no longer the live (or building) one, or its position moved meanwhile.
     """
     with views.write() as tx:
@@ -151,73 +148,12 @@ def install_views(
         meta.install(tx, select(names), now or utc_now(), shards=shards)
 
 
-def live_shard_positions(
-    views: ViewStore, names: Iterable[str] | None = None
-) -> dict[str, dict[int, int]]:
-    """Per live generation (of ``names``, default all installed), the notification id it
-    has applied in each shard's log; empty while no runner has installed the views yet."""
-    try:
-        with views.read() as tx:
-            generations = meta.read_generations(tx)
-            tracking = meta.read_tracking(tx)
-    except Exception as error:
-        if views.is_missing_table(error):
-            return {}
-        raise
-    wanted = list(generations) if names is None else list(names)
-    found: dict[str, dict[int, int]] = {}
-    for name in wanted:
-        if name not in generations:
-            continue
-        rows = meta.shard_positions(tracking, name, generations[name].live)
-        if 0 in rows:
-            found[name] = {shard: row.position for shard, row in rows.items()}
-    return found
-
-
-def live_positions(views: ViewStore, names: Iterable[str] | None = None) -> dict[str, int]:
-    """Tracked position of each live generation (of ``names``, default all installed):
-    the sum over the shards' logs of the notification ids applied (so, unsharded, the
-    notification id); empty while no runner has installed the views yet."""
-    found = live_shard_positions(views, names)
-    return {name: sum(by_shard.values()) for name, by_shard in found.items()}
-
-
-def _reached(positions: dict[str, dict[int, int]], wanted: list[str] | None, position: int) -> bool:
-    if not positions or (wanted is not None and len(positions) < len(wanted)):
-        return False
-    shard, notification_id = decode_position(position)
-    return all(by_shard.get(shard, -1) >= notification_id for by_shard in positions.values())
-
-
-def reached_position(positions: dict[str, dict[int, int]], position: int) -> int:
-    """How far the slowest of ``positions`` is in the shard of ``position`` (encoded)."""
-    shard, _ = decode_position(position)
-    return encode_position(shard, min((p.get(shard, 0) for p in positions.values()), default=0))
-
-
-def wait_for_position(
-    views: ViewStore, position: int, timeout: float, names: Iterable[str] | None = None
-) -> bool:
-    """Read-your-writes across processes: poll until every live view reached ``position``
-    (an encoded position: the views must have applied that id of that shard's log)."""
-    wanted = None if names is None else list(names)
-    deadline = time.monotonic() + timeout
-    while True:
-        if _reached(live_shard_positions(views, wanted), wanted, position):
-            return True
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        time.sleep(min(remaining, 0.02))
-
-
 class ProjectionRunner:
     """Keeps the live generation of each projection up to date with the ledger's log."""
 
     def __init__(
         self,
-        app: CreditLedgerBase,
+        app: LedgerApplication,
         views: ViewStore,
         projections: Sequence[Projection] | None = None,
         *,
@@ -332,7 +268,7 @@ class ProjectionRunner:
         """Block until every live view has applied ``position`` (encoded: an id of one
         shard's log) or ``timeout`` passes."""
         deadline = time.monotonic() + timeout
-        while not _reached(live_shard_positions(self.views, self.names), self.names, position):
+        while not reached(live_shard_positions(self.views, self.names), self.names, position):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False

@@ -19,12 +19,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from ledger.application import CreditLedgerBase
-from projections import meta
+from ledger.app.application import LedgerApplication
 from projections.catalog import select
-from projections.log import LogReader, shard_readers
+from projections.engine import meta
+from projections.engine.log import LogReader, shard_readers
+from projections.engine.store import ViewStore
 from projections.runner import utc_now
-from projections.store import ViewStore
 
 __all__ = ["STALE_AFTER", "projection_status"]
 
@@ -32,7 +32,7 @@ STALE_AFTER = timedelta(seconds=10)
 
 
 def projection_status(
-    app: CreditLedgerBase,
+    app: LedgerApplication,
     views: ViewStore,
     *,
     clock: Callable[[], datetime] = utc_now,

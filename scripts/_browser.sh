@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Sourced by scripts/test.sh: defines `ensure_browser`, which makes sure Debian's `chromium` and
-# `chromium-driver` are installed. The browser tests (tests/browser/support.py) drive them
+# `chromium-driver` are installed. The browser tests (tests/support/browser.py) drive them
 # headless with Selenium; a fresh machine (CI) does not have them.
 #
 # Installs them with apt-get when missing (as root, or through sudo). Never fatal: when they

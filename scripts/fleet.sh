@@ -18,7 +18,9 @@
 #
 # Environment: FLEET_APIS, FLEET_SHARDS (default 4), FLEET_PORT, FLEET_KEEP_LOGS=1 (print
 # the log directory instead of deleting it), FLEET_OWNERS=0 (no LEDGER_INTERNAL_URL: every
-# process decides every command itself, as before shard owners; for comparisons).
+# process decides every command itself, as before shard owners; for comparisons),
+# FLEET_CHANNEL=0 (no owner channel: spending commands are forwarded as HTTP requests, as
+# before it; for comparisons).
 # stdout: "LEDGER_URL=..." and "LEDGER_KEY=..." lines once the fleet answers; progress on stderr.
 set -euo pipefail
 
@@ -124,6 +126,7 @@ for ((i = 1; i <= APIS; i++)); do
     url="http://127.0.0.1:$port"
     internal="$url"
     if [[ "${FLEET_OWNERS:-1}" == "0" ]]; then internal=""; fi
+    LEDGER_OWNER_CHANNEL="$([[ "${FLEET_CHANNEL:-1}" == "0" ]] && echo false || echo true)" \
     LEDGER_INTERNAL_URL="$internal" ledger serve --host 127.0.0.1 --port "$port" \
         >"$LOGS/api-$i.log" 2>&1 &
     PIDS+=("$!")

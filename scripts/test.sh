@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # THE test command.
 #
-#   scripts/test.sh                     # static checks, then every tier (unit, property, integration)
-#   scripts/test.sh tests/unit -x       # extra arguments go straight to pytest
+#   scripts/test.sh                     # static checks, then every tier (see below)
+#   scripts/test.sh tests/ledger -x     # extra arguments go straight to pytest
 #
 # Steps, failing fast:
 #   1. make sure .venv exists and holds the project (scripts/_venv.sh), and that chromium and
@@ -11,8 +11,10 @@
 #   3. unless LEDGER_TEST_DATABASE_URL is already set, start a throwaway PostgreSQL
 #      cluster on a free 127.0.0.1 port and point LEDGER_TEST_DATABASE_URL at it
 #      (stopped and deleted on exit, whatever happens);
-#   4. pytest "$@" -- with no path arguments pytest runs `testpaths` (tests/, all tiers),
-#      after a first pass of tests/unit and tests/integration on the direct write path.
+#   4. pytest "$@" -- with no path arguments pytest runs `testpaths` (tests/: every tier,
+#      pure, app, property, integration and reliability), after a first pass of the app and
+#      integration tiers (tests/ledger, tests/api, tests/projections, tests/integration) on the
+#      direct write path.
 #
 # Environment:
 #   LEDGER_TEST_DATABASE_URL  use this Postgres database instead of a throwaway cluster
@@ -79,11 +81,12 @@ if is_ci; then
 fi
 
 # Production writes through group commit (the default); a full run also proves the direct
-# write path by running the unit and integration tiers again with it selected.
+# write path by running the app and integration tiers again with it selected.
 set +e
 if [[ $# -eq 0 ]]; then
-    echo ">> pytest tests/unit tests/integration (direct write path: LEDGER_TEST_GROUP_COMMIT=0)" >&2
-    LEDGER_TEST_GROUP_COMMIT=0 pytest -q tests/unit tests/integration
+    APP_AND_INTEGRATION=(tests/ledger tests/api tests/projections tests/integration)
+    echo ">> pytest ${APP_AND_INTEGRATION[*]} (direct write path: LEDGER_TEST_GROUP_COMMIT=0)" >&2
+    LEDGER_TEST_GROUP_COMMIT=0 pytest -q "${APP_AND_INTEGRATION[@]}"
     direct_status=$?
     if [[ $direct_status -ne 0 ]]; then
         echo ">> the direct write path failed (pytest exit $direct_status)" >&2

@@ -20,6 +20,9 @@ from hypothesis import settings
 from psycopg import sql
 
 TESTS_DIR = Path(__file__).resolve().parent
+
+# clock, ledger and views: the in-memory fixtures most app-tier tests share.
+pytest_plugins = ["tests.support.fixtures"]
 DATABASE_URL_ENV = "LEDGER_TEST_DATABASE_URL"
 
 # Timing on shared CI machines is noisy, so no profile enforces a per-example deadline.
@@ -27,7 +30,13 @@ settings.register_profile("dev", max_examples=50, deadline=None)
 settings.register_profile("ci", max_examples=200, deadline=None, derandomize=False, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
+# Tiers by cost: pure (no application) < app (in memory) < property < integration (Postgres)
+# < reliability (processes, load). tests/reliability marks itself.
 _TIER_MARKERS: dict[str, pytest.MarkDecorator] = {
+    "domain": pytest.mark.pure,
+    "ledger": pytest.mark.app,
+    "api": pytest.mark.app,
+    "projections": pytest.mark.app,
     "integration": pytest.mark.integration,
     "property": pytest.mark.property,
 }
@@ -38,7 +47,7 @@ def _in_ci() -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test under tests/integration or tests/property with its tier."""
+    """Mark every test with the tier of the folder it is in."""
     for item in items:
         path = Path(item.path).resolve()
         for tier, marker in _TIER_MARKERS.items():

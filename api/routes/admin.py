@@ -6,7 +6,7 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_202_ACCEPTED
 
-from api.auth import ADMIN
+from api.middleware.auth import ADMIN
 from api.openapi import BEARER, problems
 from api.read_models import ReadModels
 from api.rendering import render

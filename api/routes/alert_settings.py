@@ -7,14 +7,14 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 
-from api.auth import ADMIN, READ
-from api.metrics import decision
+from api.middleware.auth import ADMIN, READ
+from api.middleware.metrics import decision
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import render, respond
 from api.routes.params import IdempotencyKey, PathId
 from api.schemas.webhooks import AlertSettingsIn, AlertSettingsOut
-from ledger.alerting import Alerting, PutAlertSettings
-from ledger.service import CreditLedger
+from ledger.app.alerting import Alerting, PutAlertSettings
+from ledger.app.service import CreditLedger
 
 __all__ = ["ALERT_SETTINGS_ROUTES", "AlertSettingsController"]
 

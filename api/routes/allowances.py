@@ -12,14 +12,14 @@ from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from api.auth import ADMIN, READ
-from api.metrics import decision
+from api.middleware.auth import ADMIN, READ
+from api.middleware.metrics import decision
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import outcome_headers, render, respond
 from api.routes.params import IdempotencyKey, PathId
 from api.schemas.allowances import AllowanceIn, AllowanceOut, AllowancesOut
-from ledger.commands import RemoveAllowance, SetAllowance
-from ledger.service import CreditLedger
+from ledger.app.commands import RemoveAllowance, SetAllowance
+from ledger.app.service import CreditLedger
 
 __all__ = ["ALLOWANCE_ROUTES", "AllowanceController"]
 

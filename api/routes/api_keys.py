@@ -8,16 +8,16 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from api.auth import ADMIN
 from api.errors import ApiKeyNotFound
-from api.key_cache import key_cache_of
-from api.keys import issue_api_key_at, revoke_key
+from api.middleware.auth import ADMIN
+from api.middleware.key_cache import key_cache_of
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import POSITION_HEADER
 from api.routes import item_lists
 from api.routes.params import PathId
 from api.schemas.api_keys import ApiKeyIn, ApiKeyOut
-from ledger.service import CreditLedger
+from ledger.app.keys import issue_api_key_at, revoke_key
+from ledger.app.service import CreditLedger
 
 __all__ = ["API_KEY_ROUTES", "ApiKeyController"]
 
@@ -73,8 +73,8 @@ class ApiKeyController(Controller):
         """Revoke a key at once, for every server process; revoking twice is harmless."""
         if not revoke_key(ledger, key_id):
             raise ApiKeyNotFound(f"API key {key_id!r} not found")
-        # Other processes learn it when their ledger confirms the key (api.key_cache); this
-        # one forgets it now, so it answers 401 before even reading the request's body.
+        # Other processes learn it when their ledger confirms the key (api.middleware.key_cache);
+        # this one forgets it now, so it answers 401 before even reading the request's body.
         key_cache_of(state).forget(key_id)
 
 

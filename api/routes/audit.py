@@ -1,7 +1,7 @@
 """``/v1/journal``, ``/v1/trial-balance`` and ``/v1/wallets/{wallet_id}/usage``.
 
 Answered from the read models (:mod:`projections.queries`, the same shapes as the log scan
-of ``ledger.audit``, which stays the reference ``ledger reconcile`` checks them against).
+of ``ledger.app.audit``, which stays the reference ``ledger reconcile`` checks them against).
 Each answer describes the log up to the position the views have reached; ``?min_position=``
 first waits for a position (read-your-writes, see :class:`api.read_models.ReadModels`).
 """
@@ -17,7 +17,7 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
-from api.auth import AUDIT, READ
+from api.middleware.auth import AUDIT, READ
 from api.openapi import BEARER, problems
 from api.read_models import ReadModels
 from api.rendering import render
@@ -33,12 +33,12 @@ from api.routes.params import (
     parse_time,
 )
 from api.schemas.audit import JournalOut, TrialBalanceOut, UsageOut
-from ledger.audit import MAX_LEG
-from ledger.service import CreditLedger
-from ledger.state import SUBJECT_KEYS
-from ledger.validation import fail
+from ledger.app.audit import MAX_LEG
+from ledger.app.service import CreditLedger
+from ledger.domain.state import SUBJECT_KEYS
+from ledger.domain.validation import fail
 from projections.catalog import BALANCES, JOURNAL, UNCOLLECTED, USAGE
-from projections.dialect import hour_start
+from projections.engine.dialect import hour_start
 from projections.export import CSV_COLUMNS, journal_csv, usage_csv
 from projections.queries import journal, trial_balance, usage_series
 

@@ -22,7 +22,7 @@ from litestar import Controller, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.params import HeaderParameter, PathParameter
 
-from api.auth import PUBLIC
+from api.middleware.auth import PUBLIC
 
 __all__ = ["CONSOLE_ROUTES", "CONTENT_SECURITY_POLICY", "SECURITY_HEADERS", "ConsoleController"]
 

@@ -9,15 +9,15 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
-from api.auth import SPEND, Principal
 from api.awaiting import answer, spending
+from api.middleware.auth import SPEND, Principal
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import respond
 from api.routes import lists
 from api.routes.params import IdempotencyKey, PathId, json_body
 from api.schemas.debits import DebitIn, DebitOut, RefundIn, RefundOut
-from ledger.commands import Debit, Refund
-from ledger.service import CreditLedger
+from ledger.app.commands import Debit, Refund
+from ledger.app.service import CreditLedger
 
 __all__ = ["DEBIT_ROUTES", "DebitController"]
 

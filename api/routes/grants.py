@@ -7,14 +7,14 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from api.auth import ADMIN
-from api.metrics import decision
+from api.middleware.auth import ADMIN
+from api.middleware.metrics import decision
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import respond
 from api.routes.params import IdempotencyKey, PathId
 from api.schemas.grants import GrantIn, GrantOut, VoidGrantIn
-from ledger.commands import GrantCredits, VoidGrant
-from ledger.service import CreditLedger
+from ledger.app.commands import GrantCredits, VoidGrant
+from ledger.app.service import CreditLedger
 
 __all__ = ["GRANT_ROUTES", "GrantController"]
 

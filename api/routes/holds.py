@@ -8,8 +8,8 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from api.auth import READ, SPEND, Principal
 from api.awaiting import answer, spending
+from api.middleware.auth import READ, SPEND, Principal
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import render, respond
 from api.routes import lists
@@ -22,8 +22,8 @@ from api.schemas.holds import (
     PlacedHoldOut,
     ReleaseOut,
 )
-from ledger.commands import CaptureHold, PlaceHold, ReleaseHold
-from ledger.service import CreditLedger
+from ledger.app.commands import CaptureHold, PlaceHold, ReleaseHold
+from ledger.app.service import CreditLedger
 
 __all__ = ["HOLD_ROUTES", "HoldController"]
 

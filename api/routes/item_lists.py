@@ -17,19 +17,20 @@ from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from api.auth import ADMIN, BOOTSTRAP_KEY_ID, allow
-from api.keys import ApiKey, find_key
+from api.middleware.auth import ADMIN, BOOTSTRAP_KEY_ID, allow
 from api.openapi import BEARER, problems
 from api.read_models import ReadModels
 from api.rendering import render
 from api.routes.lists import Limit, principal_of
 from api.routes.params import MinPosition
 from api.schemas.lists import ApiKeysOut, MetersOut, PriceBooksOut, WebhooksOut, WhoAmIOut
-from ledger.meters import Meter
-from ledger.price_books import PriceBook
-from ledger.service import CreditLedger
-from ledger.validation import MAX_POSITION
-from ledger.webhooks import Webhook
+from ledger.access.keys import ApiKey
+from ledger.alerts.webhooks import Webhook
+from ledger.app.keys import find_key
+from ledger.app.service import CreditLedger
+from ledger.domain.validation import MAX_POSITION
+from ledger.metering.meters import Meter
+from ledger.metering.price_books import PriceBook
 from projections.catalog import LISTS
 from projections.list_queries import item_page
 

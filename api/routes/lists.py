@@ -18,16 +18,16 @@ from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from api.auth import READ, Principal
 from api.errors import Unauthenticated
+from api.middleware.auth import READ, Principal
 from api.openapi import BEARER, problems
 from api.read_models import ReadModels
 from api.rendering import render
 from api.routes.params import MinPosition, PathId
 from api.schemas.lists import DebitDetailOut, DebitsOut, HoldsOut, WalletsOut
-from ledger.errors import DebitNotFound
-from ledger.service import CreditLedger
-from ledger.validation import MAX_POSITION
+from ledger.app.service import CreditLedger
+from ledger.domain.errors import DebitNotFound
+from ledger.domain.validation import MAX_POSITION
 from projections.catalog import LISTS
 from projections.list_queries import debit_page, find_debit, hold_page, wallet_page
 

@@ -16,18 +16,18 @@ from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from api.auth import ADMIN, READ, allow
-from api.metrics import decision
+from api.middleware.auth import ADMIN, READ, allow
+from api.middleware.metrics import decision
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.read_models import ReadModels
 from api.rendering import render, respond
 from api.routes.params import FromTime, IdempotencyKey, MinPosition, PathId, ToTime, parse_range
 from api.schemas.meters import MeterIn, MeterOut, MeterSeriesOut
-from ledger.errors import MeterNotFound
-from ledger.meter_commands import PutMeter, find_meter, meter_definition, put_meter
-from ledger.meters import MAX_GROUP_BY, dimension_path, dimension_paths
-from ledger.service import CreditLedger
-from ledger.validation import MAX_AMOUNT, check_id, fail
+from ledger.app.meters import PutMeter, find_meter, meter_definition, put_meter
+from ledger.app.service import CreditLedger
+from ledger.domain.errors import MeterNotFound
+from ledger.domain.validation import MAX_AMOUNT, check_id, fail
+from ledger.metering.meters import MAX_GROUP_BY, dimension_path, dimension_paths
 from projections.catalog import METERS
 from projections.meter_queries import meter_series
 

@@ -1,7 +1,7 @@
 """``/healthz``, ``/readyz`` and ``/metrics``: probes and Prometheus metrics.
 
 The probes need no API key; ``/metrics`` needs none either unless ``LEDGER_METRICS_PUBLIC`` is
-false (see :func:`api.auth.metrics_access`).
+false (see :func:`api.middleware.auth.metrics_access`).
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from typing import Any
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 
-from api.auth import PUBLIC, metrics_access
 from api.errors import NotReady
-from api.metrics import EXPOSITION_MEDIA_TYPE, metrics_of
+from api.middleware.auth import PUBLIC, metrics_access
+from api.middleware.metrics import EXPOSITION_MEDIA_TYPE, metrics_of
 from api.openapi import problem_spec
 from api.schemas.operations import StatusOut
-from ledger.service import CreditLedger
+from ledger.app.service import CreditLedger
 
 __all__ = ["OPERATIONS_ROUTES", "OperationsController"]
 

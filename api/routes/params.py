@@ -16,7 +16,7 @@ from litestar.openapi.spec import Example, OpenAPIType
 from litestar.params import Body, BodyKwarg, HeaderParameter, PathParameter, QueryParameter
 
 from api.validation import IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY_LENGTH
-from ledger.validation import MAX_POSITION, check_aware, check_time_range, fail
+from ledger.domain.validation import MAX_POSITION, check_aware, check_time_range, fail
 
 __all__ = [
     "PLAIN_INTEGER",

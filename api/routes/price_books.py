@@ -10,15 +10,15 @@ from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from api.auth import ADMIN, READ_PRICE_BOOKS
-from api.metrics import decision
+from api.middleware.auth import ADMIN, READ_PRICE_BOOKS
+from api.middleware.metrics import decision
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import render, respond
 from api.routes.params import IdempotencyKey, PathId
 from api.schemas.price_books import PriceBookIn, PriceBookOut
-from ledger.commands import PutPriceBook
-from ledger.service import CreditLedger
-from ledger.validation import MAX_AMOUNT
+from ledger.app.commands import PutPriceBook
+from ledger.app.service import CreditLedger
+from ledger.domain.validation import MAX_AMOUNT
 
 __all__ = ["PRICE_BOOK_ROUTES", "PriceBookController"]
 

@@ -7,14 +7,14 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 
-from api.auth import SPEND
-from api.metrics import decision
+from api.middleware.auth import SPEND
+from api.middleware.metrics import decision
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import respond
 from api.routes.params import IdempotencyKey
 from api.schemas.usage_events import UsageEventsIn, UsageEventsOut, shaped_events
-from ledger.commands import IngestUsage
-from ledger.service import CreditLedger
+from ledger.app.commands import IngestUsage
+from ledger.app.service import CreditLedger
 
 __all__ = ["USAGE_EVENT_ROUTES", "UsageEventController"]
 

@@ -9,16 +9,16 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED
 
-from api.auth import ADMIN, READ
-from api.metrics import decision
+from api.middleware.auth import ADMIN, READ
+from api.middleware.metrics import decision
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import render, respond
 from api.routes import lists
 from api.routes.params import AsOf, IdempotencyKey, PathId, parse_time
 from api.schemas.wallets import EventsOut, OpenWalletIn, WalletAsOfOut, WalletOut
-from ledger.commands import OpenWallet
-from ledger.service import CreditLedger
-from ledger.validation import MAX_POSITION
+from ledger.app.commands import OpenWallet
+from ledger.app.service import CreditLedger
+from ledger.domain.validation import MAX_POSITION
 
 __all__ = ["WALLET_ROUTES", "WalletController"]
 

@@ -11,19 +11,19 @@ from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from api.auth import ADMIN
 from api.dependencies import settings_of
-from api.metrics import decision
+from api.middleware.auth import ADMIN
+from api.middleware.metrics import decision
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.read_models import ReadModels
 from api.rendering import render, respond
 from api.routes.params import IdempotencyKey, PathId, Position
 from api.schemas.webhooks import DeliveriesOut, WebhookIn, WebhookOut
-from ledger.alerting import Alerting, DeleteWebhook, PutWebhook
-from ledger.service import CreditLedger
-from ledger.validation import fail
-from projections.alerts_http import refused_destination
-from projections.alerts_outbox import delivery_log
+from ledger.app.alerting import Alerting, DeleteWebhook, PutWebhook
+from ledger.app.service import CreditLedger
+from ledger.domain.validation import fail
+from projections.alerts.http import refused_destination
+from projections.alerts.outbox import delivery_log
 
 __all__ = ["WEBHOOK_ROUTES", "WebhookController"]
 

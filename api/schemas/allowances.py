@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 from msgspec import Meta
 
 from api.schemas.fields import Amount, AwareDatetime, RequestBody, ResponseBody
-from ledger.commands import SetAllowance
-from ledger.errors import FieldError, ValidationFailed
-from ledger.periods import UnknownTimezone, parse_timezone
+from ledger.app.commands import SetAllowance
+from ledger.domain.errors import FieldError, ValidationFailed
+from ledger.domain.periods import UnknownTimezone, parse_timezone
 
 __all__ = ["AllowanceIn", "AllowanceOut", "AllowancesOut", "RolloverIn", "RolloverOut"]
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from msgspec import Meta
 
-from api.keys import SCOPE_PATTERN
 from api.schemas.fields import RequestBody, ResponseBody
+from ledger.access.keys import SCOPE_PATTERN
 
 __all__ = ["ApiKeyIn", "ApiKeyOut"]
 

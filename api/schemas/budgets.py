@@ -9,9 +9,9 @@ import msgspec
 from msgspec import Meta
 
 from api.schemas.fields import NonNegativeAmount, RequestBody, ResponseBody, Subject, SubjectOut
-from ledger.commands import SetBudget
-from ledger.errors import FieldError, ValidationFailed
-from ledger.periods import UnknownTimezone, parse_timezone
+from ledger.app.commands import SetBudget
+from ledger.domain.errors import FieldError, ValidationFailed
+from ledger.domain.periods import UnknownTimezone, parse_timezone
 
 __all__ = ["BudgetIn", "BudgetOut", "BudgetsOut"]
 

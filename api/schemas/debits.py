@@ -18,7 +18,7 @@ from api.schemas.fields import (
     Subject,
 )
 from api.schemas.rating import RatingOut, UsageIn, amount_or_usage
-from ledger.commands import Debit, Refund
+from ledger.app.commands import Debit, Refund
 
 __all__ = ["DebitIn", "DebitOut", "RefundAllocation", "RefundIn", "RefundOut"]
 

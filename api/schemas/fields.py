@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from ledger.validation import MAX_AMOUNT
+from ledger.domain.validation import MAX_AMOUNT
 
 __all__ = [
     "ID_PATTERN",

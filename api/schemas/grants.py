@@ -17,7 +17,7 @@ from api.schemas.fields import (
     RequestBody,
     ResponseBody,
 )
-from ledger.commands import GrantCredits, VoidGrant
+from ledger.app.commands import GrantCredits, VoidGrant
 
 __all__ = ["CostBasisIn", "CostBasisOut", "GrantIn", "GrantOut", "VoidGrantIn"]
 

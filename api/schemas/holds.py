@@ -22,7 +22,7 @@ from api.schemas.fields import (
 )
 from api.schemas.operations import HoldStatus
 from api.schemas.rating import RatingOut, UsageIn, amount_or_usage
-from ledger.commands import CaptureHold, PlaceHold
+from ledger.app.commands import CaptureHold, PlaceHold
 
 __all__ = ["CaptureIn", "CaptureOut", "HoldIn", "HoldOut", "PlacedHoldOut", "ReleaseOut"]
 

@@ -9,8 +9,8 @@ import msgspec
 from msgspec import Meta
 
 from api.schemas.fields import RequestBody, ResponseBody
-from ledger.meter_commands import PutMeter
-from ledger.meters import MAX_EVENT_TYPE, MAX_GROUP_BY
+from ledger.app.meters import PutMeter
+from ledger.metering.meters import MAX_EVENT_TYPE, MAX_GROUP_BY
 
 __all__ = ["MeterIn", "MeterOut", "MeterPointOut", "MeterSeriesOut"]
 
@@ -34,6 +34,20 @@ Dimension = Annotated[
 ]
 Aggregation = Literal["count", "sum", "unique_count", "min", "max", "avg", "latest"]
 Scalar = int | float | str | bool
+# An integer is also a JSON Schema number, so ``oneOf`` (litestar's rendering of a union)
+# would make every integer value invalid to a validating client: documented as ``anyOf``.
+_SCALAR_SCHEMA = [{"type": "number"}, {"type": "string"}, {"type": "boolean"}]
+ScalarValue = Annotated[
+    Scalar, Meta(extra_json_schema={"extra": {"one_of": None, "any_of": _SCALAR_SCHEMA}})
+]
+ScalarGroups = Annotated[
+    dict[str, Scalar | None],
+    Meta(
+        extra_json_schema={
+            "extra": {"additional_properties": {"anyOf": [*_SCALAR_SCHEMA, {"type": "null"}]}}
+        }
+    ),
+]
 
 
 class MeterIn(RequestBody):
@@ -82,8 +96,8 @@ class MeterPointOut(ResponseBody):
     the event held it)."""
 
     window_start: datetime
-    group: dict[str, Scalar | None]
-    value: Scalar
+    group: ScalarGroups
+    value: ScalarValue
 
 
 class MeterSeriesOut(ResponseBody):

@@ -10,9 +10,9 @@ from msgspec import Meta
 
 from api.schemas.fields import ClientId, RequestBody, ResponseBody
 from api.schemas.rating import ModelName
-from ledger.commands import PutPriceBook
-from ledger.rating import MAX_RATES
-from ledger.validation import MAX_AMOUNT
+from ledger.app.commands import PutPriceBook
+from ledger.domain.rating import MAX_RATES
+from ledger.domain.validation import MAX_AMOUNT
 
 __all__ = ["PriceBookIn", "PriceBookOut", "RateIn", "RateOut"]
 

@@ -1,7 +1,7 @@
 """Rating bodies: ``usage`` in place of ``amount`` on debits, holds and captures, and the
 ``rating`` their answers add.
 
-The ledger rates ``usage`` against the wallet's price book (``ledger.pricing``); here it is
+The ledger rates ``usage`` against the wallet's price book (``ledger.app.pricing``); here it is
 only checked for shape, and a request is refused when it gives both ``amount`` and ``usage``
 (or, where an amount is needed, neither), with an error naming both fields.
 """
@@ -14,8 +14,8 @@ import msgspec
 from msgspec import Meta
 
 from api.schemas.fields import RequestBody, ResponseBody
-from ledger.errors import FieldError, ValidationFailed
-from ledger.validation import MAX_AMOUNT
+from ledger.domain.errors import FieldError, ValidationFailed
+from ledger.domain.validation import MAX_AMOUNT
 
 __all__ = ["ModelName", "RatingOut", "UsageIn", "amount_or_usage"]
 

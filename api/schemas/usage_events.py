@@ -3,7 +3,7 @@
 The body declares each event as a free-form object, so that one bad event is rejected
 alone (with its index) rather than failing the batch. :func:`shaped_events` then decodes
 the events again into :class:`UsageEventShape`, msgspec's compiled checks of what each
-field must be, so the ledger only checks what those cannot express (``ledger.ingest``); an
+field must be, so the ledger only checks what those cannot express (``ledger.metering.ingest``); an
 event that does not fit goes to the ledger as the object it was, and gets the same answer.
 """
 
@@ -15,9 +15,9 @@ import msgspec
 from msgspec import Meta
 
 from api.schemas.fields import ID_PATTERN, RequestBody, ResponseBody
-from ledger.ingest import MAX_BATCH, MAX_QUANTITIES, MAX_TYPE_LENGTH, ShapedEvent
-from ledger.state import SUBJECT_KEYS
-from ledger.validation import MAX_AMOUNT
+from ledger.domain.state import SUBJECT_KEYS
+from ledger.domain.validation import MAX_AMOUNT
+from ledger.metering.ingest import MAX_BATCH, MAX_QUANTITIES, MAX_TYPE_LENGTH, ShapedEvent
 
 __all__ = [
     "DOCUMENTED_EVENT",
@@ -138,16 +138,16 @@ class UsageEventsOut(ResponseBody):
     uncollected_events: list[UncollectedEventOut] = msgspec.field(default_factory=list)
 
 
-_Id = Annotated[str, Meta(min_length=1, max_length=128)]  # the characters: ledger.ingest
+_Id = Annotated[str, Meta(min_length=1, max_length=128)]  # the characters: ledger.metering.ingest
 _SubjectKey = Literal["user_id", "team_id", "agent_id", "project_id", "feature", "model"]
 if frozenset(get_args(_SubjectKey)) != SUBJECT_KEYS:  # a new subject key must be allowed here
-    raise ImportError("usage event subject keys no longer match ledger.state.SUBJECT_KEYS")
+    raise ImportError("usage event subject keys no longer match ledger.domain.state.SUBJECT_KEYS")
 _SubjectValue = Annotated[str, Meta(min_length=1, max_length=256)]
 _Quantity = Annotated[int, Meta(ge=0, le=MAX_AMOUNT)]
 
 
 class UsageEventShape(msgspec.Struct, ShapedEvent, forbid_unknown_fields=True, gc=False):
-    """One usage event as ``ledger.ingest.ShapedEvent`` promises it (what no constraint
+    """One usage event as ``ledger.metering.ingest.ShapedEvent`` promises it (what no constraint
     here expresses, the ledger checks: id and key characters, the time, ``properties``).
 
     ``gc=False``: a thousand of these live through each request, and every object the
@@ -168,7 +168,7 @@ class UsageEventShape(msgspec.Struct, ShapedEvent, forbid_unknown_fields=True, g
 
 
 def shaped_events(events: list[dict[str, Any]]) -> list[object]:
-    """``events`` for ``ledger.ingest.check_events``: each a :class:`UsageEventShape` if it
+    """``events`` for ``ledger.metering.ingest.check_events``: each a :class:`UsageEventShape` if it
     fits one, else the decoded object as it came (the ledger answers why it does not fit)."""
     try:
         shaped: list[object] = msgspec.convert(events, list[UsageEventShape], strict=True)

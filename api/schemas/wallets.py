@@ -15,7 +15,7 @@ from api.schemas.fields import (
     ResponseBody,
 )
 from api.schemas.grants import GrantOut
-from ledger.commands import OpenWallet
+from ledger.app.commands import OpenWallet
 
 __all__ = ["EventOut", "EventsOut", "OpenWalletIn", "WalletAsOfOut", "WalletOut"]
 

@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 from msgspec import Meta
 
 from api.schemas.fields import NonNegativeAmount, RequestBody, ResponseBody
-from ledger.alert_settings import DEFAULT_GRANT_EXPIRING_LEAD_SECONDS, MAX_LEAD_SECONDS
-from ledger.alerting import PutAlertSettings, PutWebhook
-from ledger.webhooks import MAX_SECRET, MAX_URL, MIN_SECRET
+from ledger.alerts.settings import DEFAULT_GRANT_EXPIRING_LEAD_SECONDS, MAX_LEAD_SECONDS
+from ledger.alerts.webhooks import MAX_SECRET, MAX_URL, MIN_SECRET
+from ledger.app.alerting import PutAlertSettings, PutWebhook
 
 __all__ = [
     "AlertSettingsIn",

@@ -16,7 +16,7 @@ import pytest
 from selenium import webdriver
 
 from tests.browser.pages import Console
-from tests.browser.support import (
+from tests.support.browser import (
     Demo,
     chromium_driver,
     have_chromium,
@@ -24,7 +24,7 @@ from tests.browser.support import (
     requested_urls,
     seed,
 )
-from tests.integration.live_server import TEST_ADMIN_KEY, live_server, server_env
+from tests.support.live_server import TEST_ADMIN_KEY, live_server, server_env
 
 VIEWER_TIME_ZONE = "Europe/Berlin"
 """The browser's zone, not UTC, so times shown in the viewer's zone are told apart."""

@@ -1,7 +1,7 @@
 """``make screenshots``: a PNG of every console page, on a demo ledger, for docs/console.md.
 
 Run as ``python -m tests.browser.screenshots [OUT_DIR]`` (default ``docs/console``): starts
-``ledger serve`` on a throwaway SQLite store, seeds it (:func:`tests.browser.support.seed`),
+``ledger serve`` on a throwaway SQLite store, seeds it (:func:`tests.support.browser.seed`),
 and photographs each page in headless chromium at 1280 px wide.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 from selenium.webdriver.common.by import By
 
 from tests.browser.pages import Console
-from tests.browser.support import Demo, chromium_driver, seed
-from tests.integration.live_server import TEST_ADMIN_KEY, live_server, server_env
+from tests.support.browser import Demo, chromium_driver, seed
+from tests.support.live_server import TEST_ADMIN_KEY, live_server, server_env
 
 __all__ = ["main", "photograph"]
 

@@ -1,7 +1,7 @@
 """Every console page, opened with each kind of key, asks only 127.0.0.1 for anything, never
 breaks its Content Security Policy, and keeps the key out of URLs and persistent storage.
 
-Chromium is started unable to reach any other host (``tests.browser.support``), so a page
+Chromium is started unable to reach any other host (``tests.support.browser``), so a page
 that needed one would fail visibly too; these tests also read what it asked for: the
 DevTools performance log (every request) and the page's resource timing entries.
 """
@@ -12,7 +12,7 @@ import pytest
 
 from tests.browser.conftest import Site
 from tests.browser.pages import Console
-from tests.browser.support import log_entries, requested_urls
+from tests.support.browser import log_entries, requested_urls
 
 pytestmark = pytest.mark.browser
 

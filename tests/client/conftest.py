@@ -18,7 +18,7 @@ import pytest
 from credit_ledger import Ledger
 
 from tests.client.fakes import FakeLedger
-from tests.integration.live_server import (
+from tests.support.live_server import (
     TEST_ADMIN_KEY,
     LiveServer,
     live_server,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.live_server import REPO_ROOT, TEST_ADMIN_KEY, LiveServer
+from tests.support.live_server import REPO_ROOT, TEST_ADMIN_KEY, LiveServer
 
 SDK = REPO_ROOT / "docs" / "sdk.md"
 QUICKSTART = REPO_ROOT / "docs" / "quickstart.md"

@@ -25,7 +25,7 @@ from credit_ledger.problems import error_from_problem
 
 import api.errors
 import api.read_models
-from ledger.errors import LedgerError as ServerLedgerError
+from ledger.domain.errors import LedgerError as ServerLedgerError
 
 
 def server_codes() -> dict[str, int]:

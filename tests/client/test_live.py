@@ -32,7 +32,7 @@ from credit_ledger import (
     usage_from_openai,
 )
 
-from tests.integration.live_server import TEST_ADMIN_KEY, LiveServer
+from tests.support.live_server import TEST_ADMIN_KEY, LiveServer
 
 INPUT, CACHED_INPUT, OUTPUT = 2000, 500, 8000
 RATES = {

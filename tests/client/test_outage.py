@@ -17,7 +17,7 @@ from typing import Any
 from credit_ledger import Debit, Deferred, Ledger, RetryPolicy, WalletEvent
 
 from tests.client.conftest import serving
-from tests.integration.live_server import TEST_ADMIN_KEY, free_port
+from tests.support.live_server import TEST_ADMIN_KEY, free_port
 
 THREADS = 3
 PER_PHASE = 25  # calls seen in each phase (up, down, up again) before moving on

@@ -15,7 +15,7 @@ from typing import Any
 from credit_ledger import AsyncLedger, Ledger
 from credit_ledger.binding import async_every, async_op, async_spend, every, op, spend
 
-from tests.unit.test_api_support import running_api
+from tests.support.api import running_api
 
 CONTRACT_1_1 = {
     ("post", "/v1/batch"),

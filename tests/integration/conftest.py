@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from ledger.service import CreditLedger
+from ledger.app.service import CreditLedger
 from projections import open_views
-from projections.store import ViewStore
-from tests.builders import FakeClock
+from projections.engine.store import ViewStore
+from tests.support.builders import FakeClock
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import pytest
 
-from ledger.commands import Debit, PlaceHold
+from ledger.app.commands import Debit, PlaceHold
 from projections.entrypoints import run_worker
 from projections.rebuild import rebuild
-from tests.builders import T0, open_funded_wallet
-from tests.unit.test_alerts_support import Harness, Receiver, harness, receiving
+from tests.support.alerts import Harness, Receiver, harness, receiving
+from tests.support.builders import T0, open_funded_wallet
 
 
 def _store_url(postgres_url: str, schema: str) -> str:

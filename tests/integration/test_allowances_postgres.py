@@ -10,11 +10,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from ledger.commands import Debit, OpenWallet, SetAllowance
-from ledger.ids import wallet_uuid
-from ledger.service import CreditLedger
-from tests.builders import FakeClock, at, make_ledger
-from tests.integration.pg_support import scan_events, schema_url
+from ledger.app.commands import Debit, OpenWallet, SetAllowance
+from ledger.app.service import CreditLedger
+from ledger.domain.ids import wallet_uuid
+from tests.support.builders import FakeClock, at, make_ledger
+from tests.support.postgres import scan_events, schema_url
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from api.cli import main
-from tests.builders import make_ledger
-from tests.integration.live_server import pg_store_url
+from api.cli.main import main
+from tests.support.builders import make_ledger
+from tests.support.live_server import pg_store_url
 
 
 @pytest.fixture(autouse=True)

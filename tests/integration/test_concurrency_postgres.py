@@ -27,13 +27,13 @@ from typing import Any, TypeVar
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from ledger.commands import CaptureHold, Debit, GrantCredits, OpenWallet, PlaceHold, ReleaseHold
-from ledger.errors import LedgerError
-from ledger.executor import Outcome
-from ledger.ids import receipt_id
-from ledger.service import CreditLedger
-from ledger.shards import shard_of
-from tests.integration.pg_support import (
+from ledger.app.commands import CaptureHold, Debit, GrantCredits, OpenWallet, PlaceHold, ReleaseHold
+from ledger.app.executor import Outcome
+from ledger.app.service import CreditLedger
+from ledger.app.shards import shard_of
+from ledger.domain.errors import LedgerError
+from ledger.domain.ids import receipt_id
+from tests.support.postgres import (
     DebitTally,
     account_balances,
     debit_counts,

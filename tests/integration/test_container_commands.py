@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from projections.entrypoints import status
-from tests.container_support import compose_service, dockerfile, local_argv
-from tests.integration.live_server import free_port, pg_store_url
+from tests.support.container import compose_service, dockerfile, local_argv
+from tests.support.live_server import free_port, pg_store_url
 
 WAIT_SECONDS = 60.0
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders import FakeClock, make_ledger
-from tests.integration.live_server import pg_store_url
-from tests.unit.test_api_support import Api, running_api
+from tests.support.api import Api, running_api
+from tests.support.builders import FakeClock, make_ledger
+from tests.support.live_server import pg_store_url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

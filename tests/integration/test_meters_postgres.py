@@ -2,7 +2,7 @@
 
 The facts are written with COPY into JSONB columns and aggregated with ``->>``, NUMERIC
 sums and ``date_trunc(..., 'UTC')`` windows; every answer must equal the one SQLite gives
-(tests/unit/test_meters_projection.py), and a rebuild must reconcile with the log.
+(tests/projections/test_meters_projection.py), and a rebuild must reconcile with the log.
 """
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from ledger.meters import MeterDefinition
-from ledger.service import CreditLedger
-from ledger.usage import UsageBatch
+from ledger.app.service import CreditLedger
+from ledger.metering.meters import MeterDefinition
+from ledger.metering.usage import UsageBatch
 from projections import ProjectionRunner, open_views, reconcile_views
 from projections.catalog import METERS
+from projections.engine.store import ViewStore
 from projections.rebuild import rebuild
-from projections.store import ViewStore
-from tests.builders import FakeClock, make_ledger
-from tests.unit.test_meters_projection import CASES, TYPE, record_batches, series_of, usage
+from tests.support.builders import FakeClock, make_ledger
+from tests.support.meters import CASES, TYPE, record_batches, series_of, usage
 
 
 @pytest.fixture

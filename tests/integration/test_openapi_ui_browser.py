@@ -1,7 +1,7 @@
 """The API documentation pages render in a browser that can reach nothing but this machine.
 
 Before, every page loaded its scripts from public CDNs and stayed blank offline. Here a real
-``ledger serve`` process answers a headless Chromium (tests/browser/support.py) whose every
+``ledger serve`` process answers a headless Chromium (tests/support/browser.py) whose every
 request outside 127.0.0.1 fails; each page must show the API's operations and must not even
 try another host.
 """
@@ -18,8 +18,8 @@ from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.support import chromium_driver, external_urls
-from tests.integration.live_server import LiveServer, live_server, server_env
+from tests.support.browser import chromium_driver, external_urls
+from tests.support.live_server import LiveServer, live_server, server_env
 
 RENDER_SECONDS = 60.0
 _TEXT = """

@@ -1,4 +1,4 @@
-"""How the write loop (``CreditLedgerBase._run``) behaves on Postgres when writers race.
+"""How the write loop (``DirectWriter.run``) behaves on Postgres when writers race.
 
 Two CreditLedger instances (two connection pools, like two processes) share one schema. The
 races are made deterministic without touching the ledger: a hook runs instance B's command
@@ -26,13 +26,13 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 from psycopg import sql
 
-from ledger.commands import CaptureHold, Debit, GrantCredits, OpenWallet, PlaceHold
-from ledger.errors import LedgerError
-from ledger.ids import hold_record_id, receipt_id, wallet_uuid
-from ledger.service import CreditLedger
-from ledger.wallet import Wallet
-from tests.builders import FakeClock, make_ledger, open_funded_wallet
-from tests.integration.pg_support import debit_counts, scan_events, schema_url
+from ledger.app.commands import CaptureHold, Debit, GrantCredits, OpenWallet, PlaceHold
+from ledger.app.service import CreditLedger
+from ledger.domain.errors import LedgerError
+from ledger.domain.ids import hold_record_id, receipt_id, wallet_uuid
+from ledger.domain.wallet import Wallet
+from tests.support.builders import FakeClock, make_ledger, open_funded_wallet
+from tests.support.postgres import debit_counts, scan_events, schema_url
 
 
 class HookedClock(FakeClock):

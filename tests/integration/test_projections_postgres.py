@@ -1,6 +1,6 @@
 """Projections on a real PostgreSQL.
 
-* The views equal the log (rebuilt or incremental, reconciled, every query as ``ledger.audit``).
+* The views equal the log (rebuilt or incremental, reconciled, every query as ``ledger.app.audit``).
 * A worker PROCESS killed with SIGKILL while it is behind, and restarted, neither misses nor
   doubles a posting: its batches and positions commit together.
 * ``run_forever`` survives its view connections being terminated by the server.
@@ -20,9 +20,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from ledger import audit
-from ledger.commands import Debit, GrantCredits
-from ledger.service import CreditLedger
+from ledger.app import audit
+from ledger.app.commands import Debit, GrantCredits
+from ledger.app.service import CreditLedger
 from projections import (
     ProjectionRunner,
     queries,
@@ -30,13 +30,13 @@ from projections import (
     wait_for_position,
 )
 from projections.catalog import PROJECTIONS
+from projections.engine.store import ViewStore
 from projections.entrypoints import run_worker
+from projections.positions import live_positions
 from projections.rebuild import rebuild
-from projections.runner import live_positions
-from projections.store import ViewStore
-from tests.builders import FakeClock, make_ledger
-from tests.integration.pg_support import schema_url
-from tests.projection_support import (
+from tests.support.builders import FakeClock, make_ledger
+from tests.support.postgres import schema_url
+from tests.support.projections import (
     assert_views_match_audit,
     open_wallets,
     random_ops,

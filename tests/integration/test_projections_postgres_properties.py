@@ -16,13 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
-from ledger.service import CreditLedger
+from ledger.app.service import CreditLedger
 from projections import ProjectionRunner, open_views, reconcile_views
 from projections.catalog import PROJECTIONS
 from projections.rebuild import rebuild
-from tests.builders import FakeClock, make_ledger
-from tests.projection_support import Op, assert_views_match_audit, run_history, snapshot
-from tests.property.test_projection_properties import FUNDING, ops
+from tests.support.builders import FakeClock, make_ledger
+from tests.support.projections import Op, assert_views_match_audit, run_history, snapshot
+from tests.support.strategies import FUNDING, ops
 
 
 @contextmanager

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.integration.live_server import (
+from tests.support.live_server import (
     REPO_ROOT,
     TEST_ADMIN_KEY,
     LiveServer,

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from projections.catalog import PROJECTIONS
-from tests.integration.live_server import (
+from tests.support.live_server import (
     REPO_ROOT,
     TEST_ADMIN_KEY,
     LiveServer,

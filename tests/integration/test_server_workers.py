@@ -5,30 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 
 from api import workers
-from tests.integration.live_server import cli_command, free_port, server_env
-
-WAIT_SECONDS = 60.0
-
-
-def _listeners(port: int) -> int:
-    """Sockets listening on ``port`` on this machine (from /proc, no tools needed)."""
-    hex_port = f":{port:04X}"
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        if not os.path.exists(table):
-            continue
-        with open(table) as rows:
-            for row in list(rows)[1:]:
-                fields = row.split()
-                if fields[1].endswith(hex_port) and fields[3] == "0A":  # 0A = LISTEN
-                    count += 1
-    return count
+from tests.support.live_server import cli_command, free_port, server_env
+from tests.support.workers import WAIT_SECONDS, listeners, wait_for
 
 
 def _start(port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -42,21 +25,12 @@ def _start(port: int, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def _wait_for(predicate: object, what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        if callable(predicate) and predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_each_worker_listens_on_its_own_socket_and_stops_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     server = _start(port, tmp_path / "server.log")
     try:
         # Then two sockets listen on the port (the kernel spreads connections over them)
-        _wait_for(lambda: _listeners(port) == 2, "two listening sockets")
+        wait_for(lambda: listeners(port) == 2, "two listening sockets")
         answers = [httpx.get(f"http://127.0.0.1:{port}/healthz").status_code for _ in range(8)]
         assert answers == [200] * 8
 
@@ -74,18 +48,18 @@ def test_each_worker_listens_on_its_own_socket_and_stops_on_sigterm(tmp_path: Pa
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=WAIT_SECONDS) == 0
     # When the supervisor stopped, its workers stopped with it
-    _wait_for(lambda: _listeners(port) == 0, "the workers to stop")
+    wait_for(lambda: listeners(port) == 0, "the workers to stop")
 
 
 def test_workers_stop_by_themselves_when_the_supervisor_is_killed(tmp_path: Path) -> None:
     port = free_port()
     server = _start(port, tmp_path / "server.log")
     try:
-        _wait_for(lambda: _listeners(port) == 2, "two listening sockets")
+        wait_for(lambda: listeners(port) == 2, "two listening sockets")
     finally:
         server.kill()
         server.wait(timeout=WAIT_SECONDS)
-    _wait_for(lambda: _listeners(port) == 0, "orphaned workers to stop")
+    wait_for(lambda: listeners(port) == 0, "orphaned workers to stop")
 
 
 def test_the_supervisor_gives_up_when_workers_keep_dying() -> None:
@@ -101,4 +75,4 @@ def test_the_supervisor_gives_up_when_workers_keep_dying() -> None:
     )
 
     assert status == 1
-    assert _listeners(port) == 0
+    assert listeners(port) == 0

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.live_server import cli_command, free_port, server_env
-from tests.integration.test_server_workers import WAIT_SECONDS, _listeners, _wait_for
+from tests.support.live_server import cli_command, free_port, server_env
+from tests.support.workers import WAIT_SECONDS, listeners, wait_for
 
 REQUESTS = 40
 SCRAPES = 5
@@ -58,7 +58,7 @@ def test_one_scrape_counts_the_requests_every_worker_served(tmp_path: Path) -> N
             stderr=out,
         )
     try:
-        _wait_for(lambda: _listeners(port) == 2, "two listening sockets")
+        wait_for(lambda: listeners(port) == 2, "two listening sockets")
         # Each request on a new connection: the kernel spreads them over both sockets.
         for _ in range(REQUESTS):
             assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200

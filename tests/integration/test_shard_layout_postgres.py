@@ -13,13 +13,13 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from ledger.commands import Debit, GrantCredits, OpenWallet
-from ledger.layout import SEAL_ID
-from ledger.reshard import reshard
-from ledger.shard_map import ShardCountMismatch
-from ledger.shards import shard_of
+from ledger.app.commands import Debit, GrantCredits, OpenWallet
+from ledger.app.reshard import reshard
+from ledger.app.shards import shard_of
+from ledger.store.layout import SEAL_ID
+from ledger.store.shard_map import ShardCountMismatch
 from tests.conftest import throwaway_schema
-from tests.integration.pg_support import real_clock_ledger, schema_url
+from tests.support.postgres import real_clock_ledger, schema_url
 
 SHARDS = 2
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from api.shard_owners import ShardOwners
-from ledger.service import CreditLedger
-from tests.integration.pg_support import real_clock_ledger, schema_url
+from ledger.app.service import CreditLedger
+from tests.support.postgres import real_clock_ledger, schema_url
 
 SHARDS = 4
 
@@ -28,6 +28,7 @@ def _member(ledger: CreditLedger, port: int, lease: float = 1.0) -> ShardOwners:
         SHARDS,
         f"http://127.0.0.1:{port}",
         lease_seconds=lease,
+        channel=f"ledger-channel://token-{port}@127.0.0.1:{port + 1000}",
     )
 
 
@@ -63,6 +64,9 @@ def test_processes_share_the_shards_and_each_shard_has_one_owner(ledger: CreditL
         assert len(owned[0]) == len(owned[1]) == SHARDS // 2
         for shard in owned[1]:
             assert first.owner_url(shard) == second.url  # the other's address, to forward to
+            assert first.owner_channel(shard) == second.channel  # and its owner channel
+        for shard in owned[0]:
+            assert first.owner_channel(shard) is None  # its own: decided here
     finally:
         first.close()
         second.close()
@@ -88,6 +92,9 @@ def test_an_owner_refusing_connections_is_replaced_at_once(ledger: CreditLedger)
     survivor.take_over(shard, doomed.url)  # long before the 30 s lease would expire
     assert survivor.owns(shard)
     assert survivor.owner_url(shard) is None
+    assert survivor.owner_channel(shard) is None
+    doomed.renew()  # a late look: the shard is the survivor's, with its channel
+    assert doomed.owner_channel(shard) == survivor.channel
 
 
 def test_closing_gives_the_leases_back(ledger: CreditLedger) -> None:

@@ -8,26 +8,27 @@ from collections.abc import Iterator
 
 import pytest
 
-from ledger import audit
-from ledger.commands import Debit
-from ledger.service import CreditLedger
-from ledger.shards import decode_position
+from ledger.app import audit
+from ledger.app.commands import Debit
+from ledger.app.service import CreditLedger
+from ledger.app.shards import decode_position
 from projections import queries
 from projections.catalog import PROJECTIONS
-from projections.connect import open_views
+from projections.engine.connect import open_views
+from projections.engine.store import ViewStore
 from projections.entrypoints import rebuild as rebuild_url
 from projections.entrypoints import reconcile as reconcile_url
 from projections.entrypoints import run_worker
 from projections.entrypoints import status as status_url
+from projections.positions import wait_for_position
 from projections.rebuild import rebuild
 from projections.reconcile import reconcile_views
-from projections.runner import ProjectionRunner, wait_for_position
+from projections.runner import ProjectionRunner
 from projections.status import projection_status
-from projections.store import ViewStore
-from tests.builders import FakeClock, make_ledger
-from tests.integration.pg_support import schema_url
-from tests.projection_support import snapshot
-from tests.unit.test_sharded_projections import (
+from tests.support.builders import FakeClock, make_ledger
+from tests.support.postgres import schema_url
+from tests.support.projections import snapshot
+from tests.support.shards import (
     SHARDS,
     assert_same_views,
     populate,

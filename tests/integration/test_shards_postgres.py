@@ -7,13 +7,13 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from ledger.commands import Debit, GrantCredits, OpenWallet
-from ledger.reshard import reshard
-from ledger.shard_map import ShardCountMismatch
-from ledger.shards import decode_position, shard_of
-from tests.builders import FakeClock, make_ledger
-from tests.integration.pg_support import real_clock_ledger, schema_url
-from tests.unit.test_reshard import WALLETS, populate, snapshot, usage_batch
+from ledger.app.commands import Debit, GrantCredits, OpenWallet
+from ledger.app.reshard import reshard
+from ledger.app.shards import decode_position, shard_of
+from ledger.store.shard_map import ShardCountMismatch
+from tests.support.builders import FakeClock, make_ledger
+from tests.support.postgres import real_clock_ledger, schema_url
+from tests.support.reshard import WALLETS, populate, snapshot, usage_batch
 
 SHARDS = 3
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ledger.commands import (
+from ledger.app.commands import (
     CaptureHold,
     Debit,
     GrantCredits,
@@ -24,12 +24,12 @@ from ledger.commands import (
     Refund,
     SetBudget,
 )
-from ledger.errors import LedgerError
-from ledger.ids import receipt_id
-from ledger.service import CreditLedger
-from ledger.stores import store_env
-from tests.builders import T0, FakeClock, at, make_ledger
-from tests.integration.pg_support import account_balances, scan_events, schema_url
+from ledger.app.service import CreditLedger
+from ledger.domain.errors import LedgerError
+from ledger.domain.ids import receipt_id
+from ledger.store.env import store_env
+from tests.support.builders import T0, FakeClock, at, make_ledger
+from tests.support.postgres import account_balances, scan_events, schema_url
 
 WALLET = "acme"
 DEBIT = Debit(wallet_id=WALLET, amount=150, subject={"user_id": "u1"}, idempotency_key="debit-1")

@@ -1,7 +1,7 @@
 """Usage ingest is exactly-once on real stores: repeats, concurrent repeats, failed writes.
 
 Each test runs on PostgreSQL (a fresh schema) and on an SQLite file. The usage-id rows are
-written by the recorder inside the events' transaction (``ledger.usage_recorders``), so:
+written by the recorder inside the events' transaction (``ledger.store.recorders``), so:
 a batch sent twice, or from many threads and two ledgers at once, is counted once and bills
 once; a write that fails after the ids were inserted leaves no id seen and no event, and a
 retry then accepts everything.
@@ -20,13 +20,13 @@ import pytest
 from eventsourcing.persistence import DataError, IntegrityError
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
-from ledger.commands import GrantCredits, OpenWallet, PutPriceBook
-from ledger.errors import Overloaded
-from ledger.service import CreditLedger
-from ledger.usage import USAGE_BATCH_TOPIC, UsageBatch
-from ledger.usage_recorders import UsagePostgresRecorder, UsageSQLiteRecorder
-from tests.builders import FakeClock, make_ledger
-from tests.integration.pg_support import schema_url
+from ledger.app.commands import GrantCredits, OpenWallet, PutPriceBook
+from ledger.app.service import CreditLedger
+from ledger.domain.errors import Overloaded
+from ledger.metering.usage import USAGE_BATCH_TOPIC, UsageBatch
+from ledger.store.recorders import UsagePostgresRecorder, UsageSQLiteRecorder
+from tests.support.builders import FakeClock, make_ledger
+from tests.support.postgres import schema_url
 
 GPT = {"model": "gpt", "input_per_million": 20_000, "output_per_million": 80_000}
 WALLETS = 10

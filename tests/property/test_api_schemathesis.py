@@ -36,12 +36,12 @@ from schemathesis.checks import (
 
 from api.app import create_app
 from api.errors import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
-from api.keys import issue_key
 from api.settings import Settings
-from ledger.commands import Debit, GrantCredits, OpenWallet, PlaceHold, PutPriceBook, SetBudget
-from ledger.meter_commands import PutMeter, put_meter
-from ledger.service import CreditLedger
-from tests.builders import make_ledger
+from ledger.app.commands import Debit, GrantCredits, OpenWallet, PlaceHold, PutPriceBook, SetBudget
+from ledger.app.keys import issue_key
+from ledger.app.meters import PutMeter, put_meter
+from ledger.app.service import CreditLedger
+from tests.support.builders import make_ledger
 
 EXAMPLES = 20
 ADMIN_KEY = "schemathesis-admin-key-0123456789abcdef"

@@ -1,4 +1,4 @@
-"""Properties of consumption policy v1 (``ledger.consumption``) over random sets of grants.
+"""Properties of consumption policy v1 (``ledger.domain.consumption``) over random sets of grants.
 
 Grants are drawn from small domains (a few priorities, expiries, effective times, cost
 bases) so that ties on the first rules are common and the later rules have to decide.
@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.consumption import allocate, consumption_key, usable_grants
-from ledger.state import GRANT_CATEGORIES, Grant
-from tests.builders import T0, at
+from ledger.domain.consumption import allocate, consumption_key, usable_grants
+from ledger.domain.state import GRANT_CATEGORIES, Grant
+from tests.support.builders import T0, at
 
 # `at` of every allocation: grants are effective or expire on both sides of it.
 NOW = T0 + timedelta(days=10)

@@ -14,10 +14,10 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.commands import Debit, GrantCredits, OpenWallet, PlaceHold, ReleaseHold
+from ledger.app.commands import Debit, GrantCredits, OpenWallet, PlaceHold, ReleaseHold
 from projections import ProjectionRunner, open_views
 from projections.list_queries import Page, debit_page, hold_page, wallet_page
-from tests.builders import FakeClock, make_ledger
+from tests.support.builders import FakeClock, make_ledger
 
 wallet_ids = st.lists(
     st.text("abcXYZ019._:-", min_size=1, max_size=6), min_size=0, max_size=12, unique=True

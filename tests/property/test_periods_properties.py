@@ -15,7 +15,7 @@ from dateutil.tz import datetime_exists
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.periods import Period, period_bounds
+from ledger.domain.periods import Period, period_bounds
 
 HOUR = timedelta(hours=1)
 MICROSECOND = timedelta(microseconds=1)

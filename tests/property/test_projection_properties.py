@@ -3,7 +3,7 @@
 Whatever the history and however the log is cut into batches: views caught up
 incrementally equal views rebuilt from zero (in a fresh store and as a new generation), both
 reconcile clean against a fold of the log, every query equals the log-scanning
-``ledger.audit`` answer, and the trial balance is zero at every position a batch ends on.
+``ledger.app.audit`` answer, and the trial balance is zero at every position a batch ends on.
 """
 
 from __future__ import annotations
@@ -14,69 +14,21 @@ from collections import defaultdict
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.service import CreditLedger
+from ledger.app.service import CreditLedger
 from projections import ProjectionRunner, open_views, queries, reconcile_views
 from projections.catalog import BALANCES, PROJECTIONS
-from projections.meta import read_generations
+from projections.engine.meta import read_generations
+from projections.engine.store import SQLiteViews, ViewStore
 from projections.rebuild import rebuild
-from projections.store import SQLiteViews, ViewStore
-from tests.builders import FakeClock, make_ledger
-from tests.projection_support import (
-    ADVANCES,
-    ALLOWANCE_PERIODS,
-    CATEGORIES,
+from tests.support.builders import FakeClock, make_ledger
+from tests.support.projections import (
     FAR_FUTURE,
-    PERIODS,
-    ROLLOVERS,
-    SCOPES,
-    SUBJECTS,
-    ZONES,
     Op,
     assert_views_match_audit,
     run_history,
     snapshot,
 )
-
-FUNDING: list[Op] = [("grant", 0, 1500, 0, None), ("grant", 1, 400, 1, 30)]
-wallet = st.integers(0, 1)
-pick = st.integers(0, 7)
-subject = st.integers(0, len(SUBJECTS) - 1)
-category = st.integers(0, len(CATEGORIES) - 1)
-expires = st.sampled_from([None, 2, 30])
-
-ops: st.SearchStrategy[Op] = st.one_of(
-    st.tuples(st.just("grant"), wallet, st.integers(1, 2000), category, expires),
-    st.tuples(st.just("debit"), wallet, st.integers(1, 400), subject, st.sampled_from([0, 90])),
-    st.tuples(st.just("hold"), wallet, st.integers(1, 400), subject, st.sampled_from([5, 60])),
-    st.tuples(st.just("capture"), wallet, pick, st.sampled_from([None, 1, 600]), st.booleans()),
-    st.tuples(st.just("release"), wallet, pick),
-    st.tuples(st.just("refund"), wallet, pick, st.sampled_from([None, 1, 25])),
-    st.tuples(
-        st.just("budget"),
-        wallet,
-        st.integers(0, 1),
-        st.integers(0, len(SCOPES) - 1),
-        st.integers(0, 900),
-        st.integers(0, len(PERIODS) - 1),
-        st.integers(0, len(ZONES) - 1),
-        st.integers(0, 1),
-    ),
-    st.tuples(st.just("unbudget"), wallet, st.integers(0, 1)),
-    st.tuples(
-        st.just("allowance"),
-        wallet,
-        st.integers(0, 1),
-        st.integers(1, 500),
-        st.integers(0, len(ALLOWANCE_PERIODS) - 1),
-        st.integers(0, len(ZONES) - 1),
-        st.integers(0, len(ROLLOVERS) - 1),
-    ),
-    st.tuples(st.just("unallow"), wallet, st.integers(0, 1)),
-    st.tuples(st.just("void"), wallet, pick),
-    st.tuples(st.just("advance"), st.integers(0, len(ADVANCES) - 1)),
-    st.tuples(st.just("sweep")),
-    st.tuples(st.just("project"), st.integers(1, 4)),
-)
+from tests.support.strategies import FUNDING, ops
 
 
 def _assert_balanced_now(views: ViewStore) -> None:

@@ -1,7 +1,7 @@
 """For random command sequences, replaying the stored events rebuilds the live wallet exactly.
 
 "Live" is the aggregate the commands mutated, copied when it was saved (``RecordingLedger`` in
-``tests/unit/test_replay.py``), so the comparison never replays on both sides.
+``tests/ledger/test_replay.py``), so the comparison never replays on both sides.
 
 Each operation is a tuple ``(kind, a, b)`` of small integers that ``apply`` reads per kind
 (amounts, indexes into the ids made so far, minutes), so that hypothesis shrinks a failure to
@@ -18,7 +18,7 @@ from eventsourcing.domain import Snapshot
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from ledger.commands import (
+from ledger.app.commands import (
     CaptureHold,
     Debit,
     GrantCredits,
@@ -30,11 +30,11 @@ from ledger.commands import (
     SetBudget,
     VoidGrant,
 )
-from ledger.errors import LedgerError
-from ledger.ids import wallet_uuid
-from ledger.wallet import Wallet
-from tests.builders import T0, FakeClock
-from tests.unit.test_replay import (
+from ledger.domain.errors import LedgerError
+from ledger.domain.ids import wallet_uuid
+from ledger.domain.wallet import Wallet
+from tests.support.builders import T0, FakeClock
+from tests.support.replay import (
     WALLET,
     RecordingLedger,
     fold,

@@ -1,6 +1,6 @@
 """A stateful test: the real application beside a deliberately simple model of one wallet.
 
-``WalletMachine`` drives a :class:`~ledger.service.CreditLedger` (in-memory store, a
+``WalletMachine`` drives a :class:`~ledger.app.service.CreditLedger` (in-memory store, a
 ``FakeClock``) with random grants, debits, holds (place, capture partial/full/overage,
 release, reuse of an id), billed usage events (ingest: never refused; debt, then
 uncollected), refunds, voids, budgets (set/remove, hard/soft, day/month/total,
@@ -46,7 +46,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from ledger.commands import (
+from ledger.app.commands import (
     CaptureHold,
     Debit,
     GrantCredits,
@@ -61,12 +61,11 @@ from ledger.commands import (
     SetBudget,
     VoidGrant,
 )
-from ledger.errors import LedgerError
-from ledger.executor import Outcome
-from ledger.ids import receipt_id, wallet_uuid
-from ledger.service import CreditLedger
-from ledger.wallet import Wallet
-from tests.builders import T0, FakeClock, make_ledger
+from ledger.app.executor import Outcome
+from ledger.app.service import CreditLedger
+from ledger.domain.errors import LedgerError
+from ledger.domain.ids import receipt_id, wallet_uuid
+from ledger.domain.wallet import Wallet
 from tests.property.allowance_model import (
     MAllowance,
     allowance_grant_id,
@@ -75,6 +74,7 @@ from tests.property.allowance_model import (
     next_boundary,
     start_of,
 )
+from tests.support.builders import T0, FakeClock, make_ledger
 
 R = TypeVar("R")
 
@@ -1445,7 +1445,7 @@ class WalletMachine(RuleBasedStateMachine):
 
     @invariant()
     def reads_agree_with_the_model(self) -> None:
-        """(e) Balance, each grant and each budget as ``ledger.wallet`` shows them now."""
+        """(e) Balance, each grant and each budget as ``ledger.domain.wallet`` shows them now."""
         actual = self.ledger.wallet(WALLET)
         expected = self.model.view(self.now)
         assert actual["version"] == expected["version"]

@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.live_server import free_port
-from tests.reliability.processes import Restartable, ServerProcess
+from tests.support.live_server import free_port
+from tests.support.reliability.processes import Restartable, ServerProcess
 
 __all__ = ["Balancer", "api_processes", "haproxy_binary", "zipfian_wallets"]
 

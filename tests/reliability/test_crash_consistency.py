@@ -27,12 +27,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.live_server import TEST_ADMIN_KEY, server_env
-from tests.reliability.checks import compare, read_records, reconcile, wait_projected
-from tests.reliability.cluster import Cluster, throwaway_cluster
-from tests.reliability.load import GIVE_UP_SECONDS, ClientLog, Keys, run_clients
-from tests.reliability.processes import ServerProcess, WorkerProcess
-from tests.reliability.support import (
+from tests.support.live_server import TEST_ADMIN_KEY, server_env
+from tests.support.reliability.checks import compare, read_records, reconcile, wait_projected
+from tests.support.reliability.cluster import Cluster, throwaway_cluster
+from tests.support.reliability.common import (
     CLIENTS,
     SECONDS,
     admin_client,
@@ -40,6 +38,8 @@ from tests.reliability.support import (
     seed_wallets,
     service_key,
 )
+from tests.support.reliability.load import GIVE_UP_SECONDS, ClientLog, Keys, run_clients
+from tests.support.reliability.processes import ServerProcess, WorkerProcess
 
 pytestmark = pytest.mark.reliability
 
@@ -87,7 +87,7 @@ def inject_faults(
 
 @pytest.mark.parametrize("shards", [1, 3])
 def test_acknowledged_writes_survive_crashes_exactly_once(tmp_path: Path, shards: int) -> None:
-    """With 3 shards the four wallets land in shards 0, 2, 1 and 0 (``ledger.shards``)."""
+    """With 3 shards the four wallets land in shards 0, 2, 1 and 0 (``ledger.app.shards``)."""
     with throwaway_cluster() as cluster:
         env = server_env(cluster.url)
         if shards > 1:

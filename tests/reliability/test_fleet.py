@@ -16,13 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.live_server import TEST_ADMIN_KEY, server_env
-from tests.reliability.checks import compare, read_records, reconcile, wait_projected
-from tests.reliability.cluster import throwaway_cluster
 from tests.reliability.fleet import Balancer, api_processes, running, zipfian_wallets
-from tests.reliability.load import GIVE_UP_SECONDS, ClientLog, Keys, run_clients
-from tests.reliability.processes import WorkerProcess
-from tests.reliability.support import (
+from tests.support.live_server import TEST_ADMIN_KEY, server_env
+from tests.support.reliability.checks import compare, read_records, reconcile, wait_projected
+from tests.support.reliability.cluster import throwaway_cluster
+from tests.support.reliability.common import (
     CLIENTS,
     SECONDS,
     admin_client,
@@ -30,6 +28,8 @@ from tests.reliability.support import (
     seed_wallets,
     service_key,
 )
+from tests.support.reliability.load import GIVE_UP_SECONDS, ClientLog, Keys, run_clients
+from tests.support.reliability.processes import WorkerProcess
 
 pytestmark = pytest.mark.reliability
 

@@ -18,11 +18,11 @@ import httpx
 import pytest
 
 from api.validation import MAX_METADATA_BYTES, MAX_METADATA_DEPTH, MAX_METADATA_KEYS
-from ledger.commands import Debit, GrantCredits, OpenWallet, PlaceHold
-from ledger.service import CreditLedger
-from tests.builders import make_ledger
-from tests.reliability.support import report
-from tests.unit.test_api_support import ADMIN_KEY, Api, assert_problem, running_api
+from ledger.app.commands import Debit, GrantCredits, OpenWallet, PlaceHold
+from ledger.app.service import CreditLedger
+from tests.support.api import ADMIN_KEY, Api, assert_problem, running_api
+from tests.support.builders import make_ledger
+from tests.support.reliability.common import report
 
 pytestmark = pytest.mark.reliability
 

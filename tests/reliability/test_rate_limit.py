@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from api.rate_limit import RATE_LIMITER_KEY, TokenBuckets, rate_limiter
+from api.middleware.rate_limit import RATE_LIMITER_KEY, TokenBuckets, rate_limiter
 from api.settings import Settings
-from tests.unit.test_api_support import Api, assert_problem, running_api
+from tests.support.api import Api, assert_problem, running_api
 
 pytestmark = pytest.mark.reliability
 

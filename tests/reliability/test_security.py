@@ -22,13 +22,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.keys import parse_key
-from ledger.commands import Debit, GrantCredits, OpenWallet, PlaceHold, SetBudget
-from tests.builders import make_ledger
-from tests.integration.live_server import TEST_ADMIN_KEY, server_env
-from tests.reliability.processes import ServerProcess
-from tests.reliability.support import admin_client, service_key
-from tests.unit.test_api_support import Api, running_api
+from ledger.access.keys import parse_key
+from ledger.app.commands import Debit, GrantCredits, OpenWallet, PlaceHold, SetBudget
+from tests.support.api import Api, running_api
+from tests.support.builders import make_ledger
+from tests.support.live_server import TEST_ADMIN_KEY, server_env
+from tests.support.reliability.common import admin_client, service_key
+from tests.support.reliability.processes import ServerProcess
 
 pytestmark = pytest.mark.reliability
 

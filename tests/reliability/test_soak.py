@@ -24,10 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.live_server import TEST_ADMIN_KEY, pg_store_url, server_env
-from tests.reliability.load import GIVE_UP_SECONDS, ClientLog, Keys, run_clients
-from tests.reliability.processes import ServerProcess, rss_kib
-from tests.reliability.support import (
+from tests.support.live_server import TEST_ADMIN_KEY, pg_store_url, server_env
+from tests.support.reliability.common import (
     CLIENTS,
     SECONDS,
     admin_client,
@@ -35,6 +33,8 @@ from tests.reliability.support import (
     seed_wallets,
     service_key,
 )
+from tests.support.reliability.load import GIVE_UP_SECONDS, ClientLog, Keys, run_clients
+from tests.support.reliability.processes import ServerProcess, rss_kib
 
 pytestmark = pytest.mark.reliability
 

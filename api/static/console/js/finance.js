@@ -57,9 +57,12 @@ export async function journal(main) {
       "Download CSV",
     ),
   );
-  const pages = pager(async (after) => {
+  // A journal cursor is a position, and a leg within it when an event has more legs than a
+  // page holds ("position:leg"); the API pages by `after` and `after_leg`.
+  const pages = pager(async (cursor) => {
     try {
-      const { data } = await get("/v1/journal", { ...filters(form), after, limit: JOURNAL_PAGE });
+      const [after, afterLeg] = cursor === undefined ? [undefined, undefined] : String(cursor).split(":");
+      const { data } = await get("/v1/journal", { ...filters(form), after, after_leg: afterLeg, limit: JOURNAL_PAGE });
       show(
         results,
         table(
@@ -77,8 +80,10 @@ export async function journal(main) {
           { id: "journal-table" },
         ),
       );
-      // Pages hold whole events: a page shorter than asked for is the last one.
-      return data.entries.length >= JOURNAL_PAGE ? data.next_after : null;
+      // `limit` is exact: the last page is the one without a next cursor.
+      if (data.next_after === null || data.next_after === undefined) return null;
+      const leg = data.next_after_leg;
+      return leg === null || leg === undefined ? data.next_after : `${data.next_after}:${leg}`;
     } catch (error) {
       show(results, failure(error, "Reading the journal"));
       return null;
