@@ -8,9 +8,7 @@ the way back that the real server answers from its idempotency record.
 from __future__ import annotations
 
 import asyncio
-import math
 from datetime import datetime
-from typing import Any
 
 import httpx
 import pytest
@@ -32,30 +30,8 @@ from credit_ledger import (
     usage_from_openai,
 )
 
+from tests.client.live import RATES, events_of, rated
 from tests.support.live_server import TEST_ADMIN_KEY, LiveServer
-
-INPUT, CACHED_INPUT, OUTPUT = 2000, 500, 8000
-RATES = {
-    "model": "gpt-4.1",
-    "input_per_million": INPUT,
-    "cached_input_per_million": CACHED_INPUT,
-    "output_per_million": OUTPUT,
-}
-
-
-def rated(usage: Usage) -> int:
-    """What the contract says ``usage`` costs at :data:`RATES`."""
-    total = (
-        usage.input_tokens * INPUT
-        + usage.cached_input_tokens * CACHED_INPUT
-        + usage.output_tokens * OUTPUT
-    )
-    return math.ceil(total / 1_000_000)
-
-
-def events_of(ledger: Ledger, wallet_id: str, kind: str) -> list[dict[str, Any]]:
-    page = ledger.wallet_events(wallet_id, limit=1000)
-    return [e.data for e in page.items if e.type == kind]
 
 
 def test_spending_through_a_real_server(admin: Ledger) -> None:

@@ -21,9 +21,8 @@ from credit_ledger import (
     Webhook,
 )
 
-from tests.client.test_live import RATES
-from tests.client.wire import CountingTransport
-from tests.integration.live_server import TEST_ADMIN_KEY, LiveServer
+from tests.client.live import RATES, CountingTransport
+from tests.support.live_server import TEST_ADMIN_KEY, LiveServer
 
 
 def test_api_keys_are_listed_without_their_secrets(server: LiveServer, admin: Ledger) -> None:

@@ -20,9 +20,8 @@ from credit_ledger import (
     WalletSummary,
 )
 
-from tests.client.test_live import RATES
-from tests.client.wire import AsyncCountingTransport, CountingTransport
-from tests.integration.live_server import TEST_ADMIN_KEY, LiveServer
+from tests.client.live import RATES, AsyncCountingTransport, CountingTransport
+from tests.support.live_server import TEST_ADMIN_KEY, LiveServer
 
 WALLETS = {"a-1": "c1", "a-2": "c1", "b-1": "c2", "b-2": "c2", "c-1": "c1"}
 
