@@ -12,7 +12,7 @@
 #   2. make sure `wrk` exists (installed from Debian's packages when running as root);
 #   3. start a throwaway PostgreSQL (scripts/_postgres.sh, as scripts/test.sh: fsync=off,
 #      full_page_writes=off), plus synchronous_commit=on explicitly;
-#   4. run bench/run.py "$@": seed wallets, start the server per --config, load it with wrk
+#   4. run `python -m bench.run "$@"`: seed wallets, start the server per --config, load it with wrk
 #      (bench/wrk/*.lua), the pgbench baseline, verify what was committed, profile.
 #
 # stdout: one JSON line per scenario, check and profile; progress on stderr.
@@ -83,7 +83,7 @@ echo ">> PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.
 
 # --- 4. the benchmark ----------------------------------------------------------------
 set +e
-python bench/run.py \
+python -m bench.run \
     --database-url "postgresql://postgres@127.0.0.1:$port/ledger_bench" \
     --pgbench "$PGBENCH" --pg-data "$PG_TMP/data" "$@" &
 RUN_PID=$!

@@ -1,0 +1,118 @@
+"""The server under load: started per setup, waited for, stopped whatever happens."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.common import ROOT
+from bench.config import Config
+
+__all__ = ["Server", "free_port", "running_server", "store_url"]
+
+START_TIMEOUT = 90.0
+STOP_TIMEOUT = 15.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def store_url(database_url: str, config: Config) -> str:
+    options = []
+    if config.pool_size is not None:
+        options.append(f"pool_size={config.pool_size}")
+    if config.max_overflow is not None:
+        options.append(f"max_overflow={config.max_overflow}")
+    if not options:
+        return database_url
+    return f"{database_url}{'&' if '?' in database_url else '?'}{'&'.join(options)}"
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    admin_key: str
+    log_path: Path
+
+
+@contextmanager
+def running_server(
+    database_url: str, config: Config, workdir: Path, admin_key: str, fastio_path: str = ""
+) -> Iterator[Server]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env.update(
+        LEDGER_DATABASE_URL=store_url(database_url, config),
+        LEDGER_BOOTSTRAP_ADMIN_KEY=admin_key,
+        LEDGER_GROUP_COMMIT="y" if config.group_commit else "n",
+        PYTHONUNBUFFERED="1",
+    )
+    if config.fast_io and fastio_path:
+        # Only this server sees uvloop/httptools: `ledger serve` would pick them up too.
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [fastio_path, env.get("PYTHONPATH")]))
+    if not config.pre_ping:
+        # eventsourcing reads LEDGER_POSTGRES_* before the store URL's POSTGRES_* defaults.
+        env["LEDGER_POSTGRES_PRE_PING"] = "n"
+    python = sys.executable
+    if config.server == "ledger":
+        ledger_cli = Path(python).parent / "ledger"
+        cmd = [str(ledger_cli)] if ledger_cli.exists() else [python, "-m", "api.cli"]
+        cmd += ["serve", "--host", "127.0.0.1", "--port", str(port)]
+        cmd += ["--workers", str(config.workers)]
+    else:
+        cmd = [python, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1"]
+        cmd += ["--port", str(port), "--workers", str(config.workers), "--no-access-log"]
+        io = ("uvloop", "httptools") if config.fast_io else ("asyncio", "h11")
+        cmd += ["--loop", io[0], "--http", io[1]]
+    log_path = workdir / f"server-{config.index}.log"
+    with log_path.open("wb") as out:
+        process = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", admin_key, log_path)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not _healthy(server.url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = log_path.read_text(errors="replace")[-3000:]
+                raise SystemExit(f"bench: the server did not start ({config.label}):\n{tail}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        _stop(process)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as answer:  # noqa: S310
+            return bool(answer.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=STOP_TIMEOUT)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=STOP_TIMEOUT)
