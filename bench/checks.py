@@ -11,12 +11,14 @@ from typing import Any
 
 import psycopg
 
+from bench import peer
+from bench.common import GRANT
 from bench.config import Config
-from bench.scenarios import INGEST, Scenario, ok_count
+from bench.scenarios import BATCH, INGEST, Scenario, ok_count
 from ledger.audit import trial_balance
 from ledger.service import CreditLedger
 
-__all__ = ["Acked", "verify_all", "verify_config"]
+__all__ = ["Acked", "verify_all", "verify_config", "verify_peer"]
 
 
 @dataclass
@@ -30,8 +32,13 @@ class Acked:
     usage_events: int = 0  # "accepted" summed over ingest 200s
     usage_unknown: int = 0  # events of ingest requests that may have committed unanswered
 
-    def add(self, scenario: Scenario, config: Config, wrk: dict[str, Any]) -> None:
+    def add(
+        self, scenario: Scenario, config: Config, wrk: dict[str, Any], *, batch_ops: int = 100
+    ) -> None:
         counts: dict[str, int] = wrk["status_counts"]
+        if scenario.name == BATCH:
+            self._add_batches(counts, wrk, batch_ops)
+            return
         # May have committed without the client seeing a 2xx: 5xx answers, and requests still
         # in flight when wrk stopped (sent, never answered: cut off, timed out or read error).
         maybe = sum(n for s, n in counts.items() if s.rsplit(":", 1)[-1][0] == "5")
@@ -49,6 +56,21 @@ class Acked:
         else:
             wallet = f"hot-{config.index}" if scenario.name == "hot_wallet_debit" else "zipf"
             self.debits[wallet] += ok_count(counts)
+        self.unknown[wallet] += maybe
+
+    def _add_batches(self, counts: dict[str, int], wrk: dict[str, Any], ops: int) -> None:
+        """Batch answers: each 2xx result is a debit on a zipf wallet; a 5xx result, and
+        every operation of a request answered otherwise or not at all, may have committed."""
+        self.debits["zipf"] += sum(
+            n for s, n in counts.items() if s.startswith("item:") and s[5:].startswith("2")
+        )
+        unanswered = wrk["sent"] - counts.get("http:200", 0)
+        items_5xx = sum(n for s, n in counts.items() if s.startswith("item:5"))
+        self.unknown["zipf"] += ops * unanswered + items_5xx
+
+    def add_answers(self, wallet: str, ok: int, maybe: int) -> None:
+        """Debits on ``wallet`` counted by another load generator (hey)."""
+        self.debits[wallet] += ok
         self.unknown[wallet] += maybe
 
 
@@ -125,7 +147,7 @@ def verify_all(
     ledger = CreditLedger.from_url(database_url, group_commit=False)
     checks = []
     try:
-        if options.wallets and "zipf" in options.scenarios:
+        if options.wallets and {"zipf", "batch"} & set(options.scenarios):
             consumed = sum(
                 _consumed(ledger.load_wallet(f"z-{k}"))[0] for k in range(1, options.wallets + 1)
             )
@@ -178,6 +200,34 @@ def verify_all(
                 acked.usage_events,
                 int(row[0]) if row else 0,
                 acked.usage_unknown,
+            )
+        )
+    return checks
+
+
+def verify_peer(
+    database_url: str, options: argparse.Namespace, acked: Acked
+) -> list[dict[str, Any]]:
+    """The peer's wallets: each acknowledged debit of 1 is taken from its balance once."""
+    hot = [f"hot-{c.index}" for c in options.configs]
+    zipf = [f"z-{k}" for k in range(1, options.wallets + 1)] if "zipf" in options.scenarios else []
+    balances = peer.balances(database_url, [*hot, *zipf])
+    checks = [
+        _check(
+            f"peer {wallet} consumed == 2xx debits",
+            acked.debits[wallet],
+            GRANT - balances[wallet],
+            acked.unknown[wallet],
+        )
+        for wallet in hot
+    ]
+    if zipf:
+        checks.append(
+            _check(
+                "peer zipf wallets consumed == 2xx debits",
+                acked.debits["zipf"],
+                sum(GRANT - balances[w] for w in zipf),
+                acked.unknown["zipf"],
             )
         )
     return checks

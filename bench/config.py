@@ -21,6 +21,7 @@ class Config:
     auth: str = "service"  # service: a stored service key; bootstrap: the bootstrap key
     pre_ping: bool = True  # the store's default; n sets LEDGER_POSTGRES_PRE_PING=n
     fast_io: bool = False  # server=uvicorn only: uvloop + httptools (must be importable)
+    project: bool = True  # `ledger project` runs beside the server (n: no projection worker)
 
     @property
     def label(self) -> str:
@@ -33,6 +34,8 @@ class Config:
             parts.append("noping")
         if self.fast_io:
             parts.append("uvloop")
+        if not self.project:
+            parts.append("noproj")
         return "-".join(parts)
 
 
@@ -43,8 +46,13 @@ def parse_config(index: int, spec: str) -> Config:
         name, _, value = item.partition("=")
         if name == "workers":
             values["workers"] = int(value)
-        elif name in {"gc", "preping", "fastio"}:
-            field_name = {"gc": "group_commit", "preping": "pre_ping", "fastio": "fast_io"}[name]
+        elif name in {"gc", "preping", "fastio", "project"}:
+            field_name = {
+                "gc": "group_commit",
+                "preping": "pre_ping",
+                "fastio": "fast_io",
+                "project": "project",
+            }[name]
             values[field_name] = value.lower() in {"y", "yes", "1", "on", "true"}
         elif name == "server" and value in {"ledger", "uvicorn"}:
             values["server"] = value

@@ -55,6 +55,7 @@ class CpuWatch:
 
     server_pid: int | None
     postmaster_pid: int | None
+    worker_pid: int | None = None  # the projection worker beside the ledger's server
     wall: float = 0.0
     before: dict[str, float] = field(default_factory=dict)
 
@@ -65,6 +66,7 @@ class CpuWatch:
         return {
             "server": _tree_ticks(table, self.server_pid) / CLK_TCK,
             "postgres": _tree_ticks(table, self.postmaster_pid) / CLK_TCK,
+            "projection_worker": _tree_ticks(table, self.worker_pid) / CLK_TCK,
             "load_generator": children.ru_utime + children.ru_stime,
             "machine_busy": busy / CLK_TCK,
             "machine_total": total / CLK_TCK,
@@ -81,12 +83,10 @@ class CpuWatch:
         used = {k: after[k] - self.before[k] for k in after}
         cores = os.cpu_count() or 1
         machine = 100.0 * cores * used["machine_busy"] / max(used["machine_total"], 1e-9)
-        pct = {k: round(100.0 * used[k] / wall, 1) for k in ("server", "postgres")}
-        pct["load_generator"] = round(100.0 * used["load_generator"] / wall, 1)
+        named = ("server", "postgres", "projection_worker", "load_generator")
+        pct = {k: round(100.0 * used[k] / wall, 1) for k in named}
         pct["machine"] = round(machine, 1)
-        pct["other_processes"] = round(
-            max(0.0, machine - pct["server"] - pct["postgres"] - pct["load_generator"]), 1
-        )
+        pct["other_processes"] = round(max(0.0, machine - sum(pct[k] for k in named)), 1)
         return pct
 
 

@@ -24,16 +24,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import peer, pgstats
 from bench.baselines import copy_baseline, pgbench_baseline
-from bench.checks import Acked, verify_all, verify_config
-from bench.common import ROOT, emit, log
+from bench.checks import Acked, verify_all, verify_config, verify_peer
+from bench.common import GRANT, ROOT, emit, log
 from bench.config import Config
-from bench.cpu import CpuWatch, postmaster_pid
-from bench.options import parse_args
+from bench.cpu import postmaster_pid
+from bench.measure import Target, compare, measure_fixed, measure_wrk
+from bench.options import FIXED_RATE_SCENARIOS, parse_args
 from bench.profile import profile_hot
-from bench.scenarios import INGEST, SCENARIOS, Scenario, run_wrk, summarize
+from bench.rates import FixedRate
+from bench.roundtrips import probe_ledger, probe_peer
+from bench.scenarios import INGEST, SCENARIOS
 from bench.seeding import Seeded, seed
-from bench.server import Server, running_server
+from bench.server import running_peer, running_server
 
 __all__ = ["Bench", "main"]
 
@@ -48,6 +52,7 @@ class Bench:
     postmaster: int | None
     sink: Any = None
     acked: Acked = field(default_factory=Acked)
+    peer_acked: Acked = field(default_factory=Acked)
     all_ok: bool = True
 
     def report(self, record: dict[str, Any]) -> None:
@@ -65,14 +70,27 @@ class Bench:
             log(f"[{config.label}] baseline: pgbench, 4 clients, {options.seconds:g} s")
             baseline = pgbench_baseline(options, self.workdir)
             baseline_tps = baseline["throughput_per_s"]
-            self.report({**baseline, "config": config.label})
+            self.report({**baseline, "config": config.label, "durability": options.durability})
         admin_key = secrets.token_urlsafe(36)
-        with running_server(
-            options.database_url, config, self.workdir, admin_key, options.fastio_path
-        ) as server:
+        with contextlib.ExitStack() as stack:
+            server = stack.enter_context(
+                running_server(
+                    options.database_url, config, self.workdir, admin_key, options.fastio_path
+                )
+            )
             key = self.seeded.service_key if config.auth == "service" else admin_key
+            ledger = Target("ledger", config, server, key, self.acked, self.postmaster)
+            peer = None
+            if options.peer:
+                peer_key = secrets.token_urlsafe(36)
+                peer_server = stack.enter_context(
+                    running_peer(options.database_url, self.workdir, peer_key, options.peer_pool)
+                )
+                peer = Target(
+                    "sql_peer", config, peer_server, peer_key, self.peer_acked, self.postmaster
+                )
             for name in options.scenarios:
-                self.run_scenario(server, SCENARIOS[name], key, config, baseline_tps)
+                self.run_scenario(name, ledger, peer, baseline_tps)
             if not options.no_profile and "hot" in options.scenarios:
                 log(f"[{config.label}] profiling hot_wallet_debit with py-spy")
                 profile = profile_hot(
@@ -85,32 +103,55 @@ class Bench:
             self.report(check)
 
     def run_scenario(
-        self, server: Server, scenario: Scenario, key: str, config: Config, baseline_tps: float
+        self, name: str, ledger: Target, peer: Target | None, baseline_tps: float
     ) -> None:
+        """``name`` on the peer (if it runs it) and then on the ledger, compared."""
         options = self.options
-        tag = f"c{config.index}{scenario.name[:3]}-{secrets.token_hex(3)}"
-        if options.warmup > 0:
-            warm = run_wrk(
-                server, scenario, f"{tag}w", key, options, seconds=options.warmup, config=config
-            )
-            self.acked.add(scenario, config, warm)
-        log(f"[{config.label}] {scenario.name}: {options.seconds:g} s")
-        watch = CpuWatch(server.process.pid, self.postmaster)
-        watch.start()
-        wrk = run_wrk(server, scenario, tag, key, options, seconds=options.seconds, config=config)
-        cpu = watch.stop()
-        self.acked.add(scenario, config, wrk)
-        record = summarize(scenario, wrk, config, options, baseline_tps=baseline_tps, cpu=cpu)
+        if name in FIXED_RATE_SCENARIOS:
+            loads = [FixedRate(rate) for rate in options.rates] if name == "rates" else []
+            for load in loads or [FixedRate(None)]:
+                theirs = None
+                if peer is not None:
+                    theirs = measure_fixed(peer, load, options.rate_seconds)
+                    self.report(self._labelled(theirs))
+                ours = measure_fixed(ledger, load, options.rate_seconds)
+                self.report(self._labelled(compare(ours, theirs)))
+            return
+        scenario = SCENARIOS[name]
+        theirs = None
+        if peer is not None and scenario.peer:
+            theirs = measure_wrk(peer, scenario, options, baseline_tps)
+            self.report(self._labelled(theirs))
+        record = measure_wrk(ledger, scenario, options, baseline_tps)
         if scenario.name == INGEST:
             rows = max(record["events_accepted"], 1000)
-            log(f"[{config.label}] baseline: COPY of {rows} usage rows into a plain table")
-            copy = copy_baseline(options.database_url, rows, tag)
-            self.report({**copy, "config": config.label})
+            log(f"[{ledger.label}] baseline: COPY of {rows} usage rows into a plain table")
+            copy = copy_baseline(options.database_url, rows, secrets.token_hex(3))
+            self.report({**copy, "config": ledger.label})
             record["baseline_tps"] = copy["throughput_per_s"]
             record["ratio_to_baseline"] = round(
                 record["events_per_s"] / max(copy["throughput_per_s"], 1e-9), 3
             )
-        self.report(record)
+        self.report(self._labelled(compare(record, theirs)))
+
+    def _labelled(self, record: dict[str, Any]) -> dict[str, Any]:
+        return {**record, "durability": self.options.durability}
+
+    def probe(self) -> None:
+        """Round trips, statements and commits of one batch (``bench.roundtrips``)."""
+        options = self.options
+        zipf = [f"z-{k}" for k in range(1, min(options.wallets, options.batch_ops) + 1)]
+        batches = {"one_debit": ["hot-0"], "32_debits_one_wallet": ["hot-0"] * 32}
+        if zipf:
+            batches[f"{len(zipf)}_debits_{len(zipf)}_wallets"] = zipf
+        for result in probe_ledger(options.database_url, self.workdir, batches):
+            self.report(result)
+        # The probe's debits are not in the acknowledged counts: they are allowed for.
+        self.acked.unknown["hot-0"] += 66
+        self.acked.unknown["zipf"] += 2 * len(zipf)
+        if options.peer:
+            self.report(probe_peer(options.database_url, self.workdir, "hot-0"))
+            self.peer_acked.unknown["hot-0"] += 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -126,6 +167,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         seeded = seed(
             options.database_url, options.configs, options.wallets, usage_wallets, options.shards
         )
+        if options.peer:
+            log("the SQL peer's tables and wallets")
+            wallets = [f"hot-{c.index}" for c in options.configs]
+            wallets += [f"z-{k}" for k in range(1, options.wallets + 1)]
+            peer.prepare(options.database_url, wallets, GRANT)
+        if options.pg_stats and not pgstats.enable(options.database_url):
+            log("pg_stat_statements is not loaded: no PostgreSQL counters")
+            options.pg_stats = False
         log(f"seeded in {seeded.seconds:.1f} s")
         bench = Bench(options, workdir, seeded, postmaster_pid(options.pg_data), sink)
         bench.report(
@@ -134,14 +183,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "nproc": os.cpu_count(),
                 "loadavg": os.getloadavg(),
                 "seconds": options.seconds,
+                "durability": options.durability,
                 "configs": [c.label for c in options.configs],
             }
         )
         for config in options.configs:
             bench.run_config(config)
+        if not options.no_probe:
+            log("round trips, statements and commits of one batch (libpq trace)")
+            bench.probe()
         log("verifying the zipf wallets and the trial balance (scans the whole log)")
         for check in verify_all(options.database_url, options, bench.acked):
             bench.report(check)
+        if options.peer:
+            for check in verify_peer(options.database_url, options, bench.peer_acked):
+                bench.report(check)
         return 0 if bench.all_ok else 1
 
 
