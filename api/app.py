@@ -39,6 +39,7 @@ from api.routes.admin import ADMIN_ROUTES
 from api.routes.alert_settings import ALERT_SETTINGS_ROUTES
 from api.routes.api_keys import API_KEY_ROUTES
 from api.routes.audit import AUDIT_ROUTES
+from api.routes.batch import BATCH_ROUTES
 from api.routes.budgets import BUDGET_ROUTES
 from api.routes.debits import DEBIT_ROUTES
 from api.routes.grants import GRANT_ROUTES
@@ -69,6 +70,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     *AUDIT_ROUTES,
     *ADMIN_ROUTES,
     *USAGE_EVENT_ROUTES,
+    *BATCH_ROUTES,
     *WEBHOOK_ROUTES,
     *ALERT_SETTINGS_ROUTES,
 ]

@@ -32,6 +32,7 @@ __all__ = [
     "MAX_METADATA_BYTES",
     "MAX_METADATA_DEPTH",
     "MAX_METADATA_KEYS",
+    "check_free_form",
     "check_metadata",
     "check_request",
     "decode_strict",
@@ -68,7 +69,7 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
         if raw.strip():
             _check_json_media_type(request.headers.get("content-type"))
         body = decode_strict(raw, data_field.annotation)
-        _check_free_form(body, "")
+        check_free_form(body, "")
         if body is not None:
             _reuse_as_json(request, body)
 
@@ -95,7 +96,7 @@ def _check_json_media_type(content_type: str | None) -> None:
         raise UnsupportedMediaType(f"send the body as application/json, not {media_type!r}")
 
 
-def _check_free_form(value: Any, path: str) -> None:
+def check_free_form(value: Any, path: str) -> None:
     """Apply :func:`check_metadata` to every ``metadata`` member of a decoded body."""
     if isinstance(value, msgspec.Struct):
         for name in value.__struct_fields__:
@@ -103,10 +104,10 @@ def _check_free_form(value: Any, path: str) -> None:
             if name == _METADATA_FIELD and isinstance(member, dict):
                 check_metadata(where, member)
             else:
-                _check_free_form(member, where)
+                check_free_form(member, where)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _check_free_form(item, f"{path}[{index}]")
+            check_free_form(item, f"{path}[{index}]")
 
 
 def check_metadata(field: str, metadata: dict[str, Any]) -> None:

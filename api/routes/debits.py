@@ -15,6 +15,7 @@ from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import respond
 from api.routes.params import IdempotencyKey, PathId
 from api.schemas.debits import DebitIn, DebitOut, RefundIn, RefundOut
+from api.spending import DEBIT
 from ledger.commands import Debit, Refund
 from ledger.service import CreditLedger
 
@@ -55,7 +56,7 @@ class DebitController(Controller):
         """
         command = data.to_command(wallet_id, idempotency_key)
         outcome = await answer(ledger, ledger.debit_later, command, request.user)
-        return respond(outcome, DebitOut, HTTP_201_CREATED)
+        return DEBIT.respond(outcome)
 
     @post(
         "/{debit_id:str}/refunds",
