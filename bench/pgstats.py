@@ -9,8 +9,11 @@ idle, so each snapshot is taken after ``settle`` seconds of quiet (``--stats-set
 Figures are per decision and, for the ledger, per committed batch: a batch is one call of
 the events ``INSERT`` (eventsourcing inserts a batch's events, hold records and receipts in
 one statement); the peer commits one request per transaction, so its batch is a request.
-The ledger's in-process projection worker writes its read models in the same cluster while
-the load runs: its statements and commits are counted too, as the cost of the whole service.
+The projection worker (``ledger project``) writes the read models in the same cluster while
+the load runs; it connects as its own role (:data:`PROJECTOR_ROLE`), so its statements are
+counted apart from the write path's. Commits, write transactions and WAL flushes are the
+cluster's, projection worker included (its commits do not wait for a flush: it writes with
+``synchronous_commit=off``, the WAL writer flushes them in the background).
 """
 
 from __future__ import annotations
@@ -21,7 +24,17 @@ from typing import Any
 
 import psycopg
 
-__all__ = ["PgCounters", "enable", "per_batch", "snapshot"]
+__all__ = [
+    "PROJECTOR_ROLE",
+    "PgCounters",
+    "as_role",
+    "create_projector_role",
+    "enable",
+    "per_batch",
+    "snapshot",
+]
+
+PROJECTOR_ROLE = "ledger_projector"
 
 _WAL_COLUMNS = ("wal_records", "wal_fpi", "wal_bytes", "wal_write", "wal_sync", "wal_sync_time")
 _WAL_QUERY = "SELECT " + ", ".join(_WAL_COLUMNS) + " FROM pg_stat_wal"  # noqa: S608 - constants
@@ -30,7 +43,7 @@ _TOP = 12
 
 @dataclass(frozen=True)
 class PgCounters:
-    statements: dict[str, int]
+    statements: dict[tuple[str, str], int]  # (role, query) -> calls
     commits: int
     rollbacks: int
     wal: dict[str, float]
@@ -53,7 +66,8 @@ def snapshot(database_url: str, settle: float) -> PgCounters:
     time.sleep(settle)
     with psycopg.connect(database_url, autocommit=True) as conn:
         rows = conn.execute(
-            "SELECT query, sum(calls)::bigint FROM pg_stat_statements GROUP BY query"
+            "SELECT r.rolname, s.query, sum(s.calls)::bigint FROM pg_stat_statements s"
+            " JOIN pg_roles r ON r.oid = s.userid GROUP BY 1, 2"
         ).fetchall()
         db = conn.execute(
             "SELECT sum(xact_commit)::bigint, sum(xact_rollback)::bigint FROM pg_stat_database"
@@ -63,12 +77,26 @@ def snapshot(database_url: str, settle: float) -> PgCounters:
             "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
         ).fetchone()
     return PgCounters(
-        statements={str(q): int(n) for q, n in rows},
+        statements={(str(role), str(q)): int(n) for role, q, n in rows},
         commits=int(db[0]) if db else 0,
         rollbacks=int(db[1]) if db else 0,
         wal=dict(zip(_WAL_COLUMNS, (float(v) for v in wal or ()), strict=False)),
         xid=int(xid[0]) if xid else 0,
     )
+
+
+def create_projector_role(database_url: str) -> None:
+    """The role the projection worker connects as (a superuser of the throwaway cluster)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        role = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (PROJECTOR_ROLE,))
+        if role.fetchone() is None:
+            conn.execute(f"CREATE ROLE {PROJECTOR_ROLE} LOGIN SUPERUSER")
+
+
+def as_role(database_url: str, role: str) -> str:
+    """``database_url`` (``postgresql://user@host...``) with ``role`` as its user."""
+    scheme, _, rest = database_url.partition("://")
+    return f"{scheme}://{role}@{rest.split('@', 1)[-1]}"
 
 
 def _is_batch_insert(query: str) -> bool:
@@ -85,12 +113,20 @@ def per_batch(
         for q, n in after.statements.items()
         if n - before.statements.get(q, 0) > 0
     }
-    batches = decisions if peer else sum(n for q, n in calls.items() if _is_batch_insert(q))
+    ours = {
+        q: n
+        for (role, q), n in calls.items()
+        if role != PROJECTOR_ROLE and "pg_stat" not in q and "pg_snapshot_xmax" not in q
+    }
+    projector = sum(n for (role, _), n in calls.items() if role == PROJECTOR_ROLE)
+    batches = decisions if peer else sum(n for q, n in ours.items() if _is_batch_insert(q))
     wal = {k: after.wal.get(k, 0.0) - before.wal.get(k, 0.0) for k in _WAL_COLUMNS}
     totals = {
-        "statements": sum(calls.values()),
-        "commits": after.commits - before.commits,
-        "rollbacks": after.rollbacks - before.rollbacks,
+        "statements": sum(ours.values()),
+        "explicit_commits": sum(n for q, n in ours.items() if q.strip().upper() == "COMMIT"),
+        "projection_worker_statements": projector,
+        "cluster_commits": after.commits - before.commits,
+        "cluster_rollbacks": after.rollbacks - before.rollbacks,
         "write_transactions": after.xid - before.xid,
         "wal_syncs": wal["wal_sync"],
         "wal_writes": wal["wal_write"],
@@ -101,7 +137,7 @@ def per_batch(
     def per(n: float, d: int) -> float | None:
         return round(n / d, 3) if d else None
 
-    top = sorted(calls.items(), key=lambda item: -item[1])[:_TOP]
+    top = sorted(ours.items(), key=lambda item: -item[1])[:_TOP]
     return {
         "decisions": decisions,
         "batches": batches,

@@ -172,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             wallets = [f"hot-{c.index}" for c in options.configs]
             wallets += [f"z-{k}" for k in range(1, options.wallets + 1)]
             peer.prepare(options.database_url, wallets, GRANT)
+        pgstats.create_projector_role(options.database_url)
         if options.pg_stats and not pgstats.enable(options.database_url):
             log("pg_stat_statements is not loaded: no PostgreSQL counters")
             options.pg_stats = False

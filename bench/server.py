@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bench.common import ROOT
 from bench.config import Config
+from bench.pgstats import PROJECTOR_ROLE, as_role
 
 __all__ = ["Server", "free_port", "running_peer", "running_server", "store_url"]
 
@@ -88,9 +89,14 @@ def running_server(
         cmd += ["--loop", io[0], "--http", io[1]]
     log_path = workdir / f"server-{config.index}.log"
     worker_log = workdir / f"project-{config.index}.log"
+    # The projection worker connects as its own role: its statements are counted apart.
+    projector_env = {
+        **env,
+        "LEDGER_DATABASE_URL": as_role(env["LEDGER_DATABASE_URL"], PROJECTOR_ROLE),
+    }
     with (
         _serving(cmd, env, log_path, config.label) as process,
-        _projecting([*cli, "project"], env, worker_log, enabled=config.project) as worker,
+        _projecting([*cli, "project"], projector_env, worker_log, enabled=config.project) as worker,
     ):
         yield Server(process, f"http://127.0.0.1:{port}", admin_key, log_path, worker)
 
