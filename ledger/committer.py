@@ -35,6 +35,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from ledger.bulk_load import load_wallets
 from ledger.commands import Command
 from ledger.errors import Contention, LedgerError, Overloaded, refuses_input
 from ledger.executor import Outcome, backoff_seconds
@@ -132,6 +133,7 @@ class Committer:
         self._stop = threading.Event()
         self._base: dict[str, int] = {}
         self._from_cache: set[str] = set()
+        self._loaded: dict[str, Wallet] = {}
         self._pending: list[tuple[Aggregate, list[Any]]] = []
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -256,6 +258,7 @@ class Committer:
         touched: dict[str, Wallet] = {}
         self._base.clear()
         self._from_cache.clear()
+        self._prefetch(jobs)
         decided: list[_Decided] = []
         keys_in_batch: set[UUID] = set()
         standing: set[Fence] = set()
@@ -415,10 +418,22 @@ class Committer:
 
     # -- the wallet cache (owned by the committer thread) -----------------------------------
 
+    def _prefetch(self, jobs: list[Job]) -> None:
+        """Load every wallet of the batch not in the cache with one query (ledger.bulk_load);
+        if that fails, each is loaded on its own as before (with the store's retries)."""
+        missing = {job.wallet_id for job in jobs if job.wallet_id not in self._cache}
+        self._loaded = {}
+        if len(missing) > 1:
+            try:
+                self._loaded = load_wallets(self._app, sorted(missing))
+            except Exception:
+                log.warning("loading %d wallets at once failed", len(missing), exc_info=True)
+
     def _wallet(self, wallet_id: str) -> Wallet:
         wallet = self._cache.get(wallet_id)
         if wallet is None:
-            return self._app.load_wallet(wallet_id)
+            loaded = self._loaded.pop(wallet_id, None)
+            return self._app.load_wallet(wallet_id) if loaded is None else loaded
         self._cache.move_to_end(wallet_id)
         self._from_cache.add(wallet_id)
         return wallet
