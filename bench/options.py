@@ -74,6 +74,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-baseline", action="store_true", help="skip pgbench")
     parser.add_argument("--no-profile", action="store_true", help="skip py-spy")
     parser.add_argument("--profile-top", type=int, default=25)
+    parser.add_argument(
+        "--profile-scenario", default="hot", help="the scenario py-spy watches: hot, zipf, batch"
+    )
     parser.add_argument("--out", default="", help="also append the JSON lines to this file")
     args = parser.parse_args(argv)
     args.scenarios = [s for s in args.scenarios.split(",") if s]

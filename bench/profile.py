@@ -32,7 +32,8 @@ def profile_hot(
     workdir: Path,
     acked: Acked,
 ) -> dict[str, Any] | None:
-    """py-spy over the server during an extra (unreported) run of the hot-wallet scenario."""
+    """py-spy over the server during an extra (unreported) run of ``--profile-scenario``
+    (the hot wallet by default)."""
     py_spy = Path(sys.executable).parent / "py-spy"
     if not py_spy.exists():
         log("py-spy is not installed in .venv: skipping the profile")
@@ -42,7 +43,7 @@ def profile_hot(
     cmd = [str(py_spy), "record", "-p", str(server.process.pid), "-d", str(seconds)]
     cmd += ["-r", str(PROFILE_RATE), "-o", str(out), "--format", "raw", "--gil"]
     cmd += ["--nonblocking", "--subprocesses"]
-    scenario = SCENARIOS["hot"]
+    scenario = SCENARIOS[options.profile_scenario]
     with ThreadPoolExecutor(max_workers=1) as pool:
         load = pool.submit(
             run_wrk,
@@ -57,12 +58,12 @@ def profile_hot(
         time.sleep(1)
         spy = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False)
         wrk = load.result()
-    acked.add(scenario, config, wrk)
+    acked.add(scenario, config, wrk, batch_ops=options.batch_ops)
     if spy.returncode != 0 or not out.exists():
         log(f"py-spy failed ({spy.returncode}): {spy.stderr.strip()[-500:]}")
         return None
     summary = summarize_profile(out, options.profile_top, seconds=seconds, rate=PROFILE_RATE)
-    return {"profile": config.label, "seconds": seconds, **summary}
+    return {"profile": config.label, "scenario": scenario.name, "seconds": seconds, **summary}
 
 
 _ROLES = (

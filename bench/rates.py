@@ -5,9 +5,10 @@ Here hey offers a fixed rate instead: ``-c`` workers, each sending at most ``-q`
 second (hey's ``-q`` is per worker: the offered rate is ``c x q``). Each worker waits for its
 answer before the next request, so a server slower than ``1 / q`` per request is offered
 less than asked: ``achieved_per_s`` says what it got (hey does not correct for coordinated
-omission either). ``q`` is kept at 50 (a 20 ms budget per request and worker) and ``c``
-scales with the rate. The sequential run is one worker without a limit: the latency of one
-client sending one debit after another.
+omission either). ``q`` is kept at 10 (a 100 ms budget per request and worker) and ``c``
+scales with the rate (40 workers for 400/s), so the rate holds unless answers take longer.
+The sequential run is one worker without a limit: the latency of one client sending one
+debit after another.
 
 hey sends the same headers every time, so these requests carry no ``Idempotency-Key``: the
 ledger makes one per debit (and keeps its receipt, as for every debit), the peer too.
@@ -25,7 +26,7 @@ from bench.baselines import percentile_ms
 __all__ = ["PER_WORKER", "RATES", "FixedRate", "run_hey"]
 
 RATES = (200, 400, 800)
-PER_WORKER = 50.0
+PER_WORKER = 10.0
 """hey ``-q``: requests a second per worker."""
 
 

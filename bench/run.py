@@ -91,8 +91,8 @@ class Bench:
                 )
             for name in options.scenarios:
                 self.run_scenario(name, ledger, peer, baseline_tps)
-            if not options.no_profile and "hot" in options.scenarios:
-                log(f"[{config.label}] profiling hot_wallet_debit with py-spy")
+            if not options.no_profile and options.profile_scenario in options.scenarios:
+                log(f"[{config.label}] profiling {options.profile_scenario} with py-spy")
                 profile = profile_hot(
                     server, key, options, config=config, workdir=self.workdir, acked=self.acked
                 )
