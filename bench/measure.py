@@ -64,32 +64,44 @@ def _counted(
     return record
 
 
+def warm_up(target: Target, scenario: Scenario, options: argparse.Namespace) -> None:
+    """An unreported run of ``scenario`` (``--warmup`` seconds): caches, JIT-free warm paths."""
+    if options.warmup <= 0:
+        return
+    tag = f"{target.kind[0]}{target.config.index}{scenario.name[:3]}w-{secrets.token_hex(3)}"
+    warm = run_wrk(
+        target.server, scenario, tag, target.key, options,
+        seconds=options.warmup, config=target.config,
+    )  # fmt: skip
+    target.acked.add(scenario, target.config, warm, batch_ops=options.batch_ops)
+
+
 def measure_wrk(
-    target: Target, scenario: Scenario, options: argparse.Namespace, baseline_tps: float
+    target: Target,
+    scenario: Scenario,
+    options: argparse.Namespace,
+    baseline_tps: float,
+    *,
+    seconds: float,
+    count: bool,
 ) -> dict[str, Any]:
-    """A warm-up (not reported) and a timed wrk run of ``scenario`` against ``target``."""
+    """One timed wrk run (a slice) of ``scenario`` against ``target``; with PostgreSQL's
+    counters over it if ``count``."""
     config = target.config
     tag = f"{target.kind[0]}{config.index}{scenario.name[:3]}-{secrets.token_hex(3)}"
-    if options.warmup > 0:
-        warm = run_wrk(
-            target.server, scenario, f"{tag}w", target.key, options,
-            seconds=options.warmup, config=config,
-        )  # fmt: skip
-        target.acked.add(scenario, config, warm, batch_ops=options.batch_ops)
 
     def run() -> dict[str, Any]:
-        log(f"[{target.label}] {scenario.name}: {options.seconds:g} s")
+        log(f"[{target.label}] {scenario.name}: {seconds:g} s")
         watch = _watch(target)
         watch.start()
         wrk = run_wrk(
-            target.server, scenario, tag, target.key, options,
-            seconds=options.seconds, config=config,
-        )  # fmt: skip
+            target.server, scenario, tag, target.key, options, seconds=seconds, config=config
+        )
         cpu = watch.stop()
         target.acked.add(scenario, config, wrk, batch_ops=options.batch_ops)
         return summarize(scenario, wrk, config, options, baseline_tps=baseline_tps, cpu=cpu)
 
-    record = _counted(options, scenario.name, target.kind, run)
+    record = _counted(options, scenario.name, target.kind, run) if count else run()
     record["target"] = target.kind
     record["config"] = target.label
     return record

@@ -23,6 +23,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pg-data", default="", help="cluster directory (CPU accounting)")
     parser.add_argument("--seconds", type=float, default=15.0, help="per scenario (default 15)")
     parser.add_argument("--warmup", type=float, default=3.0, help="unreported warm-up seconds")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="slices each scenario's time is cut into, run in turns with the SQL peer "
+        "(bench.slices; default 3)",
+    )
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--wallets", type=int, default=10_000, help="zipf wallets")

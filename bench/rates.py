@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.baselines import percentile_ms
+from bench.slices import LATENCIES
 
 __all__ = ["PER_WORKER", "RATES", "FixedRate", "run_hey"]
 
@@ -79,6 +80,7 @@ def run_hey(url: str, key: str, path: str, load: FixedRate, seconds: float) -> d
         "errors": len(latencies) - ok,
         "status_counts": dict(sorted(statuses.items())),
         "ok": ok,
+        LATENCIES: latencies,
         # Cut off at the deadline without an answer, at most one per worker: may commit.
         "maybe_committed": load.workers + len(latencies) - ok,
     }

@@ -12,7 +12,17 @@ from bench.common import TARGET_EVENTS_PER_S, WRK
 from bench.config import Config
 from bench.server import Server
 
-__all__ = ["BATCH", "INGEST", "SCENARIOS", "Scenario", "ok_count", "run_wrk", "summarize"]
+__all__ = [
+    "BATCH",
+    "INGEST",
+    "SCENARIOS",
+    "TARGET_BATCH_DECISIONS_PER_S",
+    "TARGET_BATCH_P99_MS",
+    "Scenario",
+    "ok_count",
+    "run_wrk",
+    "summarize",
+]
 
 INGEST = "usage_ingest_batch_1000"
 BATCH = "batch_100_zipf_debits"
