@@ -419,11 +419,12 @@ class Committer:
     # -- the wallet cache (owned by the committer thread) -----------------------------------
 
     def _prefetch(self, jobs: list[Job]) -> None:
-        """Load every wallet of the batch not in the cache with one query (ledger.bulk_load);
-        if that fails, each is loaded on its own as before (with the store's retries)."""
+        """Load every wallet of the batch not in the cache with one query (ledger.bulk_load:
+        one round trip, where loading even one wallet on its own takes two); if that fails,
+        each is loaded on its own as before (with the store's retries)."""
         missing = {job.wallet_id for job in jobs if job.wallet_id not in self._cache}
         self._loaded = {}
-        if len(missing) > 1:
+        if missing:
             try:
                 self._loaded = load_wallets(self._app, sorted(missing))
             except Exception:
