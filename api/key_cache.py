@@ -25,7 +25,7 @@ from typing import cast
 from litestar.datastructures import State
 
 from api.errors import Unauthenticated
-from api.keys import ApiKey, find_key, parse_key, secret_digest, verify_key
+from api.keys import ApiKey, parse_key, secret_digest, stored_key, verify_key
 from ledger.application import CreditLedgerBase
 
 __all__ = [
@@ -53,7 +53,7 @@ class KeyFence:
     cache: KeyCache = field(compare=False, hash=False, repr=False)
 
     def check(self, ledger: CreditLedgerBase) -> None:
-        key = find_key(ledger.home, self.key_id)
+        key = stored_key(ledger.home, self.key_id)
         if key is None or key.version != self.version or key.is_revoked:
             self.cache.forget(self.key_id)
             raise Unauthenticated("the API key is unknown or revoked")

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import register_topic
@@ -40,6 +41,7 @@ __all__ = [
     "parse_key",
     "revoke_key",
     "secret_digest",
+    "stored_key",
     "verify_key",
 ]
 
@@ -184,6 +186,18 @@ def issue_key(ledger: CreditLedgerBase, scopes: Iterable[str], name: str) -> tup
 def find_key(ledger: CreditLedgerBase, key_id: str) -> ApiKey | None:
     """The key with this id, revoked or not; None if it never existed."""
     found = ledger.find(api_key_uuid(key_id))
+    return found if isinstance(found, ApiKey) else None
+
+
+def stored_key(ledger: CreditLedgerBase, key_id: str) -> ApiKey | None:
+    """``find_key`` for reading only: the repository's cached key brought up to date with the
+    store, not a deep copy of it. The committer reads it once per committed batch (the fence
+    of decision 0015): 10 µs instead of 34 µs in process (in memory), the copy being most of
+    it; nothing here changes the key."""
+    try:
+        found: Any = ledger.repository.get(api_key_uuid(key_id), deepcopy_from_cache=False)
+    except AggregateNotFoundError:
+        return None
     return found if isinstance(found, ApiKey) else None
 
 
