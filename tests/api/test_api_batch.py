@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_api_metrics import value
 from tests.support.api import Api, assert_problem, error_fields, running_api
+from tests.support.api import metric_value as value
 from tests.support.builders import FakeClock, make_ledger
 
 BOOK = {"rates": [{"model": "gpt-4.1", "input_per_million": 1000, "output_per_million": 2000}]}
