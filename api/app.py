@@ -43,6 +43,7 @@ from api.routes.alert_settings import ALERT_SETTINGS_ROUTES
 from api.routes.allowances import ALLOWANCE_ROUTES
 from api.routes.api_keys import API_KEY_ROUTES
 from api.routes.audit import AUDIT_ROUTES
+from api.routes.batch import BATCH_ROUTES
 from api.routes.budgets import BUDGET_ROUTES
 from api.routes.console import CONSOLE_ROUTES
 from api.routes.debits import DEBIT_ROUTES
@@ -76,6 +77,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     *AUDIT_ROUTES,
     *ADMIN_ROUTES,
     *USAGE_EVENT_ROUTES,
+    *BATCH_ROUTES,
     *WEBHOOK_ROUTES,
     *ALERT_SETTINGS_ROUTES,
     *ALLOWANCE_ROUTES,

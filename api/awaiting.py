@@ -5,11 +5,18 @@ and queues the command (no store I/O), so the handler can call it on the event l
 await the future the committer completes — no worker thread is parked per request, and the
 request crosses no thread hop of its own. Without group commit the method decides and saves
 in the caller, so it runs in a worker thread as every other synchronous handler does.
+
+:func:`answer_all` does the same for many commands at once (``POST /v1/batch``): it queues
+every command, in order, then awaits them all with one wake-up of the event loop when the
+last is answered, instead of one per command.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, Protocol, TypeVar
 
@@ -23,8 +30,9 @@ from ledger.app.commands import Command
 from ledger.app.executor import Outcome
 from ledger.app.ports import WAIT_SECONDS, Fence, timed_out
 from ledger.app.service import CreditLedger
+from ledger.domain.errors import Overloaded
 
-__all__ = ["answer", "spending"]
+__all__ = ["Call", "answer", "answer_all", "spending"]
 
 C = TypeVar("C", bound=Command)
 C_contra = TypeVar("C_contra", contravariant=True)
@@ -68,3 +76,82 @@ async def answer(ledger: CreditLedger, later: Later[C], command: C, caller: Prin
         return await asyncio.wait_for(asyncio.shield(future), committer.wait_seconds)
     except TimeoutError:
         raise timed_out() from None
+
+
+Call = Callable[[Fence | None], "Future[Outcome]"]
+"""One queued command, e.g. ``lambda fence: ledger.debit_later(cmd, fence=fence)``."""
+
+
+async def answer_all(
+    ledger: CreditLedger, calls: Sequence[Call], caller: Principal
+) -> list[Outcome | Exception]:
+    """Each call's outcome, or the error that answers it, in order.
+
+    With group commit every command is queued first, in order (so commands on one wallet
+    are decided in that order), then all are awaited together; once the queue is full the
+    rest are answered ``overloaded`` without being queued, so none is decided after a later
+    one. Without group commit they are decided one after the other in one worker thread.
+    A command not answered in time is ``overloaded`` (it may still commit: retry the same
+    key).
+    """
+    fence = caller.fence
+    committer = ledger.committer
+    if committer is None:
+        return await anyio.to_thread.run_sync(lambda: [_settled(ledger, c, fence) for c in calls])
+    futures: list[Future[Outcome] | Exception] = []
+    for call in calls:
+        if futures and isinstance(futures[-1], Overloaded):
+            futures.append(futures[-1])
+            continue
+        try:
+            futures.append(call(fence))
+        except Exception as refused:  # refused before it was queued (input, queue full)
+            futures.append(refused)
+    queued = [f for f in futures if isinstance(f, Future)]
+    # shield: the committer completes its futures whatever happens to this request.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(_all_done(queued)), committer.wait_seconds)
+    return [_outcome(f) for f in futures]
+
+
+def _settled(ledger: CreditLedger, call: Call, fence: Fence | None) -> Outcome | Exception:
+    try:
+        return ledger.settle(call(fence))
+    except Exception as error:
+        return error
+
+
+def _outcome(future: Future[Outcome] | Exception) -> Outcome | Exception:
+    if isinstance(future, Exception):
+        return future
+    if not future.done():
+        return timed_out()
+    error = future.exception()
+    return error if isinstance(error, Exception) else future.result()
+
+
+def _all_done(futures: Sequence[Future[Outcome]]) -> asyncio.Future[None]:
+    """Done once every future is: the committer thread wakes the event loop once, not per
+    future (each wake-up is a write to the loop's self-pipe and a pass of the loop)."""
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+    remaining = len(futures)
+    lock = threading.Lock()
+
+    def wake() -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    def one_done(_: Future[Outcome]) -> None:
+        nonlocal remaining
+        with lock:
+            remaining -= 1
+            last = remaining == 0
+        if last:
+            loop.call_soon_threadsafe(wake)
+
+    if not futures:
+        waiter.set_result(None)
+    for future in futures:
+        future.add_done_callback(one_done)
+    return waiter

@@ -36,13 +36,18 @@ def as_utc(value: Any) -> Any:
     promises ``Z``, and a client's own offset (an ``effective_at`` sent as ``+02:00``) must not
     leak back out.
     """
+    if type(value) in _SCALARS:  # most of a body: no call per string or number
+        return value
     if isinstance(value, datetime):
         return value.astimezone(UTC) if value.tzinfo is not None else value
     if isinstance(value, dict):
-        return {key: as_utc(item) for key, item in value.items()}
+        return {k: v if type(v) in _SCALARS else as_utc(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [as_utc(item) for item in value]
+        return [v if type(v) in _SCALARS else as_utc(v) for v in value]
     return value
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def render(body: dict[str, Any], body_type: type[T]) -> T:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import types
 from functools import lru_cache
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import msgspec
 from litestar import Request
@@ -32,6 +32,7 @@ __all__ = [
     "MAX_METADATA_BYTES",
     "MAX_METADATA_DEPTH",
     "MAX_METADATA_KEYS",
+    "check_free_form",
     "check_metadata",
     "check_request",
     "decode_strict",
@@ -68,7 +69,7 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
         if raw.strip():
             _check_json_media_type(request.headers.get("content-type"))
         body = decode_strict(raw, data_field.annotation)
-        _check_free_form(body, "")
+        check_free_form(body, "")
         if body is not None:
             _reuse_as_json(request, body)
 
@@ -95,18 +96,45 @@ def _check_json_media_type(content_type: str | None) -> None:
         raise UnsupportedMediaType(f"send the body as application/json, not {media_type!r}")
 
 
-def _check_free_form(value: Any, path: str) -> None:
+def check_free_form(value: Any, path: str) -> None:
     """Apply :func:`check_metadata` to every ``metadata`` member of a decoded body."""
     if isinstance(value, msgspec.Struct):
-        for name in value.__struct_fields__:
+        for name in _fields_to_walk(type(value)):
             member, where = getattr(value, name), f"{path}.{name}" if path else name
             if name == _METADATA_FIELD and isinstance(member, dict):
                 check_metadata(where, member)
             else:
-                _check_free_form(member, where)
+                check_free_form(member, where)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _check_free_form(item, f"{path}[{index}]")
+            check_free_form(item, f"{path}[{index}]")
+
+
+@lru_cache(maxsize=256)
+def _fields_to_walk(struct_type: type[msgspec.Struct]) -> tuple[str, ...]:
+    """The fields of ``struct_type`` that are ``metadata`` or may hold a Struct or a list
+    (where a ``metadata`` could be): a subject or a usage (strings, integers) is skipped
+    instead of walked on every request."""
+    return tuple(
+        f.name
+        for f in msgspec.structs.fields(struct_type)
+        if f.name == _METADATA_FIELD or _may_hold_structs(f.type)
+    )
+
+
+def _may_hold_structs(annotation: Any) -> bool:
+    if annotation is Any or annotation is object:
+        return True
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _may_hold_structs(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return any(_may_hold_structs(member) for member in get_args(annotation))
+    if origin is not None:
+        return origin in (list, tuple)
+    if isinstance(annotation, type):
+        return issubclass(annotation, msgspec.Struct | list | tuple)
+    return annotation is not msgspec.UnsetType  # Any, a type variable: walk it
 
 
 def check_metadata(field: str, metadata: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -46,12 +47,12 @@ def _seed(http: httpx.Client, wallets: list[str]) -> None:
         assert granted.status_code in {200, 201}, granted.text
 
 
-def _wrk(url: str, script: str, args: list[str], seconds: int, connections: int) -> dict:
+def _wrk(url: str, script: str, args: list[str], seconds: int, connections: int) -> dict[str, Any]:
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
                "-s", str(WRK / script), url, "--", *args]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON "))
-    figures: dict = json.loads(line.removeprefix("BENCH_JSON "))
+    figures: dict[str, Any] = json.loads(line.removeprefix("BENCH_JSON "))
     return figures
 
 

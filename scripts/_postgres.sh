@@ -2,8 +2,11 @@
 # Shared by scripts/test.sh and scripts/bench.sh: a throwaway PostgreSQL cluster.
 #
 # Sourced; defines
-#   pg_start DBNAME [EXTRA_SERVER_OPTIONS]  initdb in a temp dir, start on a free 127.0.0.1
-#                                           port, create DBNAME; sets PG_TMP, PG_BIN, PG_PORT
+#   pg_start DBNAME [EXTRA_SERVER_OPTIONS] [durable]
+#                                           initdb in a temp dir, start on a free 127.0.0.1
+#                                           port, create DBNAME; sets PG_TMP, PG_BIN, PG_PORT;
+#                                           "durable" keeps PostgreSQL's own fsync and
+#                                           full_page_writes (on) instead of turning them off
 #   pg_stop                                 stop the cluster (immediate) and delete its dir
 #   as_postgres CMD...                      run CMD as the `postgres` OS user when root
 # The caller installs the traps that call pg_stop.
@@ -63,7 +66,7 @@ pg_stop() {
 }
 
 pg_start() {
-    local dbname="$1" extra="${2:-}" port="" attempt
+    local dbname="$1" extra="${2:-}" durable="${3:-}" port="" attempt
     if ! PG_BIN="$(find_pg_bin)"; then
         echo "error: PostgreSQL server binaries (initdb, pg_ctl) not found;" \
             "install PostgreSQL 15 or set LEDGER_TEST_DATABASE_URL" >&2
@@ -81,8 +84,12 @@ pg_start() {
     }
     # fsync and full_page_writes are off: the cluster is thrown away after the run, so a
     # crash may lose it; runs trade crash durability for speed (callers may add options).
+    # A "durable" cluster keeps the defaults (both on), as production runs: benchmarks.
     local options="-c listen_addresses=127.0.0.1 -c max_connections=300"
-    options+=" -c fsync=off -c full_page_writes=off $extra"
+    if [[ "$durable" != "durable" ]]; then
+        options+=" -c fsync=off -c full_page_writes=off"
+    fi
+    options+=" $extra"
     for attempt in 1 2 3; do
         port="$(free_port)"
         if as_postgres "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/postgres.log" -w -t 60 \

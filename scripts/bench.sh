@@ -5,14 +5,16 @@
 #   scripts/bench.sh --seconds 30
 #   scripts/bench.sh --config workers=1,gc=y --config workers=2,gc=n
 #   scripts/bench.sh --scenarios hot --no-profile --out results.jsonl
+#   scripts/bench.sh --fsync-off ...                  # the labelled fsync-off variant
 #
 # Steps (everything torn down on exit, whatever happens):
 #   1. make sure .venv holds the project (scripts/_venv.sh) and py-spy (bench time only;
 #      a failed install only skips the profile);
-#   2. make sure `wrk` exists (installed from Debian's packages when running as root);
-#   3. start a throwaway PostgreSQL (scripts/_postgres.sh, as scripts/test.sh: fsync=off,
-#      full_page_writes=off), plus synchronous_commit=on explicitly;
-#   4. run bench/run.py "$@": seed wallets, start the server per --config, load it with wrk
+#   2. make sure `wrk` and `hey` exist (installed from Debian's packages when root);
+#   3. start a throwaway PostgreSQL (scripts/_postgres.sh) with production durability:
+#      fsync, full_page_writes and synchronous_commit on (--fsync-off: the tests' fsync=off,
+#      full_page_writes=off, a labelled variant); pg_stat_statements preloaded, WAL I/O timed;
+#   4. run `python -m bench.run "$@"`: seed wallets, start the server per --config, load it with wrk
 #      (bench/wrk/*.lua), the pgbench baseline, verify what was committed, profile.
 #
 # stdout: one JSON line per scenario, check and profile; progress on stderr.
@@ -34,17 +36,19 @@ if [[ ! -x "$VIRTUAL_ENV/bin/py-spy" ]]; then
     python -m pip install -q "py-spy>=0.4" >&2 || echo ">> py-spy unavailable: no profile" >&2
 fi
 
-# --- 2. wrk ------------------------------------------------------------------------
-if ! command -v wrk >/dev/null 2>&1; then
-    if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        echo ">> installing wrk (Debian package)" >&2
-        apt-get update -qq >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >&2
-    else
-        echo "error: wrk not found; install it (Debian/Ubuntu: sudo apt-get install wrk)" >&2
-        exit 1
+# --- 2. wrk (closed loop) and hey (fixed offered rates) ------------------------------
+for tool in wrk hey; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+            echo ">> installing $tool (Debian package)" >&2
+            apt-get update -qq >&2
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >&2
+        else
+            echo "error: $tool not found; install it (Debian/Ubuntu: sudo apt-get install $tool)" >&2
+            exit 1
+        fi
     fi
-fi
+done
 
 # --- 3. throwaway PostgreSQL (shared with scripts/test.sh) ----------------------------
 # shellcheck source=scripts/_postgres.sh
@@ -66,10 +70,26 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# The tests' settings (fsync=off, full_page_writes=off: a crash may lose or corrupt the
-# cluster, which is thrown away anyway) plus synchronous_commit=on: every COMMIT still waits
-# for its WAL write (without the fsync), so group commit is measured as committing.
-pg_start ledger_bench "-c synchronous_commit=on"
+# Production durability by default: every COMMIT waits until its WAL is flushed to disk
+# (fsync, full_page_writes and synchronous_commit on), which is what a deployment pays.
+# --fsync-off takes the tests' settings instead (fsync=off, full_page_writes=off: the COMMIT
+# waits for its WAL write, not the flush), a variant whose figures are labelled as such.
+# pg_stat_statements and pg_stat_wal count statements, commits and WAL flushes per batch.
+durability="durable"
+args=()
+for arg in "$@"; do
+    if [[ "$arg" == "--fsync-off" ]]; then
+        durability="fsync-off"
+    else
+        args+=("$arg")
+    fi
+done
+stats="-c shared_preload_libraries=pg_stat_statements -c track_wal_io_timing=on"
+if [[ "$durability" == "durable" ]]; then
+    pg_start ledger_bench "-c synchronous_commit=on $stats" durable
+else
+    pg_start ledger_bench "-c synchronous_commit=on $stats"
+fi
 port="$PG_PORT"
 PGBENCH="$PG_BIN/pgbench"
 if [[ ! -x "$PGBENCH" ]]; then
@@ -79,13 +99,13 @@ if [[ -z "$PGBENCH" ]]; then
     echo "error: pgbench not found (Debian: it ships with postgresql-15 / postgresql-contrib)" >&2
     exit 1
 fi
-echo ">> PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$port" >&2
+echo ">> PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$port ($durability)" >&2
 
 # --- 4. the benchmark ----------------------------------------------------------------
 set +e
-python bench/run.py \
+python -m bench.run \
     --database-url "postgresql://postgres@127.0.0.1:$port/ledger_bench" \
-    --pgbench "$PGBENCH" --pg-data "$PG_TMP/data" "$@" &
+    --pgbench "$PGBENCH" --pg-data "$PG_TMP/data" --durability "$durability" "${args[@]}" &
 RUN_PID=$!
 wait "$RUN_PID"
 status=$?

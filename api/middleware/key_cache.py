@@ -27,7 +27,7 @@ from litestar.datastructures import State
 from api.errors import Unauthenticated
 from ledger.access.keys import ApiKey, parse_key, secret_digest
 from ledger.app.application import LedgerApplication
-from ledger.app.keys import find_key, verify_key
+from ledger.app.keys import stored_key, verify_key
 
 __all__ = [
     "CHECKED_AT_COMMIT",
@@ -54,7 +54,7 @@ class KeyFence:
     cache: KeyCache = field(compare=False, hash=False, repr=False)
 
     def check(self, ledger: LedgerApplication) -> None:
-        key = find_key(ledger.home, self.key_id)
+        key = stored_key(ledger.home, self.key_id)
         if key is None or key.version != self.version or key.is_revoked:
             self.cache.forget(self.key_id)
             raise Unauthenticated("the API key is unknown or revoked")

@@ -64,6 +64,7 @@ __all__ = [
     "DECISION",
     "EXPOSITION_MEDIA_TYPE",
     "METRICS_KEY",
+    "NOT_DECISIONS",
     "Metrics",
     "MetricsMiddleware",
     "ProjectionCollector",
@@ -82,7 +83,8 @@ DECISION = "decision"
 EXPOSITION_MEDIA_TYPE = CONTENT_TYPE_LATEST.split("; charset=")[0]
 """The text format's media type; litestar appends ``; charset=utf-8`` to ``text/*`` itself."""
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-_NOT_DECISIONS = frozenset({"unauthenticated", "forbidden"})
+NOT_DECISIONS = frozenset({"unauthenticated", "forbidden"})
+"""Problem codes that refuse the caller's key, not the command: not counted as decisions."""
 _MAX_PROBLEM_BYTES = 65_536
 _CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -293,5 +295,5 @@ class MetricsMiddleware:
             operation = scope["route_handler"].opt.get(DECISION)
             if operation is not None:
                 outcome = answer.outcome()
-                if outcome not in _NOT_DECISIONS:
+                if outcome not in NOT_DECISIONS:
                     metrics.observe_decision(str(operation), outcome)

@@ -16,6 +16,7 @@ from api.rendering import respond
 from api.routes import lists
 from api.routes.params import IdempotencyKey, PathId, json_body
 from api.schemas.debits import DebitIn, DebitOut, RefundIn, RefundOut
+from api.spending import DEBIT
 from ledger.app.commands import Debit, Refund
 from ledger.app.service import CreditLedger
 
@@ -71,7 +72,7 @@ class DebitController(Controller):
         """
         command = data.to_command(wallet_id, idempotency_key)
         outcome = await answer(ledger, ledger.debit_later, command, request.user)
-        return respond(outcome, DebitOut, HTTP_201_CREATED)
+        return DEBIT.respond(outcome)
 
     @post(
         "/{debit_id:str}/refunds",

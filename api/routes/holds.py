@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from api.awaiting import answer, spending
 from api.middleware.auth import READ, SPEND, Principal
 from api.openapi import BEARER, POSITION_HEADERS, problems
-from api.rendering import render, respond
+from api.rendering import render
 from api.routes import lists
 from api.routes.params import IdempotencyKey, PathId, json_body
 from api.schemas.holds import (
@@ -22,6 +22,7 @@ from api.schemas.holds import (
     PlacedHoldOut,
     ReleaseOut,
 )
+from api.spending import CAPTURE, PLACE_HOLD, RELEASE
 from ledger.app.commands import CaptureHold, PlaceHold, ReleaseHold
 from ledger.app.service import CreditLedger
 
@@ -76,7 +77,7 @@ class HoldController(Controller):
         """
         command = data.to_command(wallet_id, idempotency_key)
         outcome = await answer(ledger, ledger.place_hold_later, command, request.user)
-        return respond(outcome, PlacedHoldOut, HTTP_201_CREATED)
+        return PLACE_HOLD.respond(outcome)
 
     @post(
         "/{hold_id:str}/capture",
@@ -108,7 +109,7 @@ class HoldController(Controller):
         """
         command = (data or CaptureIn()).to_command(wallet_id, hold_id, idempotency_key)
         outcome = await answer(ledger, ledger.capture_hold_later, command, request.user)
-        return respond(outcome, CaptureOut, HTTP_200_OK)
+        return CAPTURE.respond(outcome)
 
     @post(
         "/{hold_id:str}/release",
@@ -131,7 +132,7 @@ class HoldController(Controller):
         """Release the hold: every held credit goes back (or to breakage if its grant ended)."""
         command = ReleaseHold(wallet_id=wallet_id, hold_id=hold_id, idempotency_key=idempotency_key)
         outcome = await answer(ledger, ledger.release_hold_later, command, request.user)
-        return respond(outcome, ReleaseOut, HTTP_200_OK)
+        return RELEASE.respond(outcome)
 
     @get(
         "/{hold_id:str}",

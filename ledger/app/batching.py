@@ -4,6 +4,7 @@ fate is known, and its cache of wallets (both owned by the committer thread).
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,8 +15,11 @@ from ledger.app.ports import Job, ShardStore
 from ledger.domain.errors import LedgerError
 from ledger.domain.records import Receipt
 from ledger.domain.wallet import Wallet
+from ledger.store.bulk_load import load_wallets
 
 __all__ = ["Decided", "WalletCache"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,9 +51,21 @@ class WalletCache:
         self._wallets: OrderedDict[str, Wallet] = OrderedDict()
         self._size = size
         self._read_from_cache: set[str] = set()
+        self._loaded: dict[str, Wallet] = {}
 
-    def new_batch(self) -> None:
+    def new_batch(self, store: ShardStore, wallet_ids: Iterable[str]) -> None:
+        """Start a batch over ``wallet_ids``: those not cached are loaded together, with one
+        query (ledger.store.bulk_load, PostgreSQL: one round trip, where loading even one
+        wallet on its own takes two); if that fails, or elsewhere, each is loaded on its own
+        when asked for, as before (with the store's retries)."""
         self._read_from_cache.clear()
+        missing = sorted({w for w in wallet_ids if w not in self._wallets})
+        self._loaded = {}
+        if missing:
+            try:
+                self._loaded = load_wallets(store, missing)
+            except Exception:
+                log.warning("loading %d wallets at once failed", len(missing), exc_info=True)
 
     def was_cached(self, wallet_id: str) -> bool:
         """Did this batch take ``wallet_id`` from the cache (not fresh from the store)?"""
@@ -58,7 +74,8 @@ class WalletCache:
     def get(self, wallet_id: str, store: ShardStore) -> Wallet:
         wallet = self._wallets.get(wallet_id)
         if wallet is None:
-            return store.load_wallet(wallet_id)
+            loaded = self._loaded.pop(wallet_id, None)
+            return store.load_wallet(wallet_id) if loaded is None else loaded
         self._wallets.move_to_end(wallet_id)
         self._read_from_cache.add(wallet_id)
         return wallet

@@ -214,7 +214,7 @@ class Committer:
     def _decide_and_commit(self, jobs: list[Job], *, retrying: bool) -> None:
         touched: dict[str, Wallet] = {}
         self._base.clear()
-        self._cache.new_batch()
+        self._cache.new_batch(self._app, (job.wallet_id for job in jobs))
         decided: list[Decided] = []
         keys_in_batch: set[UUID] = set()
         standing: set[Fence] = set()

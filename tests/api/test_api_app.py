@@ -50,6 +50,7 @@ CONTRACT_OPERATIONS = {
     ("get", "/v1/admin/projections"),
     ("post", "/v1/admin/projections/{name}/rebuild"),
     ("post", "/v1/usage-events"),
+    ("post", "/v1/batch"),
     ("put", "/v1/webhooks/{webhook_id}"),
     ("get", "/v1/webhooks/{webhook_id}"),
     ("delete", "/v1/webhooks/{webhook_id}"),

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
 from api.middleware.metrics import DECISION, operation_name
 from api.settings import Settings
 from ledger.app import commands
 from tests.support.api import Api, assert_problem, running_api
+from tests.support.api import metric_samples as samples
+from tests.support.api import metric_value as value
 from tests.support.builders import make_ledger
 
 
@@ -19,21 +20,6 @@ from tests.support.builders import make_ledger
 def api() -> Iterator[Api]:
     with running_api() as running:
         yield running
-
-
-def samples(api: Api) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Every sample of ``/metrics``: (name, labels) -> value."""
-    response = api.get("/metrics", key=None)
-    assert response.status_code == 200, response.text
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
-
-
-def value(api: Api, name: str, **labels: str) -> float:
-    return samples(api).get((name, frozenset(labels.items())), 0.0)
 
 
 def test_settings_make_metrics_public_by_default() -> None:

@@ -2,7 +2,8 @@
 
 Real processes on a PostgreSQL cluster of the test's own: ``ledger serve`` (group commit, the
 production default) and ``ledger project``. Client threads keep debiting, holding, capturing,
-releasing and topping up, retrying every undecided request with the same idempotency key.
+releasing, sending batches of these (``POST /v1/batch``) and topping up, retrying every
+undecided request with the same idempotency keys.
 Meanwhile, in turn: the server is SIGKILLed and restarted, the projection worker is SIGKILLed
 and restarted, PostgreSQL is stopped with ``-m immediate`` (a crash: no checkpoint, WAL
 replay on start) and started again, and both the server and PostgreSQL die at once.
@@ -134,6 +135,7 @@ def test_acknowledged_writes_survive_crashes_exactly_once(tmp_path: Path, shards
             "requests": log.requests,
             "acknowledged_debits": len(log.acked_debits),
             "acknowledged_captures": len(log.acked_captures),
+            "batches_answered": log.statuses["batch:200"],
             "faults": {name: faults.count(name) for name in sorted(set(faults))},
             "answers": dict(log.statuses),
             "lost": findings.lost,
@@ -148,6 +150,7 @@ def test_acknowledged_writes_survive_crashes_exactly_once(tmp_path: Path, shards
     assert log.unexpected == []
     assert findings.problems() == {}
     assert log.acked_debits, "the load acknowledged no debit: nothing was tested"
+    assert log.statuses["batch:200"], "no batch was answered: batches were not tested"
     assert trial_balance["balanced"] is True
     assert trial_balance["debit_total"] == trial_balance["credit_total"]
     assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr

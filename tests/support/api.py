@@ -18,6 +18,7 @@ from typing import Any, cast
 import httpx
 from litestar import Litestar
 from litestar.testing import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from api.app import create_app
@@ -27,7 +28,16 @@ from api.settings import Settings
 from ledger.app.service import CreditLedger
 from tests.support.builders import FakeClock, make_ledger
 
-__all__ = ["ADMIN_KEY", "Api", "assert_problem", "error_fields", "running_api", "spend"]
+__all__ = [
+    "ADMIN_KEY",
+    "Api",
+    "assert_problem",
+    "error_fields",
+    "metric_samples",
+    "metric_value",
+    "running_api",
+    "spend",
+]
 
 ADMIN_KEY = "bootstrap-admin-key-for-tests-0123456789"
 
@@ -146,3 +156,18 @@ def spend(api: Api, amount: int, key: str | None = None, **subject: str) -> None
     body = {"amount": amount, "subject": subject}
     response = api.post("/v1/wallets/acme/debits", body, idempotency_key=key)
     assert response.status_code == 201, response.text
+
+
+def metric_samples(api: Api) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of ``/metrics``: (name, labels) -> value."""
+    response = api.get("/metrics", key=None)
+    assert response.status_code == 200, response.text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def metric_value(api: Api, name: str, **labels: str) -> float:
+    return metric_samples(api).get((name, frozenset(labels.items())), 0.0)

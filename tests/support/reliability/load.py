@@ -1,12 +1,14 @@
 """Clients that keep writing through faults, and what each of them was told.
 
-Every client thread runs a mix of debits, hold-then-capture, hold-then-release, small top-up
-grants and balance reads on shared wallets. Each request carries an idempotency key the client
-chose, and is sent again with the same key and body after any error, timeout, refused
-connection, 5xx or 429, until a definitive answer (2xx or 402) arrives, as a careful
-production client would; any other 4xx is a failure of the run. So when the clients are done
-there is no operation whose outcome is unknown: the ledger must hold exactly what the clients
-were told it holds.
+Every client thread runs a mix of debits, hold-then-capture, hold-then-release, batches
+(``POST /v1/batch``: debits on several wallets plus a hold and its capture, in that order),
+small top-up grants and balance reads on shared wallets. Each request carries an idempotency
+key the client chose, and is sent again with the same key and body after any error, timeout,
+refused connection, 5xx or 429, until a definitive answer (2xx or 402) arrives, as a careful
+production client would; any other 4xx is a failure of the run. A batch is sent again, whole
+and with the same keys, until every one of its operations has a definitive answer. So when
+the clients are done there is no operation whose outcome is unknown: the ledger must hold
+exactly what the clients were told it holds.
 """
 
 from __future__ import annotations
@@ -156,6 +158,65 @@ class LoadClient:
         if released is not None and released.status_code == 200:
             self.log.acked_releases.add((wallet, hold_id))
 
+    def send_batch(self, operations: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """POST the batch until every result is definitive; None if it never was.
+
+        A capture whose hold was refused (402) in the same batch answers 404: definitive too.
+        """
+        started = time.monotonic()
+        backoff = 0.05
+        headers = {"Authorization": f"Bearer {self.keys.service}"}
+        while time.monotonic() - started < GIVE_UP_SECONDS:
+            self.log.requests += 1
+            try:
+                response = self.http.post(
+                    "/v1/batch", json={"operations": operations}, headers=headers
+                )
+            except httpx.TransportError as error:
+                self.log.statuses[type(error).__name__] += 1
+            else:
+                self.log.statuses[f"batch:{response.status_code}"] += 1
+                if response.status_code == 200:
+                    results: list[dict[str, Any]] = response.json()["results"]
+                    if all(r["status"] in DEFINITIVE | {404} for r in results):
+                        return results
+                elif response.status_code < 500 and response.status_code != 429:
+                    self.log.unexpected.append(f"batch {response.status_code} {response.text}")
+                    return None
+            time.sleep(backoff * (0.5 + self.rng.random()))
+            backoff = min(1.0, backoff * 2)
+        self.log.undecided.append(f"batch {operations[0]['idempotency_key']}")
+        return None
+
+    def batch(self) -> None:
+        """Three debits on random wallets, then a hold and its capture on one wallet."""
+        operations: list[dict[str, Any]] = []
+        for wallet in self.rng.sample(self.wallets, 3):
+            key = self.next_key("bd")
+            self.log.asked_debits.add((wallet, key))
+            debit = {"op": "debit", "wallet_id": wallet, "amount": self.rng.randint(1, 20)}
+            operations.append({**debit, "idempotency_key": key})
+        wallet, hold_id, amount = self.rng.choice(self.wallets), self.next_key("bh"), 10
+        hold = {"op": "hold", "wallet_id": wallet, "hold_id": hold_id, "amount": amount}
+        capture = {"op": "capture", "wallet_id": wallet, "hold_id": hold_id, "amount": 4}
+        operations += [
+            {**hold, "idempotency_key": hold_id},
+            {**capture, "idempotency_key": f"{hold_id}-capture"},
+        ]
+        results = self.send_batch(operations)
+        if results is None:
+            return
+        for op, result in zip(operations, results, strict=True):
+            at = (op["wallet_id"], op.get("hold_id") or op["idempotency_key"])
+            if result["status"] == 404 and op["op"] != "capture":
+                self.log.unexpected.append(f"batch item {op} answered {result}")
+            elif result["status"] == 201 and op["op"] == "debit":
+                self.log.acked_debits[at] = result["body"]["amount"]
+            elif result["status"] == 201:
+                self.log.acked_holds[at] = amount
+            elif result["status"] == 200:
+                self.log.acked_captures[at] = result["body"]["captured"]
+
     def top_up(self, wallet: str) -> None:
         grant_id, amount = self.next_key("g"), self.rng.randint(20, 100)
         body = {"grant_id": grant_id, "amount": amount, "category": "paid"}
@@ -182,8 +243,10 @@ class LoadClient:
             while not self.stop.is_set():
                 wallet = self.rng.choice(self.wallets)
                 roll = self.rng.random()
-                if roll < 0.5:
+                if roll < 0.4:
                     self.debit(wallet)
+                elif roll < 0.5:
+                    self.batch()
                 elif roll < 0.75:
                     self.hold(wallet, capture=True)
                 elif roll < 0.8:
