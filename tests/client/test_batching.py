@@ -1,8 +1,9 @@
 """Micro-batching: concurrent spending calls travel as one POST /v1/batch, and each caller
 gets its own answer or its own exception.
 
-``POST /v1/batch`` (contract 1.1) is not on main yet, so these run against the fake ledger;
-the real-server tests of batching are still to be added once the route is merged.
+These run against the fake ledger, for what a real server cannot show on demand (a window
+that closes late, a batch that gets no answer, one operation answered 503, a server without
+the route); the same against a real server: test_live_batch.py.
 """
 
 from __future__ import annotations
