@@ -1,6 +1,6 @@
 """The Python client's micro-batching against per-request calls, from one client process.
 
-    scripts/client_bench.sh [--seconds 10] [--threads 32] [--tasks 64] [--wallets 100]
+    scripts/client_bench.sh [--seconds 10] [--threads 32] [--tasks 16,64] [--wallets 100]
     python -m bench.client_batching --database-url URL ...   # a store of your own
     python -m bench.client_batching --url URL --key ADMIN_KEY ...   # a running server
 
@@ -9,8 +9,9 @@ one :class:`credit_ledger.Ledger` and on asyncio tasks sharing one
 :class:`credit_ledger.AsyncLedger`: each first per request (``POST .../debits``), then
 micro-batched (``batch_window``: concurrent calls travel as one ``POST /v1/batch``). Every
 mode gets a warm-up that is left out and starts once the read models have caught up with
-the mode before. With ``--database-url`` it starts ``ledger serve``
-(one process, its defaults) and ``ledger project`` on that store and stops them at the end.
+the mode before. With ``--database-url`` it starts ``ledger serve`` and ``ledger project``
+on that store as the write-path benchmark does (:func:`bench.server.running_server`: one
+process, group commit, the per-key rate limit out of reach) and stops them at the end.
 
 Prints one JSON line per mode (debits/s, latency percentiles, HTTP requests and operations
 per request, errors) and a final check: the credits the wallets lost equal the debits the
@@ -21,11 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import secrets
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -39,10 +36,12 @@ from typing import Any
 import httpx
 from credit_ledger import AsyncLedger, Ledger, LedgerError
 
-__all__ = ["main"]
+from bench.common import GRANT, emit
+from bench.config import Config
+from bench.pgstats import create_projector_role
+from bench.server import running_server
 
-FUNDS = 10**12
-ROOT = Path(__file__).resolve().parents[1]
+__all__ = ["main"]
 
 
 class Counted(httpx.HTTPTransport):
@@ -122,7 +121,7 @@ def wallet_of(worker: int, step: int, wallets: int) -> str:
 
 
 def run_threads(
-    args: argparse.Namespace, key: str, batched: bool, seconds: float
+    args: argparse.Namespace, key: str, workers: int, batched: bool, seconds: float
 ) -> dict[str, Any]:
     network = Counted()
     window = args.window if batched else None
@@ -149,7 +148,7 @@ def run_threads(
                 step += 1
 
         began = time.monotonic()
-        threads = [threading.Thread(target=work, args=(n,)) for n in range(args.threads)]
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(workers)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -157,14 +156,16 @@ def run_threads(
         took = time.monotonic() - began
     return report(
         "batched" if batched else "per_request",
-        f"threads={args.threads}",
+        f"threads={workers}",
         took,
         tally,
         network.counts,
     )
 
 
-def run_tasks(args: argparse.Namespace, key: str, batched: bool, seconds: float) -> dict[str, Any]:
+def run_tasks(
+    args: argparse.Namespace, key: str, workers: int, batched: bool, seconds: float
+) -> dict[str, Any]:
     network = AsyncCounted()
     window = args.window if batched else None
     tally = Tally()
@@ -192,13 +193,13 @@ def run_tasks(args: argparse.Namespace, key: str, batched: bool, seconds: float)
                     step += 1
 
             began = time.monotonic()
-            await asyncio.gather(*(work(n) for n in range(args.tasks)))
+            await asyncio.gather(*(work(n) for n in range(workers)))
             return time.monotonic() - began
 
     took = asyncio.run(run())
     return report(
         "batched" if batched else "per_request",
-        f"asyncio tasks={args.tasks}",
+        f"asyncio tasks={workers}",
         took,
         tally,
         network.counts,
@@ -211,7 +212,7 @@ def seed(args: argparse.Namespace) -> str:
     with Ledger(args.url, args.key, timeout=60.0) as admin:
         for n in range(args.wallets):
             admin.open_wallet(f"cb-{n}")
-            admin.grant(f"cb-{n}", FUNDS, "paid")
+            admin.grant(f"cb-{n}", GRANT, "paid")
         return admin.create_api_key(["service"], name="client bench").key
 
 
@@ -229,69 +230,22 @@ def settle(args: argparse.Namespace) -> None:
 def spent(args: argparse.Namespace) -> int:
     with Ledger(args.url, args.key, timeout=60.0) as admin:
         return sum(
-            FUNDS - admin.get_wallet(f"cb-{n}").balance.available for n in range(args.wallets)
+            GRANT - admin.get_wallet(f"cb-{n}").balance.available for n in range(args.wallets)
         )
 
 
 @contextmanager
-def process(
-    command: list[str], env: dict[str, str], log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as output:
-        child = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
-        )
-    try:
-        yield child
-    finally:
-        child.terminate()
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-
-
-@contextmanager
-def served(args: argparse.Namespace, logs: Path) -> Iterator[None]:
-    """``ledger serve`` (and ``ledger project`` beside it) on ``--database-url``."""
-    logs.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    args.url, args.key = f"http://127.0.0.1:{port}", secrets.token_urlsafe(32)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    env |= {"LEDGER_DATABASE_URL": args.database_url, "LEDGER_BOOTSTRAP_ADMIN_KEY": args.key}
-    cli = [sys.executable, "-m", "api.cli"]
-    with ExitStack() as stack:
-        server = stack.enter_context(
-            process(
-                [*cli, "serve", "--host", "127.0.0.1", "--port", str(port)], env, logs / "serve.log"
-            )
-        )
-        wait_healthy(server, args.url)
-        if args.projections:
-            stack.enter_context(process([*cli, "project"], env, logs / "project.log"))
+def served(args: argparse.Namespace) -> Iterator[None]:
+    """``ledger serve`` (one process, the benchmark's setup: group commit, the per-key rate
+    limit out of reach) and ``ledger project`` beside it, on ``--database-url``."""
+    args.logs.mkdir(parents=True, exist_ok=True)
+    admin_key = secrets.token_urlsafe(32)
+    if args.projections:
+        create_projector_role(args.database_url)
+    config = Config(index=0, project=args.projections)
+    with running_server(args.database_url, config, args.logs, admin_key) as server:
+        args.url, args.key = server.url, admin_key
         yield
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_healthy(server: subprocess.Popen[bytes], url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"ledger serve exited with {server.returncode}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError("ledger serve did not become healthy in 60 s")
 
 
 def options(argv: list[str] | None) -> argparse.Namespace:
@@ -305,8 +259,8 @@ def options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--key", help="its admin key")
     parser.add_argument("--seconds", type=float, default=10.0, help="timed run per mode")
     parser.add_argument("--warmup", type=float, default=2.0, help="untimed run before each mode")
-    parser.add_argument("--threads", type=int, default=32)
-    parser.add_argument("--tasks", type=int, default=64)
+    parser.add_argument("--threads", default="32", help="threads per run, e.g. 8,32")
+    parser.add_argument("--tasks", default="16,64", help="asyncio tasks per run, e.g. 16,64")
     parser.add_argument("--wallets", type=int, default=100)
     parser.add_argument("--window", type=float, default=0.002, help="batch_window, seconds")
     parser.add_argument("--batch-max", type=int, default=100, help="batch_max_size")
@@ -323,17 +277,19 @@ def main(argv: list[str] | None = None) -> int:
     args = options(argv)
     with ExitStack() as stack:
         if args.database_url:
-            stack.enter_context(served(args, args.logs))
+            stack.enter_context(served(args))
         key = seed(args)
         answered = 0
-        runners = {"threads": run_threads, "asyncio": run_tasks}
+        runners = {"threads": (run_threads, args.threads), "asyncio": (run_tasks, args.tasks)}
         for driver in args.drivers.split(","):
-            for batched in (False, True):
-                settle(args)
-                warm = runners[driver](args, key, batched, args.warmup)
-                line = runners[driver](args, key, batched, args.seconds)
-                answered += warm["debits"] + line["debits"]
-                print(json.dumps(line), flush=True)
+            run, counts = runners[driver]
+            for workers in (int(n) for n in counts.split(",")):
+                for batched in (False, True):
+                    settle(args)
+                    warm = run(args, key, workers, batched, args.warmup)
+                    line = run(args, key, workers, batched, args.seconds)
+                    answered += warm["debits"] + line["debits"]
+                    emit(line)
         lost = spent(args)
         check = {
             "check": "every answered debit recorded once",
@@ -341,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             "spent": lost,
             "ok": lost == answered,
         }
-        print(json.dumps(check), flush=True)
+        emit(check)
         return 0 if check["ok"] else 1
 
 

@@ -38,7 +38,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-pg_start ledger_client_bench "-c fsync=on -c full_page_writes=on -c synchronous_commit=on"
+pg_start ledger_client_bench "-c synchronous_commit=on" durable
 echo ">> PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT" >&2
 
 set +e
