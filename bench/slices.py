@@ -99,3 +99,5 @@ def _rates(out: dict[str, Any], records: list[dict[str, Any]], seconds: float) -
         )
     if out["scenario"] == INGEST:
         out["events_per_s"] = round(out["events_accepted"] / seconds, 1)
+    if "pairs_per_s" in out:  # hold then capture: the captures
+        out["pairs_per_s"] = round(out["status_counts"].get("capture:200", 0) / seconds, 1)
