@@ -83,11 +83,13 @@ def test_merged_batch_slices_recheck_the_target() -> None:
 
 
 def test_merged_hold_slices_count_every_capture() -> None:
-    pairs = {**wrk_slice(100, 5.0, 30.0, 50.0), "scenario": "hold_capture_pairs"}
-    pairs["status_counts"] = {"hold:201": 50, "capture:200": 50}
-    pairs["pairs_per_s"] = 10.0
+    first = {**wrk_slice(100, 5.0, 30.0, 50.0), "scenario": "hold_capture_pairs"}
+    first["status_counts"] = {"hold:201": 50, "capture:200": 50}
+    first["pairs_per_s"] = 10.0
+    second = {**first, "status_counts": {"hold:201": 150, "capture:200": 150}}
+    second["pairs_per_s"] = 30.0
 
-    assert merged([pairs, dict(pairs)])["pairs_per_s"] == 10.0  # 100 captures in 10 s
+    assert merged([first, second])["pairs_per_s"] == 20.0  # 200 captures in 10 s
 
 
 def test_a_round_trip_is_a_run_sent_then_a_run_received_on_one_connection() -> None:
