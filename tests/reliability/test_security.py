@@ -135,7 +135,14 @@ def test_a_customer_key_reaches_only_its_own_wallets(
     changed = position(api) != before
 
     assert response.status_code < 500, (operation, response.text)
-    if "{wallet_id}" not in template:
+    if operation == "listWallets":
+        # Contract 1.1: a customer key lists only its own wallets.
+        assert response.status_code == 200, (operation, response.text)
+        listed = {w["customer_id"] for w in response.json()["wallets"]}
+        assert listed <= {customer}, (operation, response.text)
+    elif operation == "whoAmI":
+        assert response.status_code == 200, (operation, response.text)  # any key may ask
+    elif "{wallet_id}" not in template:
         # Every wallet at once, or shared by all wallets: never for a customer key.
         assert (response.status_code, code) == (403, "forbidden"), (operation, response.text)
     elif WALLETS[wallet] != customer:

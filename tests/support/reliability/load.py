@@ -189,9 +189,10 @@ class LoadClient:
         return None
 
     def batch(self) -> None:
-        """Three debits on random wallets, then a hold and its capture on one wallet."""
+        """Up to three debits on distinct random wallets (fewer wallets, fewer debits), then a
+        hold and its capture on one wallet."""
         operations: list[dict[str, Any]] = []
-        for wallet in self.rng.sample(self.wallets, 3):
+        for wallet in self.rng.sample(self.wallets, min(3, len(self.wallets))):
             key = self.next_key("bd")
             self.log.asked_debits.add((wallet, key))
             debit = {"op": "debit", "wallet_id": wallet, "amount": self.rng.randint(1, 20)}
