@@ -10,6 +10,12 @@ scales with the rate (40 workers for 400/s), so the rate holds unless answers ta
 The sequential run is one worker without a limit: the latency of one client sending one
 debit after another.
 
+The workers of one hey process start together, so they send together: 40 workers at 10/s
+are a burst of 40 requests every 100 ms, not 400 requests a second (runs before 2026-12-06
+20:20 UTC measured that: a p50 of ~30 ms on both sides was half a burst's service time). So
+the workers are split over ``PROCESSES`` hey processes started ``1 / (q x PROCESSES)`` apart
+(10 ms): bursts of ``c / 10`` requests every 10 ms, close to an even 400/s.
+
 hey sends the same headers every time, so these requests carry no ``Idempotency-Key``: the
 ledger makes one per debit (and keeps its receipt, as for every debit), the peer too.
 """
@@ -17,6 +23,7 @@ ledger makes one per debit (and keeps its receipt, as for every debit), the peer
 from __future__ import annotations
 
 import subprocess
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +36,8 @@ __all__ = ["PER_WORKER", "RATES", "FixedRate", "run_hey"]
 RATES = (200, 400, 800)
 PER_WORKER = 10.0
 """hey ``-q``: requests a second per worker."""
+PROCESSES = 10
+"""hey processes a fixed rate is split over, started evenly across one worker's period."""
 
 
 @dataclass(frozen=True)
@@ -46,21 +55,54 @@ class FixedRate:
         return 1 if self.rate is None else max(1, round(self.rate / PER_WORKER))
 
 
-def run_hey(url: str, key: str, path: str, load: FixedRate, seconds: float) -> dict[str, Any]:
-    """Debit 1 credit on ``path`` for ``seconds``; latency from hey's per-request CSV."""
-    cmd = ["hey", "-z", f"{seconds:g}s", "-c", str(load.workers), "-t", "10", "-m", "POST"]
+def _hey_command(
+    url: str, key: str, path: str, load: FixedRate, *, workers: int, seconds: float
+) -> list[str]:
+    cmd = ["hey", "-z", f"{seconds:g}s", "-c", str(workers), "-t", "10", "-m", "POST"]
     cmd += ["-T", "application/json", "-H", f"Authorization: Bearer {key}"]
     cmd += ["-d", '{"amount":1}', "-o", "csv"]
     if load.rate is not None:
         cmd += ["-q", f"{load.rate / load.workers:g}"]
     cmd.append(f"{url}{path}")
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"bench: hey failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return cmd
+
+
+def _split(load: FixedRate) -> list[int]:
+    """Workers per hey process (one process for the sequential client)."""
+    if load.rate is None:
+        return [1]
+    parts = min(PROCESSES, load.workers)
+    return [load.workers // parts + (1 if i < load.workers % parts else 0) for i in range(parts)]
+
+
+def _run_staggered(commands: list[list[str]], period: float, seconds: float) -> list[str]:
+    """Start ``commands`` ``period / len(commands)`` apart; their stdout, in order."""
+    running = []
+    for i, cmd in enumerate(commands):
+        if i:
+            time.sleep(period / len(commands))
+        running.append(
+            subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        )
+    outputs = []
+    for process in running:
+        out, err = process.communicate(timeout=seconds + 60)
+        if process.returncode != 0:
+            raise SystemExit(f"bench: hey failed ({process.returncode}):\n{err[-2000:]}")
+        outputs.append(out)
+    return outputs
+
+
+def run_hey(url: str, key: str, path: str, load: FixedRate, seconds: float) -> dict[str, Any]:
+    """Debit 1 credit on ``path`` for ``seconds``; latency from hey's per-request CSV."""
+    commands = [
+        _hey_command(url, key, path, load, workers=n, seconds=seconds) for n in _split(load)
+    ]
+    outputs = _run_staggered(commands, 1 / PER_WORKER, seconds)
     latencies: list[int] = []
     statuses: Counter[str] = Counter()
-    for line in done.stdout.splitlines()[1:]:  # response-time,...,status-code,offset
-        fields = line.split(",")
+    for line in (row for out in outputs for row in out.splitlines()[1:]):
+        fields = line.split(",")  # response-time,...,status-code,offset
         if len(fields) < 8:
             continue
         latencies.append(round(float(fields[0]) * 1e6))
@@ -72,6 +114,7 @@ def run_hey(url: str, key: str, path: str, load: FixedRate, seconds: float) -> d
         "seconds": seconds,
         "offered_per_s": load.rate,
         "hey_workers": load.workers,
+        "hey_processes": len(commands),
         "achieved_per_s": round(len(latencies) / seconds, 1),
         "p50_ms": percentile_ms(latencies, 50),
         "p99_ms": percentile_ms(latencies, 99),

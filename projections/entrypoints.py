@@ -82,6 +82,7 @@ def run_worker(
     poll_interval: float = POLL_INTERVAL_S,
     max_backoff: float = MAX_BACKOFF_S,
     egress: Egress | None = None,
+    step_interval: float = 0.0,
 ) -> None:
     """Keep every projection (or ``names``) up to date until ``stop`` is set; alerts go out
     through ``egress`` (``LEDGER_WEBHOOK_PROXY``, ``LEDGER_WEBHOOK_ALLOW_LINK_LOCAL``).
@@ -101,6 +102,7 @@ def run_worker(
                     batch_size=batch_size,
                     poll_interval=poll_interval,
                     max_backoff=max_backoff,
+                    step_interval=step_interval,
                 )
                 alerts = ALERTS in projections
                 with _delivering(app, views, enabled=alerts, egress=egress or Egress()):

@@ -69,9 +69,15 @@ def run_project(_: argparse.Namespace) -> int:
         stop.set()  # the main thread only joins the worker, so it holds no lock of the event
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    egress = Settings().webhook_egress()  # LEDGER_WEBHOOK_PROXY, LEDGER_WEBHOOK_ALLOW_LINK_LOCAL
+    settings = Settings()
     worker = threading.Thread(
-        target=run_worker, args=(url, stop), kwargs={"egress": egress}, name="ledger-project"
+        target=run_worker,
+        args=(url, stop),
+        kwargs={
+            "egress": settings.webhook_egress(),  # LEDGER_WEBHOOK_PROXY, ..._ALLOW_LINK_LOCAL
+            "step_interval": settings.projection_step_interval_seconds,
+        },
+        name="ledger-project",
     )
     names = ", ".join(PROJECTIONS)
     print(f"ledger project: {names} from {redacted(url)}; stop with SIGINT or SIGTERM", flush=True)

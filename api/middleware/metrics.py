@@ -157,6 +157,9 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        # Labelled children by label values: ``labels(...)`` costs a lock and a tuple per call.
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._decision_children: dict[tuple[str, str], Any] = {}
         labels = ["method", "route", "status"]
         self.http_requests = Counter(
             "ledger_http_requests_total",
@@ -198,13 +201,23 @@ class Metrics:
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request and its latency."""
-        labels = {"method": method, "route": route, "status": str(status)}
-        self.http_requests.labels(**labels).inc()
-        self.http_duration.labels(**labels).observe(seconds)
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            labels = {"method": method, "route": route, "status": str(status)}
+            children = (self.http_requests.labels(**labels), self.http_duration.labels(**labels))
+            _remember(self._request_children, key, children)
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_decision(self, operation: str, outcome: str) -> None:
         """Count one answered command."""
-        self.decisions.labels(operation=operation, outcome=outcome).inc()
+        key = (operation, outcome)
+        child = self._decision_children.get(key)
+        if child is None:
+            child = self.decisions.labels(operation=operation, outcome=outcome)
+            _remember(self._decision_children, key, child)
+        child.inc()
 
     def exposition(self) -> bytes:
         """Everything in the registry, in the Prometheus text format; with several workers,
@@ -212,6 +225,15 @@ class Metrics:
         if multiprocess.enabled():
             return generate_latest(multiprocess.multiprocess_registry(self.projections))
         return generate_latest(self.registry)
+
+
+_MAX_CHILDREN = 4096
+"""Label sets remembered (a method is whatever a client sends: keep the memory bounded)."""
+
+
+def _remember(children: dict[Any, Any], key: Any, child: Any) -> None:
+    if len(children) < _MAX_CHILDREN:
+        children[key] = child
 
 
 def metrics_of(state: State) -> Metrics:

@@ -18,7 +18,7 @@ from litestar.params import Body
 from litestar.status_codes import HTTP_200_OK
 
 from api.awaiting import Call, answer_all
-from api.middleware.auth import SPEND, Principal
+from api.middleware.auth import ACCESS, SPEND, Principal
 from api.middleware.key_cache import CHECKED_AT_COMMIT
 from api.middleware.metrics import metrics_of
 from api.openapi import BEARER, POSITION_HEADERS, problems
@@ -77,13 +77,12 @@ class BatchController(Controller):
 
     path = "/v1/batch"
     tags = ["Batch"]
-    guards = [SPEND]
     security = BEARER
 
     @post(
         "/",
         operation_id="runBatch",
-        opt={CHECKED_AT_COMMIT: True},
+        opt={CHECKED_AT_COMMIT: True, ACCESS: SPEND},
         response_headers=POSITION_HEADERS,
         summary="Decide many spending operations",
         status_code=HTTP_200_OK,

@@ -10,7 +10,7 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from api.awaiting import answer, spending
-from api.middleware.auth import SPEND, Principal
+from api.middleware.auth import Principal
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import respond
 from api.routes import lists
@@ -49,7 +49,6 @@ class DebitController(Controller):
         opt=spending(Debit),
         response_headers=POSITION_HEADERS,
         summary="Debit a wallet",
-        guards=[SPEND],
         status_code=HTTP_201_CREATED,
         responses=problems(401, 402, 403, 404, 409, 422, 503),
     )
@@ -80,7 +79,6 @@ class DebitController(Controller):
         opt=spending(Refund),
         response_headers=POSITION_HEADERS,
         summary="Refund a debit",
-        guards=[SPEND],
         status_code=HTTP_201_CREATED,
         responses=problems(401, 403, 404, 409, 422, 503),
     )

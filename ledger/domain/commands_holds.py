@@ -59,8 +59,8 @@ class HoldCommands(WalletState):
 
         ``rating`` records how the application rated usage into ``amount`` (if it did).
         """
-        check_amount("amount", amount)
-        check_hold_input(hold_id, amount, subject, expires_at)
+        check_amount("amount", amount)  # rated already: an amount, never None, here
+        check_hold_input(hold_id, None, subject, expires_at)  # the rest of the input
         subject = dict(subject)
         at, _ = self.advance(at)
         if not at < expires_at <= at + MAX_HOLD_DURATION:

@@ -67,8 +67,8 @@ class SpendingCommands(WalletState):
 
         ``rating`` records how the application rated usage into ``amount`` (if it did).
         """
-        check_amount("amount", amount)
-        subject = check_debit_input(amount, subject)
+        check_amount("amount", amount)  # rated already: an amount, never None, here
+        subject = check_subject(subject)
         at, _ = self.advance(at)
         decision, allocations, _ = self.authorize(subject, amount, at)
         postings = consumption_postings(self.wallet_id, self.unit, allocations)

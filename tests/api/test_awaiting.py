@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import anyio.to_thread
 import pytest
 
-from api.awaiting import answer
+from api.awaiting import _Wakeups, answer
 from api.middleware.auth import Principal
 from ledger.app.application import LedgerApplication
 from ledger.app.commands import CaptureHold, Debit, PlaceHold
@@ -175,3 +175,31 @@ def test_without_group_commit_the_fence_is_confirmed_before_deciding() -> None:
     with pytest.raises(Revoked):
         ledger.settle(future)
     assert _available(ledger) == 100
+
+
+class _CountingLoop:
+    """An event loop that counts how often another thread woke it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop, self.wakes = loop, 0
+
+    def call_soon_threadsafe(self, callback: Any) -> asyncio.Handle:
+        self.wakes += 1
+        return self.loop.call_soon_threadsafe(callback)
+
+
+def test_a_batch_of_answers_wakes_the_event_loop_once() -> None:
+    async def main() -> int:
+        loop = _CountingLoop(asyncio.get_running_loop())
+        wakeups = _Wakeups(cast("asyncio.AbstractEventLoop", loop))
+        waiters = [asyncio.get_running_loop().create_future() for _ in range(16)]
+
+        def complete_batch() -> None:  # as the committer thread does for one batch
+            for waiter in waiters:
+                wakeups.push(waiter)
+
+        await asyncio.to_thread(complete_batch)
+        await asyncio.wait_for(asyncio.gather(*waiters), 5)
+        return loop.wakes
+
+    assert asyncio.run(main()) == 1

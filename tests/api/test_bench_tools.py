@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.pgstats import PROJECTOR_ROLE, PgCounters, as_role, per_batch
+from bench.rates import PROCESSES, FixedRate, _split
 from bench.roundtrips import count_trace
 from bench.scenarios import BATCH
 from bench.slices import LATENCIES, merged
@@ -144,3 +145,11 @@ def test_counters_per_batch_count_the_events_inserts_and_leave_the_projector_apa
 def test_the_projection_worker_connects_as_its_own_role() -> None:
     url = "postgresql://postgres@127.0.0.1:5432/bench"
     assert as_role(url, PROJECTOR_ROLE) == f"postgresql://{PROJECTOR_ROLE}@127.0.0.1:5432/bench"
+
+
+def test_fixed_rates_spread_their_workers_over_staggered_hey_processes() -> None:
+    # hey's workers in one process send together; ten processes started apart spread them
+    assert _split(FixedRate(400)) == [4] * PROCESSES
+    assert sum(_split(FixedRate(800))) == 80
+    assert _split(FixedRate(50)) == [1] * 5
+    assert _split(FixedRate(None)) == [1]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import timedelta
@@ -244,3 +246,43 @@ def test_wallets_are_resolved_beyond_the_cache_and_the_batch(ledger: CreditLedge
     assert got == [row for row in expected if row[0] > 2]
     assert {unit for _, _, unit in got} == {"credits", "tokens"}
     assert small.read(head, 10).count == 0
+
+
+class _CountingRunner(ProjectionRunner):
+    """A real runner that records when each step starts and how many events it carried."""
+
+    steps: list[tuple[float, int]]
+
+    def step(self) -> int:
+        started = time.monotonic()
+        count = super().step()
+        self.steps.append((started, count))
+        return count
+
+
+def test_worker_gathers_commits_into_one_step_per_interval(
+    ledger: CreditLedger, views: ViewStore
+) -> None:
+    # Given a worker that steps at most every 0.2 s and polls (never sleeps) in between
+    runner = _CountingRunner(ledger, views, poll_interval=0.0, step_interval=0.2)
+    runner.steps = []
+    stop = threading.Event()
+    worker = threading.Thread(target=runner.run_forever, args=(stop,))
+    ledger.grant(GrantCredits(wallet_id="b", amount=100, category="paid"))
+    worker.start()
+    try:
+        assert runner.wait_for(ledger.debit(Debit(wallet_id="b", amount=1)).position or 0, 10)
+        # When twenty debits are committed one by one
+        last = 0
+        for _ in range(20):
+            last = ledger.debit(Debit(wallet_id="b", amount=1)).position or 0
+        assert runner.wait_for(last, timeout=10)
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+    # Then steps start at least the interval apart, and the twenty arrive in a few steps
+    starts = [started for started, _ in runner.steps]
+    assert all(b - a >= 0.19 for a, b in itertools.pairwise(starts))
+    carrying = [count for _, count in runner.steps if count]
+    assert sum(carrying) >= 20
+    assert len(carrying) <= 4
