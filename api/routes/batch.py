@@ -13,11 +13,10 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, post
-from litestar.di import NamedDependency
 from litestar.params import Body
 from litestar.status_codes import HTTP_200_OK
 
-from api.awaiting import Call, answer_all
+from api.awaiting import Call, answer_all, spending_ledger
 from api.middleware.auth import ACCESS, SPEND, Principal
 from api.middleware.key_cache import CHECKED_AT_COMMIT
 from api.middleware.metrics import metrics_of
@@ -40,7 +39,6 @@ from api.schemas.batch import (
 from api.spending import CAPTURE, DEBIT, PLACE_HOLD, RELEASE, Spending
 from api.validation import check_free_form, decode_strict
 from ledger.app.commands import Command, ReleaseHold
-from ledger.app.service import CreditLedger
 
 __all__ = ["BATCH_ROUTES", "BatchController"]
 
@@ -91,7 +89,6 @@ class BatchController(Controller):
     async def batch(
         self,
         request: Request[Principal, Any, Any],
-        ledger: NamedDependency[CreditLedger],
         data: Annotated[BatchIn, Body(schema_extra=OPERATIONS_SCHEMA)],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[BatchOut]:
@@ -108,6 +105,7 @@ class BatchController(Controller):
         ``Ledger-Position`` is the highest position the batch recorded. The request's own
         ``Idempotency-Key`` is accepted and not needed (the operations' keys decide).
         """
+        ledger = spending_ledger(request)
         del idempotency_key  # accepted by convention; each operation's key deduplicates
         addressed = envelopes(data)
         calls: list[Call] = []

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, post
-from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
-from api.awaiting import answer, spending
+from api.awaiting import answer, spending, spending_ledger
 from api.middleware.auth import Principal
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import respond
@@ -18,7 +17,6 @@ from api.routes.params import IdempotencyKey, PathId, json_body
 from api.schemas.debits import DebitIn, DebitOut, RefundIn, RefundOut
 from api.spending import DEBIT
 from ledger.app.commands import Debit, Refund
-from ledger.app.service import CreditLedger
 
 __all__ = ["DEBIT_ROUTES", "DebitController"]
 
@@ -55,7 +53,6 @@ class DebitController(Controller):
     async def debit(
         self,
         request: Request[Principal, Any, Any],
-        ledger: NamedDependency[CreditLedger],
         wallet_id: PathId,
         data: Annotated[DebitIn, DEBIT_BODY],
         idempotency_key: IdempotencyKey = None,
@@ -69,6 +66,7 @@ class DebitController(Controller):
         ``input_tokens`` already exclude cache reads. A refusal (402 ``insufficient_credits`` or
         ``budget_exceeded``) records nothing.
         """
+        ledger = spending_ledger(request)
         command = data.to_command(wallet_id, idempotency_key)
         outcome = await answer(ledger, ledger.debit_later, command, request.user)
         return DEBIT.respond(outcome)
@@ -86,13 +84,13 @@ class DebitController(Controller):
         self,
         *,
         request: Request[Principal, Any, Any],
-        ledger: NamedDependency[CreditLedger],
         wallet_id: PathId,
         debit_id: PathId,
         data: JSONBody[RefundIn | None] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[RefundOut]:
         """Refund a debit, last-consumed grant first; credits of ended grants become breakage."""
+        ledger = spending_ledger(request)
         command = (data or RefundIn()).to_command(wallet_id, debit_id, idempotency_key)
         outcome = await answer(ledger, ledger.refund_later, command, request.user)
         return respond(outcome, RefundOut, HTTP_201_CREATED)

@@ -8,7 +8,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from api.awaiting import answer, spending
+from api.awaiting import answer, spending, spending_ledger
 from api.middleware.auth import READ, Principal
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import render
@@ -64,7 +64,6 @@ class HoldController(Controller):
     async def place(
         self,
         request: Request[Principal, Any, Any],
-        ledger: NamedDependency[CreditLedger],
         wallet_id: PathId,
         data: Annotated[HoldIn, HOLD_BODY],
         idempotency_key: IdempotencyKey = None,
@@ -74,6 +73,7 @@ class HoldController(Controller):
         Instead of ``amount``, ``usage`` is rated against the wallet's price book (the
         answer adds ``rating``).
         """
+        ledger = spending_ledger(request)
         command = data.to_command(wallet_id, idempotency_key)
         outcome = await answer(ledger, ledger.place_hold_later, command, request.user)
         return PLACE_HOLD.respond(outcome)
@@ -91,7 +91,6 @@ class HoldController(Controller):
         self,
         *,
         request: Request[Principal, Any, Any],
-        ledger: NamedDependency[CreditLedger],
         wallet_id: PathId,
         hold_id: PathId,
         data: Annotated[CaptureIn | None, CAPTURE_BODY] = None,
@@ -105,6 +104,7 @@ class HoldController(Controller):
         ``allow_overage``; a hold not open answers 409 ``hold_not_open`` with its
         ``hold_status``.
         """
+        ledger = spending_ledger(request)
         command = (data or CaptureIn()).to_command(wallet_id, hold_id, idempotency_key)
         outcome = await answer(ledger, ledger.capture_hold_later, command, request.user)
         return CAPTURE.respond(outcome)
@@ -121,12 +121,12 @@ class HoldController(Controller):
     async def release(
         self,
         request: Request[Principal, Any, Any],
-        ledger: NamedDependency[CreditLedger],
         wallet_id: PathId,
         hold_id: PathId,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[ReleaseOut]:
         """Release the hold: every held credit goes back (or to breakage if its grant ended)."""
+        ledger = spending_ledger(request)
         command = ReleaseHold(wallet_id=wallet_id, hold_id=hold_id, idempotency_key=idempotency_key)
         outcome = await answer(ledger, ledger.release_hold_later, command, request.user)
         return RELEASE.respond(outcome)
