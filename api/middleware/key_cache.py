@@ -25,8 +25,9 @@ from typing import cast
 from litestar.datastructures import State
 
 from api.errors import Unauthenticated
-from ledger.access.keys import ApiKey, parse_key, secret_digest
+from ledger.access.keys import ApiKey, api_key_uuid, parse_key, secret_digest
 from ledger.app.application import LedgerApplication
+from ledger.app.guards import Guard
 from ledger.app.keys import stored_key, verify_key
 
 __all__ = [
@@ -58,6 +59,11 @@ class KeyFence:
         if key is None or key.version != self.version or key.is_revoked:
             self.cache.forget(self.key_id)
             raise Unauthenticated("the API key is unknown or revoked")
+
+    def guard(self) -> Guard:
+        """The same fact for the store to check in the batch's own commit (decision 0027):
+        the key's aggregate has no event past ``version`` (a revocation would be one)."""
+        return Guard(api_key_uuid(self.key_id), self.version)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from ledger.app.batching import Decided, WalletCache
 from ledger.app.commands import Command
 from ledger.app.direct import DirectWriter
 from ledger.app.executor import Decision, Outcome, backoff_seconds
+from ledger.app.guards import GuardFailed, Guarding
 from ledger.app.ports import WAIT_SECONDS, Fence, Job, ShardStore
 from ledger.domain.errors import Contention, LedgerError, Overloaded, refuses_input
 from ledger.domain.ids import wallet_uuid
@@ -74,6 +75,7 @@ class Committer:
         self._start_lock = threading.Lock()
         self._gate = threading.Lock()
         self._held = 0
+        self._guarding = Guarding()  # fences confirmed in the commit (ledger.app.guards)
 
     # -- callers ----------------------------------------------------------------------------
 
@@ -200,6 +202,7 @@ class Committer:
                     job.future.set_exception(error)
 
     def _process(self, jobs: list[Job]) -> None:
+        self._guarding.fences_first = False
         for attempt in range(self._app.max_attempts):
             waiting = [job for job in jobs if not job.future.done()]
             if not waiting:
@@ -212,6 +215,13 @@ class Committer:
                 job.future.set_exception(Contention(job.wallet_id, self._app.max_attempts))
 
     def _decide_and_commit(self, jobs: list[Job], *, retrying: bool) -> None:
+        self._guarding.new_round()
+        try:
+            self._decide_all(jobs, retrying=retrying)
+        finally:
+            self._guarding.release(self._app)
+
+    def _decide_all(self, jobs: list[Job], *, retrying: bool) -> None:
         touched: dict[str, Wallet] = {}
         self._base.clear()
         self._cache.new_batch(self._app, (job.wallet_id for job in jobs))
@@ -274,8 +284,9 @@ class Committer:
         decided.append(Decided(job, body, receipt))
 
     def _stands(self, job: Job, fence: Fence, standing: set[Fence]) -> bool:
-        """Confirm ``job``'s fence (once per batch); a fence that fails answers the job."""
-        if fence in standing:
+        """Confirm ``job``'s fence (once per batch); a fence that fails answers the job. A
+        fence the commit can check (a guard) is not read: the job's answer waits for it."""
+        if fence in standing or self._guarding.take(job, self._app):
             return True
         try:
             fence.check(self._app)
@@ -303,6 +314,10 @@ class Committer:
             recordings = self._save(touched, decided)
         except IntegrityError:
             recordings = self._after_conflict(touched, decided)
+        except GuardFailed:  # nothing saved, nothing answered: decided again, fences first
+            self._guarding.failed()
+            self._cache.evict(touched)
+            return
         except Exception as error:
             self._cache.evict(touched)
             for d in decided:
@@ -339,7 +354,8 @@ class Committer:
         aggregates: list[Aggregate] = [*wallets, *self._app.hold_records_for(wallets)]
         aggregates += [d.receipt for d in decided if d.receipt is not None]
         self._pending = [(a, list(a.pending_events)) for a in aggregates]
-        recordings: list[Any] = self._app.save(*aggregates)
+        recordings: list[Any] = self._app.save(*aggregates, **self._guarding.save_kwargs())
+        self._guarding.committed = bool(self._guarding.guards)
         return recordings
 
     def _after_conflict(
@@ -366,7 +382,9 @@ class Committer:
         decided[:] = [d for d in decided if d.job.wallet_id not in stale]
         try:
             return self._save(touched, decided)
-        except IntegrityError:
+        except (IntegrityError, GuardFailed) as error:
+            if isinstance(error, GuardFailed):
+                self._guarding.failed()
             self._cache.evict(touched)
             decided.clear()
             return None

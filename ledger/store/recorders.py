@@ -35,6 +35,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
 
+from ledger.store.guards import GUARD_FAILED_SQLSTATE, Guard, GuardFailed
+
 __all__ = [
     "UsageIdRecorder",
     "UsagePOPORecorder",
@@ -127,35 +129,62 @@ class UsagePostgresRecorder(PostgresApplicationRecorder, UsageIdRecorder):
             "AND originator_version = 1"
         )
 
+    supports_guards = True
+    """``insert_events(..., guards=[Guard, ...])`` checks them in the transaction."""
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         inserted: Sequence[int] | None
+        guards: Sequence[Guard] = kwargs.pop("guards", None) or ()
         if not stored_events or _usage_ids(kwargs):
+            if guards:  # the committer's saves carry events and no usage ids
+                raise ValueError("guards need events to insert and no usage ids")
             inserted = super().insert_events(stored_events, **kwargs)
         else:
-            inserted = self._insert_in_one_round_trip(stored_events)
+            inserted = self._insert_in_one_round_trip(stored_events, guards)
         return inserted
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def _insert_in_one_round_trip(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
+    def _insert_in_one_round_trip(
+        self, stored_events: Sequence[StoredEvent], guards: Sequence[Guard] = ()
+    ) -> Sequence[int]:
         """eventsourcing's insert (BEGIN, lock, notify, insert, COMMIT) sent as ONE pipeline
         with one sync: one round trip per committed batch instead of five (its transaction
         and pipeline each sync on their own). On an error the rest of the pipeline is skipped
         by the server and the transaction is rolled back here, before the connection goes
         back to the pool; the error then becomes eventsourcing's (``IntegrityError`` for a
-        version or receipt taken meanwhile) in ``get_connection``."""
+        version or receipt taken meanwhile) in ``get_connection``.
+
+        ``guards`` (:mod:`ledger.store.guards`) are checked after the insert, under the events
+        table lock (a write of their aggregates waits for it), in the same round trip: one
+        that moved on fails the transaction, raised as :class:`GuardFailed`."""
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             try:
                 with conn.pipeline():
                     conn.execute("BEGIN")
                     self._insert_stored_events(curs, stored_events)
+                    for guard in guards:
+                        conn.execute(self._guard_statement(guard))
                     conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as error:
                 with contextlib.suppress(Exception):
                     conn.rollback()
+                if getattr(error, "sqlstate", None) == GUARD_FAILED_SQLSTATE:
+                    raise GuardFailed(str(error)) from None
                 raise
             return [row["notification_id"] for row in curs.fetchall()]
+
+    def _guard_statement(self, guard: Guard) -> bytes:
+        # Literals, not parameters (a DO block takes none): a UUID and an integer, both typed.
+        table = f"{_quoted(self.datastore.schema)}.{_quoted(self.events_table_name)}"
+        return (
+            "DO $guard$ BEGIN IF EXISTS (SELECT 1 FROM "  # noqa: S608 - quoted identifiers
+            f"{table} WHERE originator_id = '{UUID(str(guard.originator_id))}'"
+            f" AND originator_version > {int(guard.version)}) THEN"
+            f" RAISE EXCEPTION 'guard' USING ERRCODE = '{GUARD_FAILED_SQLSTATE}'; END IF;"
+            " END $guard$"
+        ).encode()
 
     def _create_table(self, curs: Any) -> None:
         super()._create_table(curs)  # in the same transaction as the events table
