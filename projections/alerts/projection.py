@@ -267,7 +267,9 @@ class _Writer:
 
     def finish(self) -> None:
         self.tx.executemany(
-            self.sql["save_wallet"], [(w, *state) for w, state in sorted(self.wallets.items())]
+            self.sql["save_wallet"],
+            [(w, *state) for w, state in sorted(self.wallets.items())],
+            one_statement=True,  # one row per wallet
         )
         self.tx.executemany(
             self.sql["move_grant"],
