@@ -267,9 +267,7 @@ class _Writer:
 
     def finish(self) -> None:
         self.tx.executemany(
-            self.sql["save_wallet"],
-            [(w, *state) for w, state in sorted(self.wallets.items())],
-            one_statement=True,  # one row per wallet
+            self.sql["save_wallet"], [(w, *state) for w, state in sorted(self.wallets.items())]
         )
         self.tx.executemany(
             self.sql["move_grant"],

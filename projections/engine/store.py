@@ -47,31 +47,10 @@ class Tx:
         self._cursor.execute(sql, tuple(params))
         return int(self._cursor.rowcount)
 
-    def executemany(
-        self, sql: str, rows: Iterable[Sequence[Any]], *, one_statement: bool = False
-    ) -> None:
-        """Run ``sql`` (an ``INSERT ... VALUES (...)``, or any statement) once per row.
-
-        With ``one_statement`` (for an INSERT whose rows never hit the same conflict target
-        twice, which a multi-row ``ON CONFLICT DO UPDATE`` refuses), PostgreSQL gets the rows
-        as one multi-row ``VALUES`` per chunk instead of one statement per row: the worker
-        and the server spend per statement, and a step carries hundreds of rows
-        (decision 0026).
-        """
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         batch = [tuple(row) for row in rows]
-        if not batch:
-            return
-        parts = _values_parts(sql) if one_statement and self.dialect.is_postgres else None
-        if parts is None or len(batch) == 1:
+        if batch:
             self._cursor.executemany(sql, batch)
-            return
-        head, values, tail = parts
-        chunk = max(1, min(_MAX_ROWS, _MAX_PARAMETERS // max(1, values.count("%s"))))
-        for start in range(0, len(batch), chunk):
-            part = batch[start : start + chunk]
-            statement = head + ", ".join([values] * len(part)) + tail
-            # Not prepared: the text changes with the number of rows.
-            self._cursor.execute(statement, [v for row in part for v in row], prepare=False)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         self._cursor.execute(sql, tuple(params))
@@ -101,28 +80,6 @@ class Tx:
         marks = ", ".join("?" for _ in columns)
         sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 - constant identifiers; values are parameters
         self._cursor.executemany(sql, rows)
-
-
-_MAX_ROWS = 1000
-_MAX_PARAMETERS = 30_000
-"""Under PostgreSQL's 65,535 parameters per statement, with room."""
-
-
-def _values_parts(sql: str) -> tuple[str, str, str] | None:
-    """``INSERT ... VALUES (a, b) ON ...`` as ``("INSERT ... VALUES ", "(a, b)", " ON ...")``;
-    None if ``sql`` is not one INSERT with one VALUES tuple and no parameter after it."""
-    marker = " VALUES ("
-    at = sql.find(marker)
-    if not sql.lstrip().upper().startswith("INSERT") or at < 0 or sql.count(marker) != 1:
-        return None
-    start = at + len(marker) - 1
-    depth = 0
-    for index in range(start, len(sql)):
-        depth += {"(": 1, ")": -1}.get(sql[index], 0)
-        if depth == 0:
-            tail = sql[index + 1 :]
-            return None if "%s" in tail else (sql[:start], sql[start : index + 1], tail)
-    return None
 
 
 class Waker(Protocol):

@@ -82,12 +82,10 @@ class BalancesProjection(Projection):
         tx.executemany(
             self.sql(tx, UPSERT_TOTAL, generation),
             [(a, u, d, c, to_db(last)) for a, (u, d, c, last) in sorted(totals.items())],
-            one_statement=True,  # one row per account
         )
         tx.executemany(
             self.sql(tx, UPSERT_DAY, generation),
             [(a, to_db(day), u, d, c) for (a, day), (u, d, c) in sorted(days.items())],
-            one_statement=True,  # one row per account and day
         )
 
     def dump(self, tx: Tx, generation: int) -> dict[str, dict[Any, Any]]:

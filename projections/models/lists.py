@@ -95,8 +95,6 @@ SQL = {
     "item": "INSERT INTO {t_items} AS cur (kind, aggregate_id, position, active)"
     " VALUES (?, ?, ?, ?) ON CONFLICT (kind, aggregate_id) DO UPDATE SET active = excluded.active",
 }
-_PLAIN_INSERTS = frozenset({"wallet", "debit", "hold", "refund"})
-"""The statements above without ``ON CONFLICT``: many rows in one statement are exact."""
 DUMP = {
     "wallets": "SELECT wallet_id, customer_id, unit, position FROM {t}",
     "debits": "SELECT wallet_id, debit_id, position, amount, refunded FROM {t_debits}",
@@ -205,9 +203,7 @@ class _Writer:
 
     def finish(self) -> None:
         for name in ("wallet", "debit", "hold", "refund", "refunded", "close", "item"):
-            # Plain inserts go as one statement; the item upsert may see one key twice.
-            single = name in _PLAIN_INSERTS
-            self.tx.executemany(self.sql[name], self.rows[name], one_statement=single)
+            self.tx.executemany(self.sql[name], self.rows[name])
 
 
 class ListsProjection(Projection):

@@ -73,7 +73,6 @@ class UncollectedProjection(Projection):
                 (wallet_id, to_db(hour), *subject, amount, count)
                 for (wallet_id, hour, subject), (amount, count) in sorted(cells.items())
             ],
-            one_statement=True,  # one row per cell (its primary key)
         )
 
     def dump(self, tx: Tx, generation: int) -> dict[str, dict[Any, Any]]:

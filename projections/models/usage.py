@@ -79,7 +79,6 @@ class UsageProjection(Projection):
                 (wallet_id, to_db(hour), *subject, debited, count)
                 for (wallet_id, hour, subject), (debited, count) in sorted(cells.items())
             ],
-            one_statement=True,  # one row per cell (its primary key)
         )
 
     def dump(self, tx: Tx, generation: int) -> dict[str, dict[Any, Any]]:

@@ -32,7 +32,7 @@ from projections.catalog import BALANCES, JOURNAL
 from projections.engine.base import Change
 from projections.engine.log import LogReader
 from projections.engine.meta import TrackingConflict
-from projections.engine.store import Tx, ViewStore, _values_parts
+from projections.engine.store import Tx, ViewStore
 from projections.models.balances import BalancesProjection
 from projections.positions import live_positions
 from projections.runner import apply_batch, utc_now
@@ -286,19 +286,3 @@ def test_worker_gathers_commits_into_one_step_per_interval(
     carrying = [count for _, count in runner.steps if count]
     assert sum(carrying) >= 20
     assert len(carrying) <= 4
-
-
-def test_one_statement_inserts_split_values_only_where_exact() -> None:
-    upsert = "INSERT INTO t AS cur (a, b) VALUES (%s, 0) ON CONFLICT (a) DO UPDATE SET b = 1"
-    assert _values_parts(upsert) == (
-        "INSERT INTO t AS cur (a, b) VALUES ",
-        "(%s, 0)",
-        " ON CONFLICT (a) DO UPDATE SET b = 1",
-    )
-    assert _values_parts("INSERT INTO t (a) VALUES (f(%s, %s))") == (
-        "INSERT INTO t (a) VALUES ",
-        "(f(%s, %s))",
-        "",
-    )
-    assert _values_parts("UPDATE t SET a = %s WHERE b = %s") is None
-    assert _values_parts("INSERT INTO t (a) VALUES (%s) ON CONFLICT DO UPDATE SET a = %s") is None
