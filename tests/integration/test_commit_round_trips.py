@@ -10,19 +10,16 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
-from psycopg import pq
 
 from ledger.app.commands import Debit
 from ledger.app.service import CreditLedger
 from ledger.store.recorders import UsagePostgresRecorder
 from tests.support.builders import FakeClock, make_ledger, open_funded_wallet
-from tests.support.postgres import schema_url
+from tests.support.postgres import schema_url, traced
 
 
 @pytest.fixture
@@ -31,31 +28,6 @@ def ledger(postgres_url: str, pg_schema: str) -> Iterator[CreditLedger]:
     open_funded_wallet(app, amount=100)
     yield app
     app.close()
-
-
-@contextmanager
-def traced(recorder: UsagePostgresRecorder, path: Path) -> Iterator[list[str]]:
-    """The protocol messages of every connection the recorder takes meanwhile."""
-    lines: list[str] = []
-    datastore = recorder.datastore
-    taking = datastore.get_connection
-
-    @contextmanager
-    def get_connection() -> Iterator[Any]:
-        with taking() as conn, path.open("w") as out:
-            conn.pgconn.trace(out.fileno())
-            conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
-            try:
-                yield conn
-            finally:
-                conn.pgconn.untrace()
-        lines.extend(path.read_text().splitlines())
-
-    datastore.get_connection = get_connection  # type: ignore[method-assign]
-    try:
-        yield lines
-    finally:
-        datastore.get_connection = taking  # type: ignore[method-assign]
 
 
 def round_trips(lines: list[str]) -> int:
@@ -84,7 +56,7 @@ def test_a_committed_batch_is_one_round_trip(ledger: CreditLedger, tmp_path: Pat
     events = debit_events(ledger, 7)
     head = recorder.max_notification_id() or 0
 
-    with traced(recorder, tmp_path / "trace") as lines:
+    with traced(recorder.datastore, tmp_path / "trace") as lines:
         ids = recorder.insert_events(events)
 
     assert round_trips(lines) == 1

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from psycopg import pq
 
 from api.errors import Unauthenticated
 from api.middleware.key_cache import KeyCache, KeyFence
@@ -30,7 +28,7 @@ from ledger.app.service import CreditLedger
 from ledger.domain.errors import InsufficientCredits
 from ledger.store.recorders import UsagePostgresRecorder
 from tests.support.builders import FakeClock, make_ledger, open_funded_wallet
-from tests.support.postgres import schema_url
+from tests.support.postgres import schema_url, traced
 
 
 @pytest.fixture
@@ -82,36 +80,12 @@ def debit(ledger: CreditLedger, amount: int, fence: KeyFence, key: str) -> Futur
     )
 
 
-@contextmanager
-def traced(ledger: CreditLedger, path: Path) -> Iterator[list[str]]:
-    """The protocol messages of every connection the store hands out meanwhile."""
-    lines: list[str] = []
-    datastore = cast("UsagePostgresRecorder", ledger.home.recorder).datastore
-    taking: Callable[[], Any] = datastore.get_connection
-
-    @contextmanager
-    def get_connection() -> Iterator[Any]:
-        with taking() as conn, path.open("w") as out:
-            conn.pgconn.trace(out.fileno())
-            conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
-            try:
-                yield conn
-            finally:
-                conn.pgconn.untrace()
-        lines.extend(path.read_text().splitlines())
-
-    datastore.get_connection = get_connection  # type: ignore[method-assign]
-    try:
-        yield lines
-    finally:
-        datastore.get_connection = taking  # type: ignore[method-assign]
-
-
 def test_a_fenced_debit_commits_in_one_round_trip(ledger: CreditLedger, tmp_path: Path) -> None:
     _, fence = fence_for(ledger)
     ledger.settle(debit(ledger, 1, fence, "warm"))
 
-    with traced(ledger, tmp_path / "trace") as lines:
+    datastore = cast("UsagePostgresRecorder", ledger.home.recorder).datastore
+    with traced(datastore, tmp_path / "trace") as lines:
         ledger.settle(debit(ledger, 2, fence, "traced"))
 
     sent = [line for line in lines if line.startswith("F")]

@@ -19,8 +19,11 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlencode
+
+from psycopg import pq
 
 from ledger.app.application import utc_now
 from ledger.app.commands import Debit
@@ -39,7 +42,33 @@ __all__ = [
     "real_clock_ledger",
     "scan_events",
     "schema_url",
+    "traced",
 ]
+
+
+@contextmanager
+def traced(datastore: Any, path: Path) -> Iterator[list[str]]:
+    """The libpq protocol messages of every connection ``datastore`` hands out meanwhile
+    (``F`` sent, ``B`` received), collected into the list when each goes back."""
+    lines: list[str] = []
+    taking = datastore.get_connection
+
+    @contextmanager
+    def get_connection() -> Iterator[Any]:
+        with taking() as conn, path.open("w") as out:
+            conn.pgconn.trace(out.fileno())
+            conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+            try:
+                yield conn
+            finally:
+                conn.pgconn.untrace()
+        lines.extend(path.read_text().splitlines())
+
+    datastore.get_connection = get_connection
+    try:
+        yield lines
+    finally:
+        datastore.get_connection = taking
 
 
 def schema_url(postgres_url: str, schema: str, **options: str | int) -> str:
