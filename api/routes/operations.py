@@ -9,16 +9,21 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 
 from api.errors import NotReady
 from api.middleware.auth import PUBLIC, metrics_access
 from api.middleware.metrics import EXPOSITION_MEDIA_TYPE, metrics_of
 from api.openapi import problem_spec
+from api.readiness import Readiness
 from api.schemas.operations import StatusOut
 from ledger.app.service import CreditLedger
 
-__all__ = ["OPERATIONS_ROUTES", "OperationsController"]
+__all__ = ["OPERATIONS_ROUTES", "READINESS_KEY", "OperationsController"]
+
+READINESS_KEY = "readiness"
+"""Where the app keeps its :class:`~api.readiness.Readiness` (``app.state``)."""
 
 
 class OperationsController(Controller):
@@ -40,15 +45,13 @@ class OperationsController(Controller):
         sync_to_thread=True,
         responses={503: problem_spec(503)},
     )
-    def ready(self, ledger: NamedDependency[CreditLedger]) -> StatusOut:
+    def ready(self, ledger: NamedDependency[CreditLedger], state: State) -> StatusOut:
         """200 when every event store (each shard) answers a cheap read, else 503 ``not_ready``
-        naming every shard whose store (on whichever cluster) does not answer."""
-        failing: list[int] = []
-        for shard in ledger.shards:
-            try:
-                shard.recorder.max_notification_id()
-            except Exception:  # any failure of a store means "not ready", whatever it is
-                failing.append(shard.shard_index)
+        naming every shard whose store (on whichever cluster) does not answer within 2 s."""
+        readiness = state.get(READINESS_KEY)
+        if not isinstance(readiness, Readiness):
+            readiness = state.setdefault(READINESS_KEY, Readiness())
+        failing = readiness.failing(ledger.shards)
         if failing:
             names = ", ".join(str(index) for index in failing)
             if len(failing) == 1:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Iterator
 from typing import ClassVar
 
 import pytest
 
 import ledger.domain.errors
+from api import readiness
 from api.errors import ERROR_STATUS
 from ledger.domain.errors import Contention, LedgerError
 from tests.support.api import Api, assert_problem, error_fields, running_api
@@ -150,3 +152,32 @@ def test_readiness_fails_when_the_store_does_not_answer(
     assert_problem(response, 503, "not_ready")
     assert response.headers["Retry-After"] == "1"
     assert api.get("/healthz", key=None).status_code == 200
+
+
+def test_readiness_answers_while_a_store_hangs_and_checks_it_once_at_a_time(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a store that hangs (a cluster down: connect timeouts and retries)
+    released = threading.Event()
+    reads: list[int] = []
+
+    def hangs() -> None:
+        reads.append(1)
+        released.wait(30)
+        raise OSError("timed out")
+
+    monkeypatch.setattr(api.ledger.recorder, "max_notification_id", hangs)
+    monkeypatch.setattr(readiness, "READY_WITHIN_SECONDS", 0.2)
+    try:
+        # When two probes arrive while it hangs
+        first = api.get("/readyz", key=None)
+        second = api.get("/readyz", key=None)
+        answered_before_the_store = not released.is_set()
+    finally:
+        released.set()
+
+    # Then both say not ready before the store answered, and the store was read once
+    assert answered_before_the_store
+    assert_problem(first, 503, "not_ready")
+    assert_problem(second, 503, "not_ready")
+    assert reads == [1]
