@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, Protocol, TypeVar
@@ -82,80 +81,13 @@ async def answer(ledger: CreditLedger, later: Later[C], command: C, caller: Prin
             return outcome
     if committer is None:
         return await anyio.to_thread.run_sync(lambda: ledger.settle(later(command, fence=fence)))
-    return await _settle(later(command, fence=fence), committer.wait_seconds)
-
-
-async def _settle(future: Future[Outcome], wait_seconds: float) -> Outcome:
-    """``future``'s outcome, or ``overloaded`` after ``wait_seconds``.
-
-    Cheaper than ``wait_for(shield(wrap_future(future)))`` (three futures and their
-    callbacks per request, 2-3 % of a debit's server CPU): one waiter and one timer, and the
-    committer's completions of one batch wake the event loop once (:class:`_Wakeups`).
-    Neither a timeout nor a client gone touches the committer's own future, which it
-    completes whatever happens to this request.
-    """
-    loop = asyncio.get_running_loop()
-    waiter: asyncio.Future[None] = loop.create_future()
-    wakeups = _wakeups(loop)
-    future.add_done_callback(lambda _: wakeups.push(waiter))
-    timer = loop.call_later(wait_seconds, _expire, waiter)
+    future = asyncio.wrap_future(later(command, fence=fence))
     try:
-        await waiter
+        # shield: a timeout or a client gone must not cancel the committer's own future,
+        # which it completes whatever happens to this request.
+        return await asyncio.wait_for(asyncio.shield(future), committer.wait_seconds)
     except TimeoutError:
-        if not future.done():  # else it was answered just as the timer fired
-            raise timed_out() from None
-    finally:
-        timer.cancel()
-    return future.result()
-
-
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
-
-
-class _Wakeups:
-    """Waiters to complete on one event loop, handed over from the committer's thread.
-
-    The first waiter pushed after a drain schedules the drain (one write to the loop's
-    self-pipe); the rest of the batch joins it, so a batch of N answers wakes the loop once,
-    not N times.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.pending: list[asyncio.Future[None]] = []
-        self.lock = threading.Lock()
-
-    def push(self, waiter: asyncio.Future[None]) -> None:
-        with self.lock:
-            self.pending.append(waiter)
-            first = len(self.pending) == 1
-        if first:
-            try:
-                self.loop.call_soon_threadsafe(self.drain)
-            except RuntimeError:  # the loop is closed: nobody is waiting any more
-                with self.lock:
-                    self.pending.clear()
-
-    def drain(self) -> None:
-        with self.lock:
-            pending, self.pending = self.pending, []
-        for waiter in pending:
-            if not waiter.done():
-                waiter.set_result(None)
-
-
-_WAKEUPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Wakeups] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _wakeups(loop: asyncio.AbstractEventLoop) -> _Wakeups:
-    found = _WAKEUPS.get(loop)
-    if found is None:
-        found = _WAKEUPS.setdefault(loop, _Wakeups(loop))
-    return found
+        raise timed_out() from None
 
 
 Call = Callable[[Fence | None], "Future[Outcome]"]

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import anyio.to_thread
 import pytest
 
-from api.awaiting import _Wakeups, answer
+from api.awaiting import answer
 from api.middleware.auth import Principal
 from ledger.app.application import LedgerApplication
 from ledger.app.commands import CaptureHold, Debit, PlaceHold
@@ -176,35 +175,3 @@ def test_without_group_commit_the_fence_is_confirmed_before_deciding() -> None:
     with pytest.raises(Revoked):
         ledger.settle(future)
     assert _available(ledger) == 100
-
-
-class _CountingLoop:
-    """An event loop that counts how often another thread woke it."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop, self.wakes = loop, 0
-
-    def call_soon_threadsafe(self, callback: Any) -> asyncio.Handle:
-        self.wakes += 1
-        return self.loop.call_soon_threadsafe(callback)
-
-
-def test_a_batch_answered_while_the_loop_is_busy_wakes_it_once() -> None:
-    async def main() -> int:
-        loop = _CountingLoop(asyncio.get_running_loop())
-        wakeups = _Wakeups(cast("asyncio.AbstractEventLoop", loop))
-        waiters = [asyncio.get_running_loop().create_future() for _ in range(16)]
-
-        def complete_batch() -> None:  # as the committer thread does for one batch
-            for waiter in waiters:
-                wakeups.push(waiter)
-
-        # The committer completes the batch while the loop is busy (joined here, so the
-        # loop cannot drain in between): the batch's answers need one wake-up.
-        committer = threading.Thread(target=complete_batch)
-        committer.start()
-        committer.join()
-        await asyncio.wait_for(asyncio.gather(*waiters), 5)
-        return loop.wakes
-
-    assert asyncio.run(main()) == 1
