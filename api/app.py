@@ -38,6 +38,7 @@ from api.middleware.rate_limit import RATE_LIMITER_KEY, rate_limit_middleware, r
 from api.openapi import openapi_config
 from api.openapi_ui import assets_router
 from api.read_models import ReadModels
+from api.readiness import READINESS_KEY, Readiness
 from api.routes.admin import ADMIN_ROUTES
 from api.routes.alert_settings import ALERT_SETTINGS_ROUTES
 from api.routes.allowances import ALLOWANCE_ROUTES
@@ -246,6 +247,7 @@ def create_app(settings: Settings | None = None, *, ledger: CreditLedger | None 
                 METRICS_KEY: metrics,
                 KEY_CACHE_KEY: KeyCache(),
                 RATE_LIMITER_KEY: rate_limiter(settings),
+                READINESS_KEY: Readiness(),
             }
         ),
     )

@@ -34,7 +34,7 @@ from ledger.app.ports import WAIT_SECONDS, Fence, timed_out
 from ledger.app.service import CreditLedger
 from ledger.domain.errors import Overloaded
 
-__all__ = ["Call", "answer", "answer_all", "spending", "spending_ledger"]
+__all__ = ["SPENDING_OPT", "Call", "answer", "answer_all", "spending", "spending_ledger"]
 
 C = TypeVar("C", bound=Command)
 C_contra = TypeVar("C_contra", contravariant=True)
@@ -55,11 +55,15 @@ def spending_ledger(request: Request[Any, Any, Any]) -> CreditLedger:
     return provide_ledger(request.app.state)
 
 
+SPENDING_OPT: dict[str, Any] = {CHECKED_AT_COMMIT: True, ACCESS: SPEND}
+"""What every spending route's ``opt`` holds (the batch route's too; see :func:`spending`)."""
+
+
 def spending(command: type) -> dict[str, Any]:
     """Route ``opt`` of a spending route: its decision metric, ``service`` (or ``admin``)
     keys only, checked with the authentication, and the caller's key is confirmed by the
     ledger at commit (see :mod:`api.middleware.key_cache`)."""
-    return {**decision(command), CHECKED_AT_COMMIT: True, ACCESS: SPEND}
+    return {**decision(command), **SPENDING_OPT}
 
 
 async def answer(ledger: CreditLedger, later: Later[C], command: C, caller: Principal) -> Outcome:

@@ -16,23 +16,24 @@ from collections.abc import Iterable
 from concurrent.futures import Future, wait
 from typing import Any
 
-__all__ = ["READY_WITHIN_SECONDS", "Readiness"]
+__all__ = ["READINESS_KEY", "READY_WITHIN_SECONDS", "Readiness"]
 
 READY_WITHIN_SECONDS = 2.0
+READINESS_KEY = "readiness"
+"""Where the app keeps its :class:`Readiness` (``app.state``)."""
 
 
 class Readiness:
     """The shards whose store does not answer a cheap read in time."""
 
-    def __init__(self, within: float | None = None) -> None:
-        self.within = READY_WITHIN_SECONDS if within is None else within
+    def __init__(self) -> None:
         self._checks: dict[int, Future[None]] = {}
         self._lock = threading.Lock()
 
     def failing(self, shards: Iterable[Any]) -> list[int]:
         """Indexes of the shards whose store failed or did not answer within the deadline."""
         checks = {shard.shard_index: self._check(shard) for shard in shards}
-        done, _ = wait(checks.values(), timeout=self.within)
+        done, _ = wait(checks.values(), timeout=READY_WITHIN_SECONDS)
         return sorted(i for i, c in checks.items() if c not in done or c.exception() is not None)
 
     def _check(self, shard: Any) -> Future[None]:

@@ -16,9 +16,8 @@ from litestar import Controller, Request, Response, post
 from litestar.params import Body
 from litestar.status_codes import HTTP_200_OK
 
-from api.awaiting import Call, answer_all, spending_ledger
-from api.middleware.auth import ACCESS, SPEND, Principal
-from api.middleware.key_cache import CHECKED_AT_COMMIT
+from api.awaiting import SPENDING_OPT, Call, answer_all, spending_ledger
+from api.middleware.auth import Principal
 from api.middleware.metrics import metrics_of
 from api.openapi import BEARER, POSITION_HEADERS, problems
 from api.rendering import POSITION_HEADER
@@ -80,7 +79,7 @@ class BatchController(Controller):
     @post(
         "/",
         operation_id="runBatch",
-        opt={CHECKED_AT_COMMIT: True, ACCESS: SPEND},
+        opt=dict(SPENDING_OPT),
         response_headers=POSITION_HEADERS,
         summary="Decide many spending operations",
         status_code=HTTP_200_OK,

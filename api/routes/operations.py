@@ -6,7 +6,7 @@ false (see :func:`api.middleware.auth.metrics_access`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
@@ -16,14 +16,11 @@ from api.errors import NotReady
 from api.middleware.auth import PUBLIC, metrics_access
 from api.middleware.metrics import EXPOSITION_MEDIA_TYPE, metrics_of
 from api.openapi import problem_spec
-from api.readiness import Readiness
+from api.readiness import READINESS_KEY, Readiness
 from api.schemas.operations import StatusOut
 from ledger.app.service import CreditLedger
 
-__all__ = ["OPERATIONS_ROUTES", "READINESS_KEY", "OperationsController"]
-
-READINESS_KEY = "readiness"
-"""Where the app keeps its :class:`~api.readiness.Readiness` (``app.state``)."""
+__all__ = ["OPERATIONS_ROUTES", "OperationsController"]
 
 
 class OperationsController(Controller):
@@ -48,10 +45,7 @@ class OperationsController(Controller):
     def ready(self, ledger: NamedDependency[CreditLedger], state: State) -> StatusOut:
         """200 when every event store (each shard) answers a cheap read, else 503 ``not_ready``
         naming every shard whose store (on whichever cluster) does not answer within 2 s."""
-        readiness = state.get(READINESS_KEY)
-        if not isinstance(readiness, Readiness):
-            readiness = state.setdefault(READINESS_KEY, Readiness())
-        failing = readiness.failing(ledger.shards)
+        failing = cast("Readiness", state[READINESS_KEY]).failing(ledger.shards)
         if failing:
             names = ", ".join(str(index) for index in failing)
             if len(failing) == 1:

@@ -33,13 +33,13 @@ class Guarding:
     """One batch's guards and withheld answers (the committer keeps one, reset per round)."""
 
     def __init__(self) -> None:
-        self.guards: dict[Guard, Fence] = {}
+        self.guards: set[Guard] = set()
         self.withheld: list[tuple[Job, Future[Outcome]]] = []
         self.committed = False
         self.fences_first = False  # a guard failed: this batch reads its fences first
 
     def new_round(self) -> None:
-        self.guards, self.committed = {}, False
+        self.guards, self.committed = set(), False
 
     def take(self, job: Job, store: Any) -> bool:
         """Withhold ``job``'s answer behind its fence's guard; False if it must be read."""
@@ -51,7 +51,7 @@ class Guarding:
         guard = None if fence is None else _guard_of(fence)
         if fence is None or guard is None:
             return False
-        self.guards[guard] = fence
+        self.guards.add(guard)
         self.withheld.append((job, job.future))
         job.future = Future()
         return True

@@ -93,6 +93,7 @@ class UsagePostgresRecorder(PostgresApplicationRecorder, UsageIdRecorder):
         schema = _quoted(self.datastore.schema)
         table = f"{schema}.{_quoted(self.usage_ids_table_name)}"
         events = f"{schema}.{_quoted(self.events_table_name)}"
+        self._events_table = events
         self.sql_create_usage_ids = (
             f"CREATE TABLE IF NOT EXISTS {table} ("
             "wallet_id text NOT NULL, event_id text NOT NULL, "
@@ -177,10 +178,9 @@ class UsagePostgresRecorder(PostgresApplicationRecorder, UsageIdRecorder):
 
     def _guard_statement(self, guard: Guard) -> bytes:
         # Literals, not parameters (a DO block takes none): a UUID and an integer, both typed.
-        table = f"{_quoted(self.datastore.schema)}.{_quoted(self.events_table_name)}"
         return (
             "DO $guard$ BEGIN IF EXISTS (SELECT 1 FROM "  # noqa: S608 - quoted identifiers
-            f"{table} WHERE originator_id = '{UUID(str(guard.originator_id))}'"
+            f"{self._events_table} WHERE originator_id = '{UUID(str(guard.originator_id))}'"
             f" AND originator_version > {int(guard.version)}) THEN"
             f" RAISE EXCEPTION 'guard' USING ERRCODE = '{GUARD_FAILED_SQLSTATE}'; END IF;"
             " END $guard$"
