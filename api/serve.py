@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import uvicorn
 
 from api import workers as reuseport
+from api.corking import http_protocol
 from api.logs import uvicorn_log_config
 from api.metrics_multiprocess import MULTIPROC_ENV, multiprocess_dir
 from api.settings import Settings
@@ -154,7 +155,12 @@ def _run(settings: Settings, *, host: str, port: int, workers: int) -> int:
     if workers > 1 and reuseport.SUPPORTED:  # a socket per process: see api.workers
         try:
             return reuseport.serve_workers(
-                APP_FACTORY, host=host, port=port, workers=workers, access_log=settings.access_log
+                APP_FACTORY,
+                host=host,
+                port=port,
+                workers=workers,
+                access_log=settings.access_log,
+                http=http_protocol(settings.cork_responses),
             )
         except OSError as error:  # the port is taken, or the host is not ours
             print(f"ledger serve: cannot listen on {host}:{port}: {error}", file=sys.stderr)  # noqa: T201 - the CLI speaks
@@ -166,6 +172,7 @@ def _run(settings: Settings, *, host: str, port: int, workers: int) -> int:
         port=port,
         workers=workers,
         access_log=settings.access_log,
+        http=http_protocol(settings.cork_responses),
         log_config=uvicorn_log_config(),  # the CLI's logging, in every process it starts
     )
     return 0

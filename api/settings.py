@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     access_log: bool = False
     """Log every request line (uvicorn's access log). Off by default: it costs about a
     quarter of the server's throughput (docs/performance.md); request metrics stay on."""
+    cork_responses: bool = True
+    """Write each response's headers and body in one ``send`` (:mod:`api.corking`) instead
+    of uvicorn's two; off only to measure the difference."""
     projection_wait_seconds: float = Field(default=2.0, ge=0, le=30)
     """How long a read with ``?min_position=`` waits for the read models to reach it before
     answering 503 ``projection_lagging``."""

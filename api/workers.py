@@ -15,6 +15,7 @@ supervisor; a worker whose supervisor disappears (SIGKILL) stops by itself.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import os
@@ -25,6 +26,7 @@ import time
 from collections import deque
 from multiprocessing.process import BaseProcess
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
@@ -52,11 +54,19 @@ MAX_RESTARTS = 5
 RESTART_WINDOW_SECONDS = 60.0
 
 
-def serve_workers(app_factory: str, *, host: str, port: int, workers: int, access_log: bool) -> int:
+def serve_workers(
+    app_factory: str,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    access_log: bool,
+    http: type[asyncio.Protocol] | str = "auto",
+) -> int:
     """Run ``workers`` processes serving ``app_factory`` on ``host:port`` until told to stop."""
     check_port_free(host, port)
     context = multiprocessing.get_context("spawn")
-    args = (app_factory, host, port, access_log, os.getpid())
+    args = (app_factory, host, port, {"access_log": access_log, "http": http}, os.getpid())
     processes: list[BaseProcess] = []
     stopping = threading.Event()
 
@@ -113,7 +123,7 @@ def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def _worker(app_factory: str, host: str, port: int, access_log: bool, parent: int) -> None:
+def _worker(app_factory: str, host: str, port: int, options: dict[str, Any], parent: int) -> None:
     os.setpgrp()  # Ctrl-C reaches the supervisor only, which asks each worker to stop once
     sock = socket.socket(_family(host), socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -124,7 +134,8 @@ def _worker(app_factory: str, host: str, port: int, access_log: bool, parent: in
         factory=True,
         host=host,
         port=port,
-        access_log=access_log,
+        access_log=options["access_log"],
+        http=options["http"],  # api.corking
         log_config=uvicorn_log_config(),  # LEDGER_LOG_* from the inherited environment
     )
     server = uvicorn.Server(config)

@@ -22,6 +22,7 @@ class Config:
     pre_ping: bool = True  # the store's default; n sets LEDGER_POSTGRES_PRE_PING=n
     fast_io: bool = False  # server=uvicorn only: uvloop + httptools (must be importable)
     project: bool = True  # `ledger project` runs beside the server (n: no projection worker)
+    cork: bool = True  # n: LEDGER_CORK_RESPONSES=n, uvicorn's two writes per response
 
     @property
     def label(self) -> str:
@@ -36,22 +37,25 @@ class Config:
             parts.append("uvloop")
         if not self.project:
             parts.append("noproj")
+        if not self.cork:
+            parts.append("nocork")
         return "-".join(parts)
 
 
 def parse_config(index: int, spec: str) -> Config:
-    """``workers=2,gc=n,server=uvicorn,pool=16,overflow=8,auth=bootstrap,preping=n,fastio=y``."""
+    """``workers=2,gc=n,server=uvicorn,pool=16,overflow=8,auth=bootstrap,preping=n,fastio=y,cork=n``."""
     values: dict[str, Any] = {}
     for item in filter(None, (p.strip() for p in spec.split(","))):
         name, _, value = item.partition("=")
         if name == "workers":
             values["workers"] = int(value)
-        elif name in {"gc", "preping", "fastio", "project"}:
+        elif name in {"gc", "preping", "fastio", "project", "cork"}:
             field_name = {
                 "gc": "group_commit",
                 "preping": "pre_ping",
                 "fastio": "fast_io",
                 "project": "project",
+                "cork": "cork",
             }[name]
             values[field_name] = value.lower() in {"y", "yes", "1", "on", "true"}
         elif name == "server" and value in {"ledger", "uvicorn"}:

@@ -39,10 +39,13 @@ class Target:
     key: str
     acked: Acked
     postmaster: int | None
+    corked_peer: bool = False  # --peer-cork: the peer on api.corking's protocol
 
     @property
     def label(self) -> str:
-        return self.config.label if self.kind == "ledger" else "sql-peer"
+        if self.kind == "ledger":
+            return self.config.label
+        return "sql-peer-corked" if self.corked_peer else "sql-peer"
 
 
 def _watch(target: Target) -> CpuWatch:

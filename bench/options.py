@@ -48,6 +48,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-connections", type=int, default=4)
     parser.add_argument("--no-peer", action="store_true", help="skip the hand-written SQL peer")
     parser.add_argument("--peer-pool", type=int, default=32, help="the peer's connections")
+    parser.add_argument(
+        "--peer-cork",
+        action="store_true",
+        help="run the peer on the ledger's corked protocol too (api.corking; labelled variant)",
+    )
     parser.add_argument("--no-pg-stats", action="store_true", help="skip PostgreSQL counters")
     parser.add_argument(
         "--stats-settle",

@@ -85,10 +85,22 @@ class Bench:
             if options.peer:
                 peer_key = secrets.token_urlsafe(36)
                 peer_server = stack.enter_context(
-                    running_peer(options.database_url, self.workdir, peer_key, options.peer_pool)
+                    running_peer(
+                        options.database_url,
+                        self.workdir,
+                        peer_key,
+                        options.peer_pool,
+                        cork=options.peer_cork,
+                    )
                 )
                 peer = Target(
-                    "sql_peer", config, peer_server, peer_key, self.peer_acked, self.postmaster
+                    "sql_peer",
+                    config,
+                    peer_server,
+                    peer_key,
+                    self.peer_acked,
+                    self.postmaster,
+                    corked_peer=options.peer_cork,
                 )
             for name in options.scenarios:
                 self.run_scenario(name, ledger, peer, baseline_tps)

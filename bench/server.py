@@ -64,6 +64,7 @@ def running_server(
         LEDGER_DATABASE_URL=store_url(database_url, config),
         LEDGER_BOOTSTRAP_ADMIN_KEY=admin_key,
         LEDGER_GROUP_COMMIT="y" if config.group_commit else "n",
+        LEDGER_CORK_RESPONSES="y" if config.cork else "n",
         # The per-key limit (2,000/s by default) is a policy, not capacity: raised out of
         # reach, with its middleware still running on every request.
         LEDGER_RATE_LIMIT_PER_SECOND="1000000",
@@ -121,9 +122,12 @@ def _projecting(
 
 
 @contextmanager
-def running_peer(database_url: str, workdir: Path, api_key: str, pool: int) -> Iterator[Server]:
+def running_peer(
+    database_url: str, workdir: Path, api_key: str, pool: int, *, cork: bool = False
+) -> Iterator[Server]:
     """The hand-written SQL peer (``bench.peer``) on the same stack: litestar on uvicorn with
-    uvloop and httptools, one worker, no access log."""
+    uvloop and httptools, one worker, no access log; with ``cork``, on the ledger's protocol
+    that writes a response in one ``send`` (api.corking)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LEDGER_", "PEER_"))}
     env.update(
@@ -134,7 +138,8 @@ def running_peer(database_url: str, workdir: Path, api_key: str, pool: int) -> I
     )
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "bench.peer:create_app"]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-access-log"]
-    cmd += ["--loop", "uvloop", "--http", "httptools"]
+    http = "api.corking:CorkedHttpToolsProtocol" if cork else "httptools"
+    cmd += ["--loop", "uvloop", "--http", http]
     log_path = workdir / "peer.log"
     with _serving(cmd, env, log_path, "sql peer") as process:
         yield Server(process, f"http://127.0.0.1:{port}", api_key, log_path)

@@ -15,6 +15,7 @@ it at commit instead (see :mod:`api.middleware.key_cache`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -88,9 +89,13 @@ class Principal:
 
 def _same_secret(presented: str, expected: str) -> bool:
     # Comparing digests keeps the comparison constant-time in the length of the secret too.
-    return hmac.compare_digest(
-        hashlib.sha256(presented.encode()).digest(), hashlib.sha256(expected.encode()).digest()
-    )
+    return hmac.compare_digest(hashlib.sha256(presented.encode()).digest(), _digest(expected))
+
+
+@functools.lru_cache(maxsize=4)
+def _digest(expected: str) -> bytes:
+    """The bootstrap key's digest, taken once rather than on every request."""
+    return hashlib.sha256(expected.encode()).digest()
 
 
 def _presented(authorization: str | None) -> str:

@@ -43,6 +43,7 @@ _SCOPE = re.compile(SCOPE_PATTERN)
 # A namespace of the API's own, so key ids can never alias the ledger's derived ids.
 _API_KEY_NAMESPACE = UUID("0b6f1d2e-8c1a-4f0e-a6a9-3f1f5f0d7c42")
 KEY_ID_BYTES = 8
+_KEY_ID = re.compile(f"[0-9a-f]{{{2 * KEY_ID_BYTES}}}")  # a key id: lower-case hex
 SECRET_BYTES = 32
 
 
@@ -149,8 +150,6 @@ def parse_key(presented: str) -> tuple[str, str] | None:
     if not presented.startswith(KEY_PREFIX):
         return None
     key_id, _, secret = presented.removeprefix(KEY_PREFIX).partition("_")
-    if len(key_id) != 2 * KEY_ID_BYTES or not secret:
-        return None
-    if not all(c in "0123456789abcdef" for c in key_id):
+    if not secret or not _KEY_ID.fullmatch(key_id):
         return None
     return key_id, secret

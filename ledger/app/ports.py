@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -108,9 +108,10 @@ class Job:
     keep_receipt: bool = False
     fence: Fence | None = None
     future: Future[Outcome] = field(default_factory=Future)
+    known_rid: InitVar[UUID | None] = None  # receipt_id(wallet_id, key), if already derived
 
-    def __post_init__(self) -> None:
-        self.rid: UUID = receipt_id(self.wallet_id, self.key)
+    def __post_init__(self, known_rid: UUID | None) -> None:
+        self.rid: UUID = known_rid or receipt_id(self.wallet_id, self.key)
         self.fingerprint = self.command.fingerprint()
 
     def needs_receipt(self) -> bool:

@@ -81,7 +81,8 @@ class Spending:
         if cmd.occurred_at is not None:
             check_aware("occurred_at", cmd.occurred_at)
         key = key_of(cmd)
-        debit_id = str(receipt_id(cmd.wallet_id, key[0]))  # the debit's receipt is its record
+        rid = receipt_id(cmd.wallet_id, key[0])
+        debit_id = str(rid)  # the debit's receipt is its record
 
         def act(wallet: Wallet, at: Any, key_value: str | None, _: bool) -> dict[str, Any]:
             # Stored in UTC, whatever offset the client sent, so usage windows agree everywhere.
@@ -100,7 +101,9 @@ class Spending:
                 rating=None if rating is None else rating.record(),
             )
 
-        return self._wallets.later(cmd, cmd.wallet_id, act, keep_receipt=True, key=key, fence=fence)
+        return self._wallets.later(
+            cmd, cmd.wallet_id, act, keep_receipt=True, key=key, fence=fence, rid=rid
+        )
 
     def refund(self, cmd: Refund) -> Outcome:
         """Give back (part of) a debit."""
@@ -111,7 +114,8 @@ class Spending:
         if cmd.amount is not None:
             check_amount("amount", cmd.amount)
         key = key_of(cmd)
-        refund_id = str(receipt_id(cmd.wallet_id, key[0]))
+        rid = receipt_id(cmd.wallet_id, key[0])
+        refund_id = str(rid)
 
         def act(wallet: Wallet, at: Any, key_value: str | None, _: bool) -> dict[str, Any]:
             return wallet.refund(
@@ -123,7 +127,7 @@ class Spending:
                 at=at,
             )
 
-        return self._wallets.later(cmd, cmd.wallet_id, act, key=key, fence=fence)
+        return self._wallets.later(cmd, cmd.wallet_id, act, key=key, fence=fence, rid=rid)
 
     def debit_facts(self, wallet_id: str, debit_id: str) -> dict[str, Any]:
         """The recorded ``CreditsDebited`` facts of a debit, found through its receipt."""

@@ -73,16 +73,19 @@ class Wallets:
         keep_receipt: bool = False,
         key: tuple[str, bool] | None = None,
         fence: Fence | None = None,
+        rid: UUID | None = None,
     ) -> Future[Outcome]:
         """Hand ``act(wallet, at, key, retrying) -> body`` to the writer of the wallet's shard.
 
         With group commit the command is only queued (no store I/O here, so an event loop
         may call this); without, it is decided and saved here, and the future is already
-        done. ``fence`` is confirmed before deciding.
+        done. ``fence`` is confirmed before deciding; ``rid`` is the command's receipt id when
+        the caller derived it already.
         """
         key_value, given = key or key_of(cmd)
         shard = self._home.shard_for(wallet_id)
-        return shard.writer.submit(Job(wallet_id, key_value, given, cmd, act, keep_receipt, fence))
+        job = Job(wallet_id, key_value, given, cmd, act, keep_receipt, fence, known_rid=rid)
+        return shard.writer.submit(job)
 
     def now(
         self,

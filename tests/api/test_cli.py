@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from api import workers
 from api.cli.main import COMMANDS, build_parser, main
+from api.corking import CorkedHttpToolsProtocol
 from api.serve import local_admin_key, public_url, redacted
 from api.settings import Settings
 from ledger.app.commands import PlaceHold
@@ -171,6 +172,7 @@ def test_serve_on_sqlite_without_a_key_makes_one_up_and_prints_it(
             "port": 8123,
             "workers": 2,
             "access_log": False,  # off unless LEDGER_ACCESS_LOG: it costs throughput
+            "http": CorkedHttpToolsProtocol,  # one socket write per response
         }
     ]
 
@@ -191,6 +193,17 @@ def test_serve_with_a_key_prints_no_key(
     assert secret not in out
     assert "export LEDGER_KEY" not in out
     assert uvicorn_calls[0]["port"] == 9000
+    assert uvicorn_calls[0]["http"] is CorkedHttpToolsProtocol
+
+
+def test_serve_can_leave_uvicorns_own_protocol(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, uvicorn_calls: list[dict[str, Any]]
+) -> None:
+    monkeypatch.setenv("LEDGER_CORK_RESPONSES", "false")
+
+    assert main(["serve"]) == 0
+
+    assert uvicorn_calls[0]["http"] == "auto"
 
 
 def test_postgres_never_gets_a_made_up_key() -> None:
