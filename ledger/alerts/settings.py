@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, ClassVar
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
 
 from ledger.domain.errors import FieldError, ValidationFailed
-from ledger.domain.ids import LEDGER_NAMESPACE
+from ledger.domain.ids import ledger_uuid5
 from ledger.domain.validation import MAX_AMOUNT
 
 __all__ = [
@@ -41,7 +41,7 @@ MAX_LEAD_SECONDS = 366 * 24 * 3600
 
 
 def alert_settings_uuid(wallet_id: str) -> UUID:
-    return uuid5(LEDGER_NAMESPACE, f"alert-settings/{wallet_id}")
+    return ledger_uuid5(f"alert-settings/{wallet_id}")
 
 
 def default_settings(wallet_id: str) -> dict[str, Any]:

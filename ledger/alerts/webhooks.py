@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
 
 from ledger.domain.errors import FieldError, ValidationFailed
-from ledger.domain.ids import LEDGER_NAMESPACE
+from ledger.domain.ids import ledger_uuid5
 
 __all__ = [
     "ALERT_TYPES",
@@ -58,7 +58,7 @@ never alias a wallet's scope)."""
 
 
 def webhook_uuid(webhook_id: str) -> UUID:
-    return uuid5(LEDGER_NAMESPACE, f"webhook/{webhook_id}")
+    return ledger_uuid5(f"webhook/{webhook_id}")
 
 
 def _is_http_url(url: str) -> bool:

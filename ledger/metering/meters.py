@@ -25,12 +25,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
 
-from ledger.domain.ids import LEDGER_NAMESPACE
+from ledger.domain.ids import ledger_uuid5
 from ledger.domain.state import SUBJECT_KEYS
 from ledger.domain.validation import fail
 
@@ -62,7 +62,7 @@ DIMENSION_ROOTS = ("subject", "properties")
 
 
 def meter_uuid(meter_id: str) -> UUID:
-    return uuid5(LEDGER_NAMESPACE, f"meter/{meter_id}")
+    return ledger_uuid5(f"meter/{meter_id}")
 
 
 def _path(field_name: str, path: str, roots: tuple[str, ...]) -> str:

@@ -23,12 +23,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
-from uuid import uuid5
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from ledger.domain.ids import LEDGER_NAMESPACE
+from ledger.domain.ids import ledger_uuid5
 from ledger.store.env import store_env
 from ledger.store.shard_map import SHARD_MAP_ID, ShardCountMismatch
 
@@ -43,7 +42,7 @@ __all__ = [
     "store_id",
 ]
 
-SEAL_ID = uuid5(LEDGER_NAMESPACE, "shard-seal")
+SEAL_ID = ledger_uuid5("shard-seal")
 _LOCATION = ("PERSISTENCE_MODULE", "POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DBNAME",
              "POSTGRES_SCHEMA", "SQLITE_DBNAME")  # fmt: skip
 
@@ -143,7 +142,7 @@ def store_id(home: _Shard) -> str:
     shard_map = home.find(SHARD_MAP_ID)
     if shard_map is None:
         raise ShardCountMismatch("a sharded store without a shard map")
-    return uuid5(LEDGER_NAMESPACE, f"store/{shard_map.created_on.isoformat()}").hex
+    return ledger_uuid5(f"store/{shard_map.created_on.isoformat()}").hex
 
 
 def check_seals(shards: Sequence[_Shard], *, may_seal: bool) -> None:

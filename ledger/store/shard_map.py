@@ -13,17 +13,16 @@ elsewhere): see "Shards" in docs/operations.md for how to move to another count.
 from __future__ import annotations
 
 from typing import Any, Protocol
-from uuid import uuid5
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from ledger.domain.events import WalletOpened
-from ledger.domain.ids import LEDGER_NAMESPACE
+from ledger.domain.ids import ledger_uuid5
 
 __all__ = ["SHARD_MAP_ID", "ShardCountMismatch", "ShardMap", "check_shard_count"]
 
-SHARD_MAP_ID = uuid5(LEDGER_NAMESPACE, "shard-map")
+SHARD_MAP_ID = ledger_uuid5("shard-map")
 
 
 class ShardCountMismatch(ValueError):

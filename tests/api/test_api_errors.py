@@ -158,12 +158,13 @@ def test_readiness_answers_while_a_store_hangs_and_checks_it_once_at_a_time(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a store that hangs (a cluster down: connect timeouts and retries)
-    released = threading.Event()
+    released, finished = threading.Event(), threading.Event()
     reads: list[int] = []
 
     def hangs() -> None:
         reads.append(1)
         released.wait(30)
+        finished.set()
         raise OSError("timed out")
 
     monkeypatch.setattr(api.ledger.recorder, "max_notification_id", hangs)
@@ -172,7 +173,7 @@ def test_readiness_answers_while_a_store_hangs_and_checks_it_once_at_a_time(
         # When two probes arrive while it hangs
         first = api.get("/readyz", key=None)
         second = api.get("/readyz", key=None)
-        answered_before_the_store = not released.is_set()
+        answered_before_the_store = not finished.is_set()
     finally:
         released.set()
 

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from api.corking import CorkedHttpToolsProtocol, CorkedTransport, http_protocol
 from tests.support.live_server import free_port
@@ -123,27 +124,51 @@ def test_everything_else_is_the_real_transports() -> None:
     assert http_protocol(False) == "auto"
 
 
-# -- a real uvicorn server with the protocol --------------------------------------------------
+# -- a real uvicorn server: what reaches its socket ------------------------------------------
+
+
+class Recording:
+    """The real transport, with every write recorded (when, what) on its way to the socket."""
+
+    def __init__(self, transport: asyncio.Transport, log: list[tuple[float, bytes]]) -> None:
+        self._transport, self._log = transport, log
+
+    def write(self, data: bytes) -> None:
+        self._log.append((time.monotonic(), bytes(data)))
+        self._transport.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+WRITES: list[tuple[float, bytes]] = []
+
+
+class RecordedPlain(HttpToolsProtocol):
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(Recording(transport, WRITES))  # type: ignore[arg-type]
+
+
+class RecordedCorked(CorkedHttpToolsProtocol):
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(Recording(transport, WRITES))  # type: ignore[arg-type]
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
-    slow = scope["path"] == "/slow"  # a stream whose first chunk comes later
+    slow = scope["path"] == "/slow"  # a stream whose first chunk comes half a second later
     headers = [] if slow else [(b"content-length", b"4")]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     if slow:
-        await send({"type": "http.response.body", "body": b"", "more_body": True})
         await asyncio.sleep(0.5)
     await send({"type": "http.response.body", "body": b"done"})
 
 
 @contextmanager
-def corked_server() -> Iterator[int]:
+def serving(protocol: type[asyncio.Protocol]) -> Iterator[int]:
     port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, http=CorkedHttpToolsProtocol, log_level="warning"
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, http=protocol, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -157,27 +182,39 @@ def corked_server() -> Iterator[int]:
         thread.join(timeout=10)
 
 
-def _request(port: int, path: str) -> tuple[bytes, float, bytes]:
-    """The first bytes received, when (seconds after sending), and the whole answer."""
+def _get(port: int, path: str) -> tuple[bytes, list[tuple[float, bytes]]]:
+    """The whole answer, and the server's socket writes that made it."""
+    WRITES.clear()
     with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-        started = time.monotonic()
         conn.sendall(f"GET {path} HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n".encode())
-        first = conn.recv(65536)
-        at = time.monotonic() - started
-        rest = first
+        answer = b""
         while chunk := conn.recv(65536):
-            rest += chunk
-    return first, at, rest
+            answer += chunk
+    return answer, list(WRITES)
 
 
-def test_a_real_server_answers_whole_and_streams_start_at_once() -> None:
-    with corked_server() as port:
-        first, _, whole = _request(port, "/")
-        assert first.startswith(b"HTTP/1.1 200 OK\r\n")
-        assert first.endswith(b"\r\n\r\ndone")  # headers and body arrived in one segment
-        assert whole == first
-        first, at, whole = _request(port, "/slow")
-        assert first.startswith(b"HTTP/1.1 200 OK\r\n")
-        assert b"done" not in first
-        assert at < 0.4  # the headers did not wait for the stream's first chunk
-        assert whole.endswith(b"done\r\n0\r\n\r\n")
+def test_uvicorns_own_protocol_writes_a_response_twice() -> None:
+    # The recording sees what the next test relies on: headers and body as two writes.
+    with serving(RecordedPlain) as port:
+        answer, writes = _get(port, "/")
+    assert answer.endswith(b"\r\n\r\ndone")
+    assert [data for _, data in writes] == [answer.removesuffix(b"done"), b"done"]
+
+
+def test_the_corked_protocol_writes_a_response_once() -> None:
+    with serving(RecordedCorked) as port:
+        answer, writes = _get(port, "/")
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert answer.endswith(b"\r\n\r\ndone")
+    assert [data for _, data in writes] == [answer]
+
+
+def test_a_streams_headers_leave_before_its_first_chunk() -> None:
+    with serving(RecordedCorked) as port:
+        answer, writes = _get(port, "/slow")
+    (head_at, head), (chunk_at, chunk), *_ = writes
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert head.endswith(b"\r\n\r\n")
+    assert chunk.startswith(b"4\r\ndone")
+    assert chunk_at - head_at >= 0.4  # the header block did not wait for the chunk
+    assert answer == b"".join(data for _, data in writes)
