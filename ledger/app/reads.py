@@ -15,11 +15,14 @@ from ledger.domain.events import event_type
 from ledger.domain.ids import hold_record_id, wallet_uuid
 from ledger.domain.records import HoldRecord
 from ledger.domain.validation import check_aware, check_position, fail
-from ledger.domain.wallet import Wallet
+from ledger.domain.wallet import AdvanceLimitReached, Wallet
 
 __all__ = ["Reads"]
 
 MAX_EVENTS_PAGE = 1000
+MAX_READ_STEPS = 1000
+"""Expiries and allowance periods a wallet read may apply on its way to ``as_of``: an hourly
+allowance read a century ahead is ~876,000 periods, each checked against every grant."""
 _ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 
 
@@ -39,7 +42,14 @@ class Reads:
         now = shard.now()
         at = now if as_of is None else check_aware("as_of", as_of)
         wallet = shard.load_wallet(wallet_id) if at >= now else shard.wallet_as_of(wallet_id, at)
-        wallet.advance(at)
+        try:
+            wallet.advance(at, max_steps=MAX_READ_STEPS)
+        except AdvanceLimitReached:
+            raise fail(
+                "as_of",
+                f"more than {MAX_READ_STEPS} expiries and allowance periods fall due by then;"
+                " ask for an earlier time",
+            ) from None
         return wallet, at
 
     def wallet(self, wallet_id: str, as_of: datetime | None = None) -> dict[str, Any]:

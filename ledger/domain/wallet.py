@@ -36,7 +36,11 @@ from ledger.domain.postings import (
 )
 from ledger.domain.validation import check_amount, check_aware, check_id
 
-__all__ = ["Wallet"]
+__all__ = ["AdvanceLimitReached", "Wallet"]
+
+
+class AdvanceLimitReached(Exception):
+    """:meth:`Wallet.advance` met more due expiries and periods than it was allowed."""
 
 
 class Wallet(
@@ -102,7 +106,7 @@ class Wallet(
             for g in self.grants.values()
         )
 
-    def advance(self, at: datetime) -> tuple[datetime, set[str]]:
+    def advance(self, at: datetime, *, max_steps: int | None = None) -> tuple[datetime, set[str]]:
         """Record everything due by ``at`` (expiries, allowance periods and rollovers), each
         dated when it happened, in business-time order; return the time.
 
@@ -113,6 +117,10 @@ class Wallet(
         then new allowance periods. Recording a period can make more due (its own expiry,
         the next period), so what is due is kept in a heap.
         Returns the effective time and the ids of holds that expired in this call.
+
+        Raises:
+            AdvanceLimitReached: More than ``max_steps`` things were due (a read far ahead
+                of a short allowance period would otherwise record them without end).
         """
         check_aware("at", at)
         at = max(at, self.clock)
@@ -127,7 +135,11 @@ class Wallet(
         due += [(when, 2, allowance_id) for when, allowance_id in self.allowances_due(at)]
         heapq.heapify(due)
         expired_holds: set[str] = set()
+        steps = 0
         while due:
+            steps += 1
+            if max_steps is not None and steps > max_steps:
+                raise AdvanceLimitReached(max_steps)
             when, kind, object_id = heapq.heappop(due)
             if kind == 0:
                 self._expire_hold(object_id, when)

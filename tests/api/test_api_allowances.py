@@ -174,3 +174,17 @@ def test_only_admins_set_allowances_and_customers_read_their_own(api: Api) -> No
     assert_problem(api.delete(PATH, key=service), 403, "forbidden")
     assert api.get(PATH, key=customer).status_code == 200
     assert api.get("/v1/wallets/acme/allowances", key=service).status_code == 200
+
+
+def test_a_read_far_ahead_of_a_short_period_is_refused_not_computed_without_end(api: Api) -> None:
+    # A daily allowance read fifty years ahead is ~18,000 periods (each checked against every
+    # grant): refused with the field to fix, while a read a month ahead is answered.
+    assert api.put(PATH, {**PLAN, "period": "day", "rollover": None}).status_code == 201
+
+    near = api.get("/v1/wallets/acme?as_of=2026-02-01T00:00:00Z")
+    far = api.get("/v1/wallets/acme?as_of=2076-01-01T00:00:00Z")
+
+    assert near.status_code == 200, near.text
+    assert len(near.json()["grants"]) == 32  # the period under way and 31 more days
+    assert_problem(far, 422, "validation_error")
+    assert error_fields(far) == ["as_of"]
