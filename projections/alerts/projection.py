@@ -65,14 +65,34 @@ class _Writer:
         self.wallets: dict[str, list[Any]] = {}
         self.hooks: dict[str, list[str]] | None = None
         self.grant_moves: dict[tuple[str, str], int] = {}
+        self.read: set[str] = set()
+        self.stored: dict[str, tuple[Any, ...]] = {}
+        self.grants: set[tuple[str, str]] = set()
+
+    def read_ahead(self, wallet_ids: set[str]) -> None:
+        """Read the batch's wallets, and which of their grants expire, with one statement
+        each instead of one lookup per wallet (and one update per grant a debit moves,
+        though only grants with an expiry have a row to move)."""
+        ids = sorted(wallet_ids)
+        self.stored = {row[0]: row[1:] for row in self.tx.all_in(self.sql["wallets"], ids)}
+        self.grants = {(w, g) for w, g in self.tx.all_in(self.sql["grants_in"], ids)}
+        self.read = set(ids)
 
     def wallet(self, wallet_id: str) -> list[Any]:
         state = self.wallets.get(wallet_id)
         if state is None:
-            row = self.tx.one(self.sql["wallet"], (wallet_id,))
+            if wallet_id in self.read:
+                row = self.stored.get(wallet_id)
+            else:
+                row = self.tx.one(self.sql["wallet"], (wallet_id,))
             state = list(row) if row else [0, None, DEFAULT_GRANT_EXPIRING_LEAD_SECONDS, 0]
             self.wallets[wallet_id] = state
         return state
+
+    def has_row(self, wallet_id: str, grant_id: str) -> bool:
+        """Might grant ``grant_id`` have a row to move (an expiry)? Known for wallets read
+        ahead; assumed for any other."""
+        return wallet_id not in self.read or (wallet_id, grant_id) in self.grants
 
     def subscribers(self, alert_type: str) -> list[str]:
         if self.hooks is None:
@@ -136,6 +156,7 @@ class _Writer:
         event, wallet_id, to_db = change.event, change.wallet_id, self.tx.dialect.to_db
         if isinstance(event, CreditsGranted) and event.expires_at is not None:
             lead = self.wallet(wallet_id)[2]
+            self.grants.add((wallet_id, event.grant_id))
             self.tx.execute(
                 self.sql["add_grant"],
                 (
@@ -153,6 +174,7 @@ class _Writer:
         elif isinstance(event, GrantExpired | GrantVoided):
             self.tx.execute(self.sql["end_grant"], (wallet_id, event.grant_id))
             self.grant_moves.pop((wallet_id, event.grant_id), None)
+            self.grants.discard((wallet_id, event.grant_id))
         elif isinstance(event, HoldExpired):
             released = sum(int(a["amount"]) for a in event.released_allocations)
             self.emit(
@@ -266,12 +288,16 @@ class _Writer:
                 )
 
     def finish(self) -> None:
-        self.tx.executemany(
+        self.tx.insert_many(  # one row per wallet
             self.sql["save_wallet"], [(w, *state) for w, state in sorted(self.wallets.items())]
         )
         self.tx.executemany(
             self.sql["move_grant"],
-            [(delta, w, g) for (w, g), delta in sorted(self.grant_moves.items()) if delta],
+            [
+                (delta, w, g)
+                for (w, g), delta in sorted(self.grant_moves.items())
+                if delta and self.has_row(w, g)
+            ],
         )
 
 
@@ -298,6 +324,10 @@ class AlertsProjection(Projection):
         self, tx: Tx, generation: int, changes: Sequence[Change], others: Sequence[Any]
     ) -> None:
         writer = _Writer(self, tx, generation)
+        writer.read_ahead(
+            {c.wallet_id for c in changes}
+            | {o.event.wallet_id for o in others if isinstance(o.event, AlertSettingsSet)}
+        )
         merged: list[tuple[int, Any]] = [(c.position, c) for c in changes]
         merged.extend((o.position, o) for o in others)
         for _, item in sorted(merged, key=lambda pair: pair[0]):

@@ -27,6 +27,9 @@ DDL = (
 )
 SQL = {
     "wallet": "SELECT available, low_threshold, lead_seconds, below FROM {t} WHERE wallet_id = ?",
+    "wallets": "SELECT wallet_id, available, low_threshold, lead_seconds, below FROM {t}"
+    " WHERE wallet_id IN",
+    "grants_in": "SELECT wallet_id, grant_id FROM {t_grants} WHERE wallet_id IN",
     "save_wallet": "INSERT INTO {t} AS cur (wallet_id, available, low_threshold, lead_seconds,"
     " below) VALUES (?, ?, ?, ?, ?) ON CONFLICT (wallet_id) DO UPDATE SET"
     " available = excluded.available, low_threshold = excluded.low_threshold,"

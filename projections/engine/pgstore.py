@@ -9,9 +9,10 @@ while the database is down gets errors it can retry, not a crash at construction
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -22,7 +23,7 @@ from psycopg_pool import ConnectionPool
 from projections.engine.dialect import postgres
 from projections.engine.store import SleepWaker, Tx, ViewStore, Waker
 
-__all__ = ["ListenWaker", "PostgresViews"]
+__all__ = ["ListenWaker", "PostgresTx", "PostgresViews", "over_arrays"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,88 @@ log = logging.getLogger(__name__)
 _WRITE_SETUP = "SET LOCAL synchronous_commit = off"
 _READ_SETUP = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 _RELISTEN_AFTER_S = 1.0
+_INSERT = re.compile(
+    r"INSERT INTO (?P<table>\S+)(?P<alias> AS \w+)? \((?P<columns>[^)]*)\)"
+    r" VALUES \((?P<values>[^)]*)\)(?P<rest>.*)",
+    re.DOTALL,
+)
+_COLUMN_TYPES = (
+    "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
+    " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped"
+)
+
+
+def over_arrays(sql: str, types: Mapping[str, str]) -> str:
+    """``INSERT INTO t (a, b, c) VALUES (%s, 0, %s) [rest]`` as one statement over arrays:
+    ``INSERT INTO t (a, b, c) SELECT u.c1, 0, u.c2 FROM unnest(%b::<a's type>[],
+    %b::<c's type>[]) AS u(c1, c2) [rest]``, ``types`` naming each column's type.
+
+    Its text is the same whatever the number of rows, so psycopg parses it once (a
+    multi-row VALUES list is parsed again for every batch: that cost more than it saved)
+    and the server can prepare it. The arrays go in binary (``%b``): psycopg's text form
+    escapes every element in Python (measured: a fifth more of the worker's CPU).
+
+    Raises:
+        ValueError: ``sql`` is not an ``INSERT ... VALUES (...)`` of this shape.
+    """
+    found = _parsed(sql)
+    columns = found["columns"].split(", ")
+    values = found["values"].split(", ")
+    if len(columns) != len(values):
+        raise ValueError(f"one row of values for every column is needed: {sql!r}")
+    picked: list[str] = []
+    arrays: list[str] = []
+    names: list[str] = []
+    for column, value in zip(columns, values, strict=True):
+        if value != "%s":
+            picked.append(value)
+            continue
+        name = f"c{len(names) + 1}"
+        picked.append(f"u.{name}")
+        arrays.append(f"%b::{types[column]}[]")
+        names.append(name)
+    return (
+        f"INSERT INTO {found['table']}{found['alias'] or ''} ({found['columns']})"  # noqa: S608 - the caller's constant identifiers; values are parameters
+        f" SELECT {', '.join(picked)} FROM unnest({', '.join(arrays)}) AS u({', '.join(names)})"
+        f"{found['rest']}"
+    )
+
+
+def _parsed(sql: str) -> re.Match[str]:
+    found = _INSERT.fullmatch(sql)
+    if found is None:
+        raise ValueError(f"one row of values for every column is needed: {sql!r}")
+    return found
+
+
+class PostgresTx(Tx):
+    """A transaction on the PostgreSQL view store: many rows go in as arrays."""
+
+    def __init__(self, cursor: Any, dialect: Any, statements: dict[str, str]) -> None:
+        super().__init__(cursor, dialect)
+        self._statements = statements  # the store's: INSERT text -> its array form
+
+    def insert_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """One statement for all ``rows`` (see :func:`over_arrays`), where one per row had
+        been most of the projection worker's statements. Rows must not conflict with one
+        another (one statement cannot update a row twice)."""
+        batch = [tuple(row) for row in rows]
+        if not batch:
+            return
+        statement = self._statements.get(sql)
+        if statement is None:
+            statement = over_arrays(sql, self._types_of(sql))
+            self._statements[sql] = statement
+        self._cursor.execute(statement, [list(column) for column in zip(*batch, strict=True)])
+
+    def _types_of(self, sql: str) -> dict[str, str]:
+        return dict(self.all(_COLUMN_TYPES, (_parsed(sql)["table"],)))
+
+    def all_in(self, sql: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """The rows of ``sql`` (ending in ``IN``) for ``values``, in one statement."""
+        if not values:
+            return []
+        return self.all(f"{sql} (SELECT unnest(%s::text[]))", (list(values),))
 
 
 class PostgresViews(ViewStore):
@@ -58,6 +141,7 @@ class PostgresViews(ViewStore):
             name=str(connect.get("application_name", "views")),
         )
         self.pool.open(wait=False)
+        self._statements: dict[str, str] = {}
 
     @classmethod
     def from_env(cls, env: Any, *, application_name: str, pool_size: int = 4) -> PostgresViews:
@@ -82,7 +166,7 @@ class PostgresViews(ViewStore):
     def _transaction(self, setup: str) -> Iterator[Tx]:
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
             cursor.execute(setup)
-            yield Tx(cursor, self.dialect)
+            yield PostgresTx(cursor, self.dialect, self._statements)
 
     def write(self) -> AbstractContextManager[Tx]:
         return self._transaction(_WRITE_SETUP)

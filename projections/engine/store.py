@@ -32,6 +32,8 @@ __all__ = [
 ]
 
 _SQLITE_TIMEOUT_S = 10.0
+# An IN list holds at most this many values (SQLite's older builds allow 999 parameters).
+_IN_CHUNK = 500
 _IDLE_SQLITE_CONNECTIONS = 4
 
 
@@ -51,6 +53,28 @@ class Tx:
         batch = [tuple(row) for row in rows]
         if batch:
             self._cursor.executemany(sql, batch)
+
+    def insert_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run ``sql``, one ``INSERT ... VALUES (?, ...)`` (``ON CONFLICT ...`` allowed), for
+        every row. PostgreSQL's store runs it as one statement over arrays
+        (:class:`projections.engine.pgstore.PostgresTx`); here it is row by row.
+
+        The rows must not conflict with one another (one statement cannot update a row
+        twice), so callers sum per key first, as every caller does.
+        """
+        batch = [tuple(row) for row in rows]
+        if batch:
+            self._cursor.executemany(sql, batch)
+
+    def all_in(self, sql: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """The rows of ``sql``, which ends in ``IN``, for the text ``values``: one statement
+        per few hundred values (PostgreSQL's store: one for all) where one lookup per value
+        was made before."""
+        found: list[tuple[Any, ...]] = []
+        for start in range(0, len(values), _IN_CHUNK):
+            chunk = list(values[start : start + _IN_CHUNK])
+            found += self.all(f"{sql} ({', '.join('?' * len(chunk))})", chunk)
+        return found
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         self._cursor.execute(sql, tuple(params))

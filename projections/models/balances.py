@@ -79,11 +79,11 @@ class BalancesProjection(Projection):
                     moved[1] += debit
                     moved[2] += credit
         to_db = tx.dialect.to_db
-        tx.executemany(
+        tx.insert_many(
             self.sql(tx, UPSERT_TOTAL, generation),
             [(a, u, d, c, to_db(last)) for a, (u, d, c, last) in sorted(totals.items())],
         )
-        tx.executemany(
+        tx.insert_many(
             self.sql(tx, UPSERT_DAY, generation),
             [(a, to_db(day), u, d, c) for (a, day), (u, d, c) in sorted(days.items())],
         )

@@ -111,7 +111,7 @@ class _Writer:
         keys = sorted(self._adds) if key is None else [key] if key in self._adds else []
         to_db = self._tx.dialect.to_db
         rows = [(w, b, to_db(start), self._adds.pop((w, b, start))) for w, b, start in keys]
-        self._tx.executemany(self._sql["add"], rows)
+        self._tx.insert_many(self._sql["add"], rows)  # one row per key
 
     def apply(self, change: Change) -> None:
         event, wallet_id, to_db = change.event, change.wallet_id, self._tx.dialect.to_db

@@ -202,7 +202,11 @@ class _Writer:
             self.rows["item"].append(row)
 
     def finish(self) -> None:
-        for name in ("wallet", "debit", "hold", "refund", "refunded", "close", "item"):
+        # New rows first, each once (its record's own id); then the updates of them, row by
+        # row, as is an item that may be written twice in one batch (created, deactivated).
+        for name in ("wallet", "debit", "hold", "refund"):
+            self.tx.insert_many(self.sql[name], self.rows[name])
+        for name in ("refunded", "close", "item"):
             self.tx.executemany(self.sql[name], self.rows[name])
 
 

@@ -67,7 +67,7 @@ class UncollectedProjection(Projection):
             cell[0] += amount
             cell[1] += 1
         to_db = tx.dialect.to_db
-        tx.executemany(
+        tx.insert_many(
             self.sql(tx, UPSERT, generation),
             [
                 (wallet_id, to_db(hour), *subject, amount, count)
