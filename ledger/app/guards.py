@@ -12,7 +12,7 @@ balance — reaches a revoked key.
 
 from __future__ import annotations
 
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
 from ledger.app.executor import Outcome
@@ -29,6 +29,46 @@ def _guard_of(fence: Fence) -> Guard | None:
     return found if isinstance(found, Guard) else None
 
 
+class _Withheld(Future[Outcome]):
+    """A job's answer held back until its guard is confirmed: it records the answer and
+    wakes no one. It stands in for the job's future inside the committer only, which calls
+    nothing but ``done``, ``set_result`` and ``set_exception`` on it (and ``_hand_over``
+    reads it), so it skips the lock and condition a real future builds: one per operation
+    of a batch, they were a few per cent of the committer's time.
+    """
+
+    def __init__(self) -> None:  # deliberately not Future.__init__: no Condition
+        self._answered = False
+        self._value: Outcome | None = None
+        self._failure: BaseException | None = None
+
+    def done(self) -> bool:
+        return self._answered
+
+    def set_result(self, result: Outcome) -> None:
+        self._settle(result, None)
+
+    def set_exception(self, exception: BaseException | None) -> None:
+        self._settle(None, exception)
+
+    def _settle(self, value: Outcome | None, failure: BaseException | None) -> None:
+        if self._answered:
+            raise InvalidStateError("a withheld answer is set once")
+        self._value, self._failure, self._answered = value, failure, True
+
+    def result(self, timeout: float | None = None) -> Outcome:
+        del timeout
+        if self._failure is not None:
+            raise self._failure
+        if self._value is None:
+            raise InvalidStateError("no answer yet")
+        return self._value
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        del timeout
+        return self._failure
+
+
 class Guarding:
     """One batch's guards and withheld answers (the committer keeps one, reset per round)."""
 
@@ -37,9 +77,10 @@ class Guarding:
         self.withheld: list[tuple[Job, Future[Outcome]]] = []
         self.committed = False
         self.fences_first = False  # a guard failed: this batch reads its fences first
+        self._guard_for: dict[Fence, Guard | None] = {}  # one derivation per fence per round
 
     def new_round(self) -> None:
-        self.guards, self.committed = set(), False
+        self.guards, self.committed, self._guard_for = set(), False, {}
 
     def take(self, job: Job, store: Any) -> bool:
         """Withhold ``job``'s answer behind its fence's guard; False if it must be read."""
@@ -48,12 +89,16 @@ class Guarding:
         if not getattr(store.recorder, "supports_guards", False):
             return False
         fence = job.fence
-        guard = None if fence is None else _guard_of(fence)
-        if fence is None or guard is None:
+        if fence is None:
+            return False
+        if fence not in self._guard_for:
+            self._guard_for[fence] = _guard_of(fence)
+        guard = self._guard_for[fence]
+        if guard is None:
             return False
         self.guards.add(guard)
         self.withheld.append((job, job.future))
-        job.future = Future()
+        job.future = _Withheld()
         return True
 
     def save_kwargs(self) -> dict[str, Any]:
