@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import ROOT
+from bench.common import ROOT, log
 from bench.config import Config
 from bench.pgstats import PROJECTOR_ROLE, as_role
 
@@ -119,6 +119,7 @@ def _projecting(
         yield process
     finally:
         _stop(process)
+        _report_errors(log_path, "projection worker")
 
 
 @contextmanager
@@ -165,6 +166,29 @@ def _serving(
         yield process
     finally:
         _stop(process)
+        _report_errors(log_path, label)
+
+
+ERROR_EXCERPT_CHARS = 4000
+
+
+def error_excerpt(text: str) -> str | None:
+    """What a server logged from its first error record on (a 500 logs its traceback), at
+    most ``ERROR_EXCERPT_CHARS``; None if it logged no error."""
+    starts = [i for i in (text.find(" ERROR "), text.find("Traceback")) if i >= 0]
+    if not starts:
+        return None
+    first = text.rfind("\n", 0, min(starts)) + 1
+    return text[first : first + ERROR_EXCERPT_CHARS]
+
+
+def _report_errors(log_path: Path, label: str) -> None:
+    """Print what the server logged as errors: the work directory and its logs are deleted
+    at the end of the run, and a rare 500 is otherwise left without its cause."""
+    with contextlib.suppress(OSError):
+        excerpt = error_excerpt(log_path.read_text(errors="replace"))
+        if excerpt is not None:
+            log(f"{label} logged errors:\n{excerpt}")
 
 
 def _healthy(url: str) -> bool:

@@ -11,6 +11,7 @@ from bench.pgstats import PROJECTOR_ROLE, PgCounters, as_role, per_batch
 from bench.rates import PROCESSES, FixedRate, _split
 from bench.roundtrips import count_trace
 from bench.scenarios import BATCH
+from bench.server import ERROR_EXCERPT_CHARS, error_excerpt
 from bench.slices import LATENCIES, merged
 
 
@@ -153,3 +154,18 @@ def test_fixed_rates_spread_their_workers_over_staggered_hey_processes() -> None
     assert sum(_split(FixedRate(800))) == 80
     assert _split(FixedRate(50)) == [1] * 5
     assert _split(FixedRate(None)) == [1]
+
+
+def test_a_server_log_excerpt_starts_at_its_first_error_record() -> None:
+    quiet = "2026-12-07 03:07:49,410 INFO [1] uvicorn.error: Started server process [1]\n"
+    failing = (
+        "2026-12-07 03:08:01,002 ERROR [1] api.errors: unhandled error in POST /v1/x\n"
+        "Traceback (most recent call last):\n  ...\nAttributeError: boom\n"
+    )
+    assert error_excerpt(quiet * 3) is None  # "uvicorn.error" is a logger name, not an error
+    assert error_excerpt(quiet + failing + quiet) == failing + quiet
+    bare = quiet + "Traceback (most recent call last):\n" + "x" * 2 * ERROR_EXCERPT_CHARS
+    excerpt = error_excerpt(bare)
+    assert excerpt is not None
+    assert excerpt.startswith("Traceback")
+    assert len(excerpt) == ERROR_EXCERPT_CHARS
