@@ -64,7 +64,13 @@ class WalletController(Controller):
     def get_wallet(
         self, ledger: NamedDependency[CreditLedger], wallet_id: PathId, as_of: AsOf = None
     ) -> WalletAsOfOut:
-        """Read a wallet: balance, grants and budgets, now or ``as_of`` a past time."""
+        """Read a wallet: balance, grants and budgets, now or ``as_of`` a past time.
+
+        A future ``as_of`` answers what the wallet will hold then if nothing else happens.
+        Reaching it may apply at most 1,000 expiries and allowance periods (a daily
+        allowance: about three years ahead); further is refused with 422
+        ``validation_error`` on ``as_of`` rather than computed.
+        """
         return render(ledger.wallet(wallet_id, parse_time("as_of", as_of)), WalletAsOfOut)
 
     @get(

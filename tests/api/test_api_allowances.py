@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from api.routes.wallets import WalletController
+from ledger.app.reads import MAX_READ_STEPS
 from tests.support.api import Api, assert_problem, error_fields, running_api
 from tests.support.builders import at
 
@@ -188,3 +190,8 @@ def test_a_read_far_ahead_of_a_short_period_is_refused_not_computed_without_end(
     assert len(near.json()["grants"]) == 32  # the period under way and 31 more days
     assert_problem(far, 422, "validation_error")
     assert error_fields(far) == ["as_of"]
+
+
+def test_the_read_limit_is_the_one_the_wallet_route_documents() -> None:
+    documented = WalletController.get_wallet.fn.__doc__ or ""
+    assert f"at most {MAX_READ_STEPS:,} expiries and allowance periods" in documented
