@@ -13,7 +13,7 @@ balance — reaches a revoked key.
 from __future__ import annotations
 
 from concurrent.futures import Future, InvalidStateError
-from typing import Any
+from typing import Any, cast
 
 from ledger.app.executor import Outcome
 from ledger.app.ports import Fence, Job
@@ -58,11 +58,11 @@ class _Withheld(Future[Outcome]):
 
     def result(self, timeout: float | None = None) -> Outcome:
         del timeout
+        if not self._answered:
+            raise InvalidStateError("no answer yet")
         if self._failure is not None:
             raise self._failure
-        if self._value is None:
-            raise InvalidStateError("no answer yet")
-        return self._value
+        return cast("Outcome", self._value)
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         del timeout

@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from projections.engine.dialect import postgres
+from projections.engine.dialect import Dialect, postgres
 from projections.engine.store import SleepWaker, Tx, ViewStore, Waker
 
 __all__ = ["ListenWaker", "PostgresTx", "PostgresViews", "over_arrays"]
@@ -90,7 +90,7 @@ def _parsed(sql: str) -> re.Match[str]:
 class PostgresTx(Tx):
     """A transaction on the PostgreSQL view store: many rows go in as arrays."""
 
-    def __init__(self, cursor: Any, dialect: Any, statements: dict[str, str]) -> None:
+    def __init__(self, cursor: Any, dialect: Dialect, statements: dict[str, str]) -> None:
         super().__init__(cursor, dialect)
         self._statements = statements  # the store's: INSERT text -> its array form
 

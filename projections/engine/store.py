@@ -62,9 +62,7 @@ class Tx:
         The rows must not conflict with one another (one statement cannot update a row
         twice), so callers sum per key first, as every caller does.
         """
-        batch = [tuple(row) for row in rows]
-        if batch:
-            self._cursor.executemany(sql, batch)
+        self.executemany(sql, rows)
 
     def all_in(self, sql: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:
         """The rows of ``sql``, which ends in ``IN``, for the text ``values``: one statement

@@ -81,7 +81,7 @@ def test_a_batch_of_debits_on_many_wallets_is_projected_with_a_few_statements(
     assert reconcile_views(ledger, views) == []
 
 
-def test_insert_many_adds_to_existing_rows_across_statements(views: ViewStore) -> None:
+def test_insert_many_adds_each_row_once_into_existing_rows(views: ViewStore) -> None:
     # Given a table of running sums
     with views.write() as tx:
         tx.execute("CREATE TEMP TABLE sums (k TEXT PRIMARY KEY, n BIGINT NOT NULL, note TEXT)")
@@ -98,7 +98,7 @@ def test_insert_many_adds_to_existing_rows_across_statements(views: ViewStore) -
         got = dict(tx.all("SELECT k, n FROM sums"))
         assert got == {f"k{i}": 2 * i for i in range(2500)}
         assert tx.all("SELECT count(*) FROM sums WHERE note = 'note'") == [(1250,)]
-        # and all_in reads them back in one statement
+        # and all_in finds the keys present, whatever their number
         found = dict(tx.all_in("SELECT k, n FROM sums WHERE k IN", ["k7", "k2499", "absent"]))
         assert found == {"k7": 14, "k2499": 4998}
         tx.execute("DROP TABLE sums")

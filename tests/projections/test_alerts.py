@@ -157,6 +157,35 @@ def test_grant_expiring_comes_due_lead_seconds_before_expiry_once(h: Harness) ->
     ]
 
 
+@pytest.mark.parametrize("projected_between", [False, True])
+def test_grant_expiring_reports_what_debits_left_of_the_grant(
+    h: Harness, projected_between: bool
+) -> None:
+    # An expiring grant is spent first; the debits on it are projected in the grant's own
+    # batch or in a later one (its row is then read ahead with the batch's wallets).
+    expires = T0 + timedelta(days=10)
+    h.ledger.grant(
+        GrantCredits(
+            wallet_id="acme",
+            amount=300,
+            category="promotional",
+            grant_id="promo",
+            expires_at=expires,
+        )
+    )
+    if projected_between:
+        h.project()
+    h.ledger.debit(Debit(wallet_id="acme", amount=100))
+    h.ledger.debit(Debit(wallet_id="acme", amount=50))
+    h.project()
+    worker = h.delivery(send=lambda *_: 204)
+
+    h.clock.set(expires - timedelta(days=3))
+    worker.tick()
+
+    assert [data["remaining"] for _, data in h.alerts()] == [150]
+
+
 def test_the_grant_expiring_lead_follows_the_wallets_settings(h: Harness) -> None:
     expires = T0 + timedelta(days=10)
     h.ledger.grant(
