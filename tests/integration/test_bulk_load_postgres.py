@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from eventsourcing.postgres import PostgresApplicationRecorder
 
 from ledger.app.commands import Debit, PlaceHold
 from ledger.app.service import CreditLedger
 from ledger.domain.ids import wallet_uuid
-from ledger.store.bulk_load import load_wallets
+from ledger.store.bulk_load import load_statement, load_wallets
 from tests.support.builders import FakeClock, make_ledger, open_funded_wallet
 from tests.support.postgres import schema_url
 
@@ -89,6 +90,39 @@ def test_a_batch_over_uncached_wallets_loads_them_in_one_query(
     assert one_by_one == []
     expected = {w: ledger.load_wallet(w).available(ledger.now()) for w in WALLETS}
     assert {o.body["wallet_id"]: o.body["balance"]["available"] for o in outcomes} == expected
+
+
+def test_the_load_probes_each_wallet_whatever_plan_postgres_caches(ledger: CreditLedger) -> None:
+    # The statement is prepared, and after five runs PostgreSQL may keep a generic plan, made
+    # without the ids. A plain join there hashed the ids and scanned the whole events table
+    # (which only grows) for every batch with a wallet not cached. Other wallets' events
+    # (filler rows: ten wallets with 10,000 events each, as a zipfian head has) make the
+    # planner expect many events per wallet, which is when it chose to scan.
+    statement = load_statement(ledger)
+    assert statement is not None
+    recorder = ledger.recorder
+    assert isinstance(recorder, PostgresApplicationRecorder)
+    events_table = recorder.events_table_name
+    qualified = f'"{recorder.datastore.schema}"."{events_table}"'
+    with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+        curs.execute(
+            f"INSERT INTO {qualified} (originator_id, originator_version, topic, state)"  # noqa: S608
+            " SELECT o.id, v, 'filler', '\\x00'::bytea"
+            " FROM (SELECT gen_random_uuid() AS id FROM generate_series(1, 10)) AS o,"
+            " generate_series(1, 10000) AS v"
+        )
+        curs.execute(f"ANALYZE {qualified}")
+        curs.execute("SET plan_cache_mode = force_generic_plan")
+        curs.execute("PREPARE bulk_load AS " + statement.replace("%s", "$1"))
+        ids = ",".join(str(wallet_uuid(w)) for w in WALLETS)
+        curs.execute(f"EXPLAIN EXECUTE bulk_load('{{{ids}}}')")
+        plan = "\n".join(str(next(iter(row.values()))) for row in curs.fetchall())
+        curs.execute("DEALLOCATE bulk_load")
+        curs.execute("RESET plan_cache_mode")
+
+    assert f"Seq Scan on {events_table}" not in plan, plan
+    assert "Index" in plan  # the events are read through their primary key
+    assert sorted(load_wallets(ledger, WALLETS)) == WALLETS  # and still load
 
 
 def _snapshots(ledger: CreditLedger, wallet_id: str) -> list[Any]:
