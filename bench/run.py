@@ -35,7 +35,7 @@ from bench.options import FIXED_RATE_SCENARIOS, parse_args
 from bench.profile import profile_hot
 from bench.rates import FixedRate
 from bench.roundtrips import probe_ledger, probe_peer
-from bench.scenarios import INGEST, SCENARIOS
+from bench.scenarios import INGEST, SCENARIOS, wrk_seconds
 from bench.seeding import Seeded, seed
 from bench.server import running_peer, running_server
 from bench.slices import merged
@@ -137,7 +137,7 @@ class Bench:
         for target in (paired, ledger):
             if target is not None:
                 warm_up(target, scenario, options)
-        seconds = options.seconds / rounds
+        seconds = wrk_seconds(options.seconds, rounds)
         ours, theirs = [], []
         for slice_ in range(rounds):
             count = slice_ == 0

@@ -22,6 +22,7 @@ __all__ = [
     "ok_count",
     "run_wrk",
     "summarize",
+    "wrk_seconds",
 ]
 
 INGEST = "usage_ingest_batch_1000"
@@ -48,6 +49,12 @@ SCENARIOS = {
     # 1,000 events a request: a few connections keep the server busy (--ingest-connections).
     "ingest": Scenario(INGEST, "usage_events.lua", ("u-", "{u}")),
 }
+
+
+def wrk_seconds(total: float, rounds: int) -> float:
+    """Each slice's duration for wrk, which takes whole seconds only (``-d 3.3s`` is refused):
+    ``total`` split over ``rounds``, rounded, at least one."""
+    return float(max(1, round(total / max(1, rounds))))
 
 
 def run_wrk(

@@ -10,7 +10,7 @@ from typing import Any
 from bench.pgstats import PROJECTOR_ROLE, PgCounters, as_role, per_batch
 from bench.rates import PROCESSES, FixedRate, _split
 from bench.roundtrips import count_trace
-from bench.scenarios import BATCH
+from bench.scenarios import BATCH, wrk_seconds
 from bench.server import ERROR_EXCERPT_CHARS, error_excerpt
 from bench.slices import LATENCIES, merged
 
@@ -169,3 +169,11 @@ def test_a_server_log_excerpt_starts_at_its_first_error_record() -> None:
     assert excerpt is not None
     assert excerpt.startswith("Traceback")
     assert len(excerpt) == ERROR_EXCERPT_CHARS
+
+
+def test_wrk_slices_last_whole_seconds() -> None:
+    # wrk refuses a fractional duration: --seconds 10 in 3 rounds gave "-d 3.33333s"
+    assert wrk_seconds(10, 3) == 3.0
+    assert wrk_seconds(15, 3) == 5.0
+    assert wrk_seconds(2, 3) == 1.0  # never zero
+    assert wrk_seconds(5, 0) == 5.0
