@@ -53,8 +53,8 @@ SCENARIOS = {
 
 def wrk_seconds(total: float, rounds: int) -> float:
     """Each slice's duration for wrk, which takes whole seconds only (``-d 3.3s`` is refused):
-    ``total`` split over ``rounds``, rounded, at least one."""
-    return float(max(1, round(total / max(1, rounds))))
+    ``total`` split over ``rounds`` (at least one), rounded, at least one second."""
+    return float(max(1, round(total / rounds)))
 
 
 def run_wrk(

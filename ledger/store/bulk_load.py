@@ -41,7 +41,7 @@ def _statement(events: PostgresApplicationRecorder, snapshots: PostgresAggregate
     # and scanned the whole events table, which only grows (18.8 ms for 20 wallets over
     # 60,000 events in the batch benchmark, against 0.1 ms per probe).
     return (
-        "WITH ids(id) AS (SELECT DISTINCT unnest(%s::uuid[])), "  # noqa: S608 - quoted identifiers
+        "WITH ids(id) AS (SELECT unnest(%s::uuid[])), "  # noqa: S608 - quoted identifiers
         "snap AS (SELECT ids.id AS originator_id, s.originator_version, s.topic, s.state"
         f" FROM ids CROSS JOIN LATERAL (SELECT originator_version, topic, state"
         f" FROM {snapshots_table} WHERE originator_id = ids.id"

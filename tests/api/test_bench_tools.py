@@ -176,4 +176,3 @@ def test_wrk_slices_last_whole_seconds() -> None:
     assert wrk_seconds(10, 3) == 3.0
     assert wrk_seconds(15, 3) == 5.0
     assert wrk_seconds(2, 3) == 1.0  # never zero
-    assert wrk_seconds(5, 0) == 5.0

@@ -123,15 +123,7 @@ def test_a_hold_that_expires_alerts_once(h: Harness) -> None:
 
 def test_grant_expiring_comes_due_lead_seconds_before_expiry_once(h: Harness) -> None:
     expires = T0 + timedelta(days=10)
-    h.ledger.grant(
-        GrantCredits(
-            wallet_id="acme",
-            amount=300,
-            category="promotional",
-            grant_id="promo",
-            expires_at=expires,
-        )
-    )
+    h.promo_grant(expires)
     h.project()
     worker = h.delivery(send=lambda *_: 204)
 
@@ -164,15 +156,7 @@ def test_grant_expiring_reports_what_debits_left_of_the_grant(
     # An expiring grant is spent first; the debits on it are projected in the grant's own
     # batch or in a later one (its row is then read ahead with the batch's wallets).
     expires = T0 + timedelta(days=10)
-    h.ledger.grant(
-        GrantCredits(
-            wallet_id="acme",
-            amount=300,
-            category="promotional",
-            grant_id="promo",
-            expires_at=expires,
-        )
-    )
+    h.promo_grant(expires)
     if projected_between:
         h.project()
     h.ledger.debit(Debit(wallet_id="acme", amount=100))

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from ledger.app.commands import GrantCredits
 from projections.alerts.projection import expiring_alert_at
 from tests.support.alerts import Harness, harness
 from tests.support.builders import T0, open_funded_wallet
@@ -42,22 +41,9 @@ def _sent(h: Harness) -> list[dict[str, object]]:
     return [b for b in bodies if b["type"] == "grant.expiring"]
 
 
-def _grant(h: Harness, expires_at: datetime, effective_at: datetime | None = None) -> None:
-    h.ledger.grant(
-        GrantCredits(
-            wallet_id="acme",
-            amount=300,
-            category="promotional",
-            grant_id="promo",
-            effective_at=effective_at,
-            expires_at=expires_at,
-        )
-    )
-
-
 def test_a_grant_made_inside_its_lead_window_is_announced_as_made(h: Harness) -> None:
     made = h.clock.set(T0 + timedelta(days=5))
-    _grant(h, expires_at=made + timedelta(days=1))
+    h.promo_grant(expires_at=made + timedelta(days=1))
 
     (alert,) = _sent(h)
 
@@ -66,7 +52,7 @@ def test_a_grant_made_inside_its_lead_window_is_announced_as_made(h: Harness) ->
 
 def test_a_grant_not_yet_effective_is_announced_when_it_becomes_effective(h: Harness) -> None:
     effective = T0 + timedelta(days=8)
-    _grant(h, expires_at=effective + timedelta(days=1), effective_at=effective)
+    h.promo_grant(expires_at=effective + timedelta(days=1), effective_at=effective)
     h.clock.set(effective - timedelta(seconds=1))
     early = _sent(h)
     h.clock.set(effective)
@@ -78,7 +64,7 @@ def test_a_grant_not_yet_effective_is_announced_when_it_becomes_effective(h: Har
 
 
 def test_a_longer_lead_set_later_dates_the_alert_at_the_change(h: Harness) -> None:
-    _grant(h, expires_at=T0 + timedelta(days=10))
+    h.promo_grant(expires_at=T0 + timedelta(days=10))
     h.clock.set(T0 + timedelta(days=5))
     h.settings("acme", low=None, lead=int(timedelta(days=7).total_seconds()))
 
@@ -91,7 +77,7 @@ def test_a_grant_made_long_before_its_lead_window_is_dated_expiry_minus_lead(
     h: Harness,
 ) -> None:
     expires = T0 + timedelta(days=10)
-    _grant(h, expires_at=expires)
+    h.promo_grant(expires_at=expires)
     h.clock.set(expires - LEAD)
 
     (alert,) = _sent(h)

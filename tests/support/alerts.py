@@ -11,11 +11,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from ledger.app.alerting import Alerting, PutAlertSettings, PutWebhook
-from ledger.app.commands import SetBudget
+from ledger.app.commands import GrantCredits, SetBudget
 from ledger.app.service import CreditLedger
 from projections.alerts.delivery import AlertDelivery, DeliveryPolicy, Sender, post_json
 from projections.alerts.outbox import delivery_log
@@ -72,6 +73,19 @@ class Harness:
                 limit=limit,
                 period="month",
                 alert_thresholds_bps=[5000] if thresholds_bps is None else thresholds_bps,
+            )
+        )
+
+    def promo_grant(self, expires_at: datetime, effective_at: datetime | None = None) -> None:
+        """300 promotional credits on ``acme`` (grant ``promo``) expiring at ``expires_at``."""
+        self.ledger.grant(
+            GrantCredits(
+                wallet_id="acme",
+                amount=300,
+                category="promotional",
+                grant_id="promo",
+                effective_at=effective_at,
+                expires_at=expires_at,
             )
         )
 
