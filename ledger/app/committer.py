@@ -1,17 +1,14 @@
 """Group commit: one thread per ledger decides queued commands and commits them in batches.
 
-Callers put a :class:`Job` on a bounded queue and wait for its future: a thread blocks on
-it (``settle``), an event loop awaits it (``api.awaiting``). The committer takes every job
-waiting (up to ``max_batch``), confirms each job's fence (once per distinct fence), decides
-each against its own cache of wallets — no store read when the wallet is cached — and saves
-the events, hold records and receipts of the whole batch in ONE transaction. The store's
-unique ``(id, version)`` keys still decide: if another process wrote a wallet first, or a
-key was used elsewhere, the save fails whole, the touched wallets are dropped from the
-cache and every undecided job of the batch is decided again on fresh state (bounded by
-``max_attempts``).
-
-Put a limit on everything: the queue is bounded (a full queue answers ``overloaded`` at
-once), batches are bounded, waits are bounded, retries are bounded.
+Callers put a :class:`Job` on a bounded queue and wait for its future (a thread blocks on
+it, an event loop awaits it). The committer takes every job waiting (up to ``max_batch``),
+confirms each distinct fence once, decides each against its cache of wallets (no store
+read when cached) and saves the batch's events, hold records and receipts in ONE
+transaction. The store's ``(id, version)`` keys still decide: when another process wrote
+first, the jobs on the wallets it changed are decided again on fresh state, within the
+bounds of ``ledger.app.executor.out_of_attempts``, then answer ``contention``.
+Put a limit on everything: the queue, batches, waits and retries are bounded (a full queue
+answers ``overloaded`` at once).
 """
 
 from __future__ import annotations
@@ -22,7 +19,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any
@@ -32,9 +29,13 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from ledger.app.batching import Decided, WalletCache
-from ledger.app.commands import Command
 from ledger.app.direct import DirectWriter
-from ledger.app.executor import Decision, Outcome, backoff_seconds
+from ledger.app.executor import (
+    CONTENTION_SECONDS,
+    Outcome,
+    backoff_seconds,
+    out_of_attempts,
+)
 from ledger.app.guards import GuardFailed, Guarding
 from ledger.app.ports import WAIT_SECONDS, Fence, Job, ShardStore
 from ledger.domain.errors import Contention, LedgerError, Overloaded, refuses_input
@@ -60,8 +61,10 @@ class Committer:
         queue_size: int = 4096,
         wait_seconds: float = WAIT_SECONDS,
         cache_size: int = 100_000,
+        contention_seconds: float = CONTENTION_SECONDS,
     ) -> None:
         self._app = app
+        self.contention_seconds = contention_seconds
         self._direct = DirectWriter(app, wait_seconds=wait_seconds)
         # ``None`` is the close sentinel: the writer blocks on the queue instead of polling.
         self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=queue_size)
@@ -83,27 +86,10 @@ class Committer:
     def wait_seconds(self) -> float:
         return self._wait_seconds
 
-    def run(
-        self,
-        *,
-        scope: str,
-        key: str,
-        key_given: bool,
-        command: Command,
-        decide: Callable[[bool], Decision],
-        keep_receipt: bool = False,
-        receipt_when_unchanged: bool = False,
-    ) -> Outcome:
-        """A server-wide command: decided and saved by the caller (``DirectWriter.run``)."""
-        return self._direct.run(
-            scope=scope,
-            key=key,
-            key_given=key_given,
-            command=command,
-            decide=decide,
-            keep_receipt=keep_receipt,
-            receipt_when_unchanged=receipt_when_unchanged,
-        )
+    def run(self, **command: Any) -> Outcome:
+        """A server-wide command (the ``Writer.run`` keywords): decided and saved by the
+        caller, on the direct path (``DirectWriter.run``)."""
+        return self._direct.run(**command)
 
     def submit(self, job: Job) -> Future[Outcome]:
         """Queue ``job`` without blocking; its future answers it (or raises its refusal).
@@ -203,16 +189,17 @@ class Committer:
 
     def _process(self, jobs: list[Job]) -> None:
         self._guarding.fences_first = False
-        for attempt in range(self._app.max_attempts):
-            waiting = [job for job in jobs if not job.future.done()]
-            if not waiting:
+        deadline = time.monotonic() + self.contention_seconds
+        attempt = 0
+        while waiting := [job for job in jobs if not job.future.done()]:
+            if out_of_attempts(attempt, self._app.max_attempts, deadline):
+                for job in waiting:
+                    job.future.set_exception(Contention(job.wallet_id, attempt))
                 return
             if attempt:
                 time.sleep(backoff_seconds(attempt))
             self._decide_and_commit(waiting, retrying=attempt > 0)
-        for job in jobs:
-            if not job.future.done():
-                job.future.set_exception(Contention(job.wallet_id, self._app.max_attempts))
+            attempt += 1
 
     def _decide_and_commit(self, jobs: list[Job], *, retrying: bool) -> None:
         self._guarding.new_round()

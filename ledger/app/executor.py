@@ -12,13 +12,31 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-__all__ = ["Decision", "Outcome", "StripedLocks", "backoff_seconds"]
+__all__ = [
+    "CONTENTION_SECONDS",
+    "MAX_ATTEMPTS_EVER",
+    "Decision",
+    "Outcome",
+    "StripedLocks",
+    "backoff_seconds",
+    "out_of_attempts",
+]
+
+CONTENTION_SECONDS = 2.0
+"""How long the group-commit writer re-decides what another process keeps changing.
+
+A count alone ran out too soon: two owners of a shard (a lease that just moved, decision
+0016) write its hot wallet for up to a lease round (1 s), while eight attempts with backoff
+capped at 50 ms last ~0.1-0.2 s."""
+MAX_ATTEMPTS_EVER = 64
+"""The bound on attempts whatever the time (each is a store round trip)."""
 
 
 @dataclass
@@ -52,3 +70,9 @@ class StripedLocks:
 def backoff_seconds(attempt: int) -> float:
     """Jittered exponential backoff, capped at 50 ms, so colliding writers spread out."""
     return random.uniform(0, min(0.05, 0.001 * 2**attempt))  # noqa: S311 - jitter, not crypto
+
+
+def out_of_attempts(attempt: int, at_least: int, deadline: float) -> bool:
+    """Stop after ``attempt`` attempts? Not before ``at_least``; then once the monotonic
+    ``deadline`` has passed, or at :data:`MAX_ATTEMPTS_EVER`."""
+    return attempt >= at_least and (attempt >= MAX_ATTEMPTS_EVER or time.monotonic() >= deadline)

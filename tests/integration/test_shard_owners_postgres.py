@@ -84,6 +84,27 @@ def test_a_dead_owners_shards_are_taken_once_its_lease_expires(ledger: CreditLed
     assert all(survivor.owns(k) for k in range(SHARDS))
 
 
+def test_a_process_restarted_at_its_address_replaces_its_predecessor_at_once(
+    ledger: CreditLedger,
+) -> None:
+    # Given three processes sharing the shards, then the second killed (its row and leases,
+    # 30 s long, left behind) and started again at the same address
+    first, doomed, third = (_member(ledger, port, lease=30.0) for port in (1, 2, 3))
+    _settle(first, doomed, third)
+    held = {m.url: {k for k in range(SHARDS) if m.owns(k)} for m in (first, doomed, third)}
+    assert held[doomed.url], "the process to kill owned no shard"
+    restarted = _member(ledger, 2, lease=30.0)
+
+    # When the restarted process and the others run their rounds
+    _settle(restarted, first, third, rounds=3)
+
+    # Then the predecessor's shards are the restarted process's now (not left to a 30 s
+    # lease), and the others kept theirs: the dead process was not counted in the shares
+    assert {k for k in range(SHARDS) if restarted.owns(k)} == held[doomed.url]
+    assert {k for k in range(SHARDS) if first.owns(k)} == held[first.url]
+    assert {k for k in range(SHARDS) if third.owns(k)} == held[third.url]
+
+
 def test_an_owner_refusing_connections_is_replaced_at_once(ledger: CreditLedger) -> None:
     survivor, doomed = _member(ledger, 1, lease=30.0), _member(ledger, 2, lease=30.0)
     _settle(survivor, doomed)

@@ -11,9 +11,15 @@ from typing import Any
 import pytest
 
 from ledger.app.commands import CaptureHold, Debit, GrantCredits, OpenWallet, PlaceHold, ReleaseHold
-from ledger.app.executor import Outcome
+from ledger.app.executor import MAX_ATTEMPTS_EVER, Outcome
 from ledger.app.service import CreditLedger
-from ledger.domain.errors import HoldNotOpen, InsufficientCredits, LedgerError, Overloaded
+from ledger.domain.errors import (
+    Contention,
+    HoldNotOpen,
+    InsufficientCredits,
+    LedgerError,
+    Overloaded,
+)
 from ledger.domain.ids import hold_record_id
 from ledger.domain.records import HoldRecord
 from tests.support.builders import FakeClock, make_ledger, open_funded_wallet
@@ -226,6 +232,85 @@ def test_a_conflict_re_decides_only_the_wallet_that_changed(tmp_path: Path) -> N
     assert reloaded == ["w1"]
     assert batched.wallet("w1")["balance"]["available"] == 30
     assert batched.wallet("w2")["balance"]["available"] == 50
+    batched.close()
+    direct.close()
+
+
+def _beaten(batched: CreditLedger, direct: CreditLedger, times: int) -> list[int]:
+    """After each of the batched writer's reads of w1, the other process debits w1 first (at
+    most ``times`` times), so the batch's save finds w1 moved."""
+    beaten: list[int] = []
+    load = batched.load_wallet
+
+    def racing_load(wallet_id: str) -> Any:
+        wallet = load(wallet_id)
+        if wallet_id == "w1" and len(beaten) < times:
+            direct.debit(Debit(wallet_id="w1", amount=1))
+            beaten.append(1)
+        return wallet
+
+    batched.load_wallet = racing_load  # type: ignore[method-assign]
+    return beaten
+
+
+def test_a_command_beaten_more_than_eight_times_is_still_decided(tmp_path: Path) -> None:
+    # Given another process that writes w1 between each read and save of the batched
+    # writer, twelve times in a row (a lease that just moved: two writers for a while)
+    batched, direct, _ = _two_writers(tmp_path)
+    direct.debit(Debit(wallet_id="w1", amount=1))
+    beaten = _beaten(batched, direct, times=12)
+
+    # When the batched writer debits 50
+    outcome = batched.debit(Debit(wallet_id="w1", amount=50))
+
+    # Then it kept re-deciding past its eight attempts, within its time, and committed once
+    assert len(beaten) == 12
+    assert outcome.body["balance"]["available"] == 100 - 1 - 12 - 50
+    assert direct.wallet("w1")["balance"]["available"] == 37
+    batched.close()
+    direct.close()
+
+
+def test_contention_is_answered_after_the_time_and_at_least_eight_attempts(
+    tmp_path: Path,
+) -> None:
+    # Given another process that always writes w1 between the batched writer's read and save
+    batched, direct, _ = _two_writers(tmp_path)
+    assert batched.committer is not None
+    batched.committer.contention_seconds = 0.2
+    direct.debit(Debit(wallet_id="w1", amount=1))
+    beaten = _beaten(batched, direct, times=10_000)
+
+    # When the batched writer debits 10
+    began = time.monotonic()
+    with pytest.raises(Contention) as refused:
+        batched.debit(Debit(wallet_id="w1", amount=10))
+
+    # Then it answered contention once the time had passed, after eight attempts or more,
+    # and nothing of its own was recorded
+    attempts = int(str(refused.value).split(" under ")[1].split()[0])
+    assert time.monotonic() - began >= 0.2
+    assert 8 <= attempts < MAX_ATTEMPTS_EVER
+    assert len(beaten) == attempts - 1  # every attempt after the first read w1 again
+    assert direct.wallet("w1")["balance"]["available"] == 100 - 1 - len(beaten)
+    batched.close()
+    direct.close()
+
+
+def test_contention_is_answered_after_at_most_64_attempts_whatever_the_time(
+    tmp_path: Path,
+) -> None:
+    # Given a writer that would keep trying for an hour, always beaten
+    batched, direct, _ = _two_writers(tmp_path)
+    assert batched.committer is not None
+    batched.committer.contention_seconds = 3600
+    direct.debit(Debit(wallet_id="w1", amount=1))
+    beaten = _beaten(batched, direct, times=10_000)
+
+    # When it debits, then it stops at the bound on attempts
+    with pytest.raises(Contention, match=f"under {MAX_ATTEMPTS_EVER} attempts"):
+        batched.debit(Debit(wallet_id="w1", amount=10))
+    assert len(beaten) == MAX_ATTEMPTS_EVER - 1
     batched.close()
     direct.close()
 

@@ -174,6 +174,11 @@ def test_fleet_on_two_clusters_survives_a_killed_api_and_a_crashed_cluster(
             "answers": dict(log.statuses),
             "contention": len(log.contention),
             "contention_outside_outages": len(outside),
+            # When, in seconds since the first fault: a contention answer comes with its cause.
+            "contention_at": [round(t - outages[0][0], 2) for t in log.contention],
+            "outages_at": [
+                (round(a - outages[0][0], 2), round(b - outages[0][0], 2)) for a, b in outages
+            ],
             "acknowledged_debits": len(log.acked_debits),
             "lost": findings.lost,
             "duplicated": len(findings.duplicate_debits),
