@@ -236,9 +236,17 @@ def test_a_conflict_re_decides_only_the_wallet_that_changed(tmp_path: Path) -> N
     direct.close()
 
 
-def _beaten(batched: CreditLedger, direct: CreditLedger, times: int) -> list[int]:
-    """After each of the batched writer's reads of w1, the other process debits w1 first (at
-    most ``times`` times), so the batch's save finds w1 moved."""
+def _fought_over(
+    tmp_path: Path, times: int, contention_seconds: float | None = None
+) -> tuple[CreditLedger, CreditLedger, list[int]]:
+    """A batched and a direct writer on one store. The direct one (another process) has
+    just debited w1, then debits it again after each of the batched writer's reads of w1 (at
+    most ``times`` times), so the batch's save finds w1 moved. Also returns those debits."""
+    batched, direct, _ = _two_writers(tmp_path)
+    assert batched.committer is not None
+    if contention_seconds is not None:
+        batched.committer.contention_seconds = contention_seconds
+    direct.debit(Debit(wallet_id="w1", amount=1))
     beaten: list[int] = []
     load = batched.load_wallet
 
@@ -250,15 +258,13 @@ def _beaten(batched: CreditLedger, direct: CreditLedger, times: int) -> list[int
         return wallet
 
     batched.load_wallet = racing_load  # type: ignore[method-assign]
-    return beaten
+    return batched, direct, beaten
 
 
 def test_a_command_beaten_more_than_eight_times_is_still_decided(tmp_path: Path) -> None:
     # Given another process that writes w1 between each read and save of the batched
     # writer, twelve times in a row (a lease that just moved: two writers for a while)
-    batched, direct, _ = _two_writers(tmp_path)
-    direct.debit(Debit(wallet_id="w1", amount=1))
-    beaten = _beaten(batched, direct, times=12)
+    batched, direct, beaten = _fought_over(tmp_path, times=12)
 
     # When the batched writer debits 50
     outcome = batched.debit(Debit(wallet_id="w1", amount=50))
@@ -275,11 +281,7 @@ def test_contention_is_answered_after_the_time_and_at_least_eight_attempts(
     tmp_path: Path,
 ) -> None:
     # Given another process that always writes w1 between the batched writer's read and save
-    batched, direct, _ = _two_writers(tmp_path)
-    assert batched.committer is not None
-    batched.committer.contention_seconds = 0.2
-    direct.debit(Debit(wallet_id="w1", amount=1))
-    beaten = _beaten(batched, direct, times=10_000)
+    batched, direct, beaten = _fought_over(tmp_path, times=10_000, contention_seconds=0.2)
 
     # When the batched writer debits 10
     began = time.monotonic()
@@ -301,11 +303,7 @@ def test_a_wallet_nobody_contends_is_decided_while_another_is_fought_over(
     tmp_path: Path,
 ) -> None:
     # Given another process that beats the batched writer on w1 at every attempt
-    batched, direct, _ = _two_writers(tmp_path)
-    assert batched.committer is not None
-    batched.committer.contention_seconds = 1.0
-    direct.debit(Debit(wallet_id="w1", amount=1))
-    beaten = _beaten(batched, direct, times=10_000)
+    batched, direct, beaten = _fought_over(tmp_path, times=10_000, contention_seconds=1.0)
     fought: list[tuple[float, Result]] = []
 
     def debit_w1() -> None:
@@ -339,11 +337,7 @@ def test_contention_is_answered_after_at_most_64_attempts_whatever_the_time(
     tmp_path: Path,
 ) -> None:
     # Given a writer that would keep trying for an hour, always beaten
-    batched, direct, _ = _two_writers(tmp_path)
-    assert batched.committer is not None
-    batched.committer.contention_seconds = 3600
-    direct.debit(Debit(wallet_id="w1", amount=1))
-    beaten = _beaten(batched, direct, times=10_000)
+    batched, direct, beaten = _fought_over(tmp_path, times=10_000, contention_seconds=3600)
 
     # When it debits, then it stops at the bound on attempts
     with pytest.raises(Contention, match=f"under {MAX_ATTEMPTS_EVER} attempts"):
