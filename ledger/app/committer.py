@@ -159,15 +159,15 @@ class Committer:
             self._held = 1
             with self._gate:
                 self._held = 0
-                batch, closing = self._take_waiting([first], self._max_batch - 1)
+                batch, closing = self._take(first)
                 self._run_batch(batch)
             if closing:
                 return
 
-    def _take_waiting(self, batch: list[Job], most: int) -> tuple[list[Job], bool]:
-        """``batch`` and up to ``most`` jobs waiting in the queue; True if close was asked
-        (``close`` sets the stop flag first, so the loop ends after this batch)."""
-        for _ in range(most):
+    def _take(self, first: Job) -> tuple[list[Job], bool]:
+        """``first`` and every job waiting behind it (bounded); True if close was asked."""
+        batch = [first]
+        while len(batch) < self._max_batch:
             try:
                 job = self._queue.get_nowait()
             except queue.Empty:
@@ -189,34 +189,16 @@ class Committer:
 
     def _process(self, jobs: list[Job]) -> None:
         self._guarding.fences_first = False
-        started = time.monotonic()
-        self._decide_and_commit(jobs, retrying=False)
-        if not all(job.future.done() for job in jobs):
-            self._retry(jobs, started)
-
-    def _retry(self, batch: list[Job], started: float) -> None:
-        """Decide again, after a backoff, what another writer beat, until each job commits
-        or runs out of attempts (``out_of_attempts``, per job). Jobs queued meanwhile join
-        each attempt, so the wallets nobody contends keep moving while one is fought over."""
-        jobs = [job for job in batch if not job.future.done()]
-        tried = {id(job): (1, started + self.contention_seconds) for job in jobs}
-        attempt = 1
-        while True:
-            for job in jobs:
-                count, deadline = tried[id(job)]
-                if out_of_attempts(count, self._app.max_attempts, deadline):
-                    job.future.set_exception(Contention(job.wallet_id, count))
-            if not (jobs := [job for job in jobs if not job.future.done()]):
+        deadline = time.monotonic() + self.contention_seconds
+        attempt = 0
+        while waiting := [job for job in jobs if not job.future.done()]:
+            if out_of_attempts(attempt, self._app.max_attempts, deadline):
+                for job in waiting:
+                    job.future.set_exception(Contention(job.wallet_id, attempt))
                 return
-            time.sleep(backoff_seconds(attempt))
-            joined, _ = self._take_waiting([], self._max_batch - len(jobs))
-            batch += joined  # so that a failure answers them too (``_run_batch``)
-            until = time.monotonic() + self.contention_seconds
-            tried.update((id(job), (0, until)) for job in joined)
-            jobs += joined
-            self._decide_and_commit(jobs, retrying=True)
-            tried.update((id(job), (tried[id(job)][0] + 1, tried[id(job)][1])) for job in jobs)
-            jobs = [job for job in jobs if not job.future.done()]
+            if attempt:
+                time.sleep(backoff_seconds(attempt))
+            self._decide_and_commit(waiting, retrying=attempt > 0)
             attempt += 1
 
     def _decide_and_commit(self, jobs: list[Job], *, retrying: bool) -> None:

@@ -299,40 +299,6 @@ def test_contention_is_answered_after_the_time_and_at_least_eight_attempts(
     direct.close()
 
 
-def test_a_wallet_nobody_contends_is_decided_while_another_is_fought_over(
-    tmp_path: Path,
-) -> None:
-    # Given another process that beats the batched writer on w1 at every attempt
-    batched, direct, beaten = _fought_over(tmp_path, times=10_000, contention_seconds=1.0)
-    fought: list[tuple[float, Result]] = []
-
-    def debit_w1() -> None:
-        try:
-            fought.append((0.0, batched.debit(Debit(wallet_id="w1", amount=10))))
-        except LedgerError as refusal:
-            fought.append((time.monotonic(), refusal))
-
-    # When w1 is debited, and w2 once w1's debit has been re-decided twice
-    thread = threading.Thread(target=debit_w1)
-    thread.start()
-    deadline = time.monotonic() + 5
-    while len(beaten) < 2 and time.monotonic() < deadline:
-        time.sleep(0.001)
-    outcome = batched.debit(Debit(wallet_id="w2", amount=5))
-    w2_answered = time.monotonic()
-    thread.join(timeout=10)
-
-    # Then w2's debit joined the next attempt and was answered while w1 was still fought
-    # over (not a second later, behind it), and w1's ended in contention
-    assert outcome.body["balance"]["available"] == 95
-    assert len(fought) == 1
-    w1_answered, w1_result = fought[0]
-    assert isinstance(w1_result, Contention)
-    assert w2_answered < w1_answered
-    batched.close()
-    direct.close()
-
-
 def test_contention_is_answered_after_at_most_64_attempts_whatever_the_time(
     tmp_path: Path,
 ) -> None:
