@@ -92,7 +92,6 @@ class ShardOwners:
     _tried: dict[int, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _installed: bool = False
-    _replaced: bool = False
 
     # -- what the forwarding reads (any thread; plain reads of replaced objects) -----------
 
@@ -156,10 +155,9 @@ class ShardOwners:
         if not self._installed:
             with self.datastore.transaction(commit=True) as cursor:
                 install_tables(cursor, self.datastore.schema)
+                self._replace_predecessor(cursor, owners, members)
             self._installed = True
         with self._lock, self.datastore.transaction(commit=True) as c:
-            if not self._replaced:
-                self._replace_predecessor(c, owners, members)
             c.execute(
                 f"INSERT INTO {members} (member, url, seen_until) "  # noqa: S608 - constant table name
                 "VALUES (%s, %s, now() + %s::interval) ON CONFLICT (member) DO UPDATE "
@@ -191,15 +189,14 @@ class ShardOwners:
                 f"SELECT shard, owner, url, channel FROM {owners} WHERE expires_at > now()"  # noqa: S608
             )
             rows = c.fetchall()
-        self._replaced = True
         self._publish(rows)
 
     def _replace_predecessor(self, c: Any, owners: str, members: str) -> None:
         """Another member listed at this process's URL is its predecessor, killed (one
         process per internal URL: a live one would hold the address). Its row and leases go
-        in this first round, so the fair share counts live processes only and its shards are
-        free at once, instead of up to a lease later, with shards released and taken back
-        meanwhile (each move leaves a second of two owners)."""
+        before this process's first round, so the fair share counts live processes only and
+        its shards are free at once, instead of up to a lease later, with shards released
+        and taken back meanwhile (each move leaves a second of two owners)."""
         for table, column in ((owners, "owner"), (members, "member")):
             c.execute(
                 f"DELETE FROM {table} WHERE url = %s AND {column} <> %s",  # noqa: S608 - constants

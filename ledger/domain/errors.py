@@ -347,3 +347,4 @@ class Contention(LedgerError):
 
     def __init__(self, wallet_id: str, attempts: int) -> None:
         super().__init__(f"wallet {wallet_id!r} changed under {attempts} attempts; retry")
+        self.attempts = attempts
