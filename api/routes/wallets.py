@@ -69,7 +69,8 @@ class WalletController(Controller):
         A future ``as_of`` answers what the wallet will hold then if nothing else happens.
         Reaching it may apply at most 1,000 expiries and allowance periods (a daily
         allowance: about three years ahead); further is refused with 422
-        ``validation_error`` on ``as_of`` rather than computed.
+        ``validation_error`` on ``as_of`` rather than computed. A read of now is never
+        refused this way.
         """
         return render(ledger.wallet(wallet_id, parse_time("as_of", as_of)), WalletAsOfOut)
 

@@ -21,8 +21,10 @@ __all__ = ["Reads"]
 
 MAX_EVENTS_PAGE = 1000
 MAX_READ_STEPS = 1000
-"""Expiries and allowance periods a wallet read may apply on its way to ``as_of``: an hourly
-allowance read a century ahead is ~876,000 periods, each checked against every grant."""
+"""Expiries and allowance periods a wallet read may apply on its way to an ``as_of`` the caller
+chose: an hourly allowance read a century ahead is ~876,000 periods, each checked against every
+grant. A read of now has no such bound: what is due by now is what a write would record at
+once, and the sweeper keeps it to the time since its last round."""
 _ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 
 
@@ -36,14 +38,16 @@ class Reads:
         """The wallet now (cached, fast-forwarded) or as of a past time, and that time.
 
         The expiries due by then are applied to this copy (never saved). A future ``as_of``
-        answers what the wallet will hold then if nothing else happens.
+        answers what the wallet will hold then if nothing else happens. Only a chosen
+        ``as_of`` is held to ``MAX_READ_STEPS``: a read of now names no time to fix, and
+        refusing it would leave a wallet idle since its last sweep unreadable.
         """
         shard = self._home.shard_for(wallet_id)
         now = shard.now()
         at = now if as_of is None else check_aware("as_of", as_of)
         wallet = shard.load_wallet(wallet_id) if at >= now else shard.wallet_as_of(wallet_id, at)
         try:
-            wallet.advance(at, max_steps=MAX_READ_STEPS)
+            wallet.advance(at, max_steps=None if as_of is None else MAX_READ_STEPS)
         except AdvanceLimitReached:
             raise fail(
                 "as_of",

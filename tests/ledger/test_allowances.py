@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ledger.app.commands import Debit, GrantCredits, OpenWallet, RemoveAllowance, SetAllowance
+from ledger.app.reads import MAX_READ_STEPS
 from ledger.app.service import CreditLedger
 from ledger.domain.errors import AllowanceNotFound, LedgerError
 from tests.support.builders import FakeClock, at, make_ledger
@@ -278,6 +279,29 @@ def test_as_of_reads_count_periods_whether_recorded_or_not() -> None:
     # Then both say 700 in January and 1700 (700 carried + 1000) in February
     assert unrecorded == recorded == [700, 1700]
     assert grants_before == _grants(ledger, as_of=mid_feb)
+
+
+def test_a_read_of_now_answers_however_much_fell_due_since_the_last_sweep() -> None:
+    # Given a daily allowance of 10 (no rollover) left alone, unswept, for three years: more
+    # periods and expiries fall due than a read may apply on its way to a chosen as_of
+    ledger, clock = _ledger("2026-01-01T00:00")
+    _set(ledger, amount=10, period="day")
+    clock.set(at("2029-01-01T12:00"))
+    due = 2 * (365 * 3 + 1)  # each day: the day before expires, the day is granted
+    assert due > MAX_READ_STEPS
+
+    # When the wallet is read now, and then as of the same instant named
+    view = ledger.wallet(W)
+    with pytest.raises(LedgerError) as named:
+        ledger.wallet(W, as_of=at("2029-01-01T12:00"))
+
+    # Then the read of now answers with today's grant (a read names no time to fix), while
+    # the named instant is still held to the bound; nothing was recorded by the read
+    assert view["balance"]["available"] == 10
+    assert len(view["grants"]) == 365 * 3 + 2
+    assert named.value.code == "validation_error"
+    assert named.value.details()["errors"][0]["field"] == "as_of"
+    assert version(ledger, W) == view["version"]
 
 
 # -- changes and removal ---------------------------------------------------------------------
