@@ -51,7 +51,7 @@ class UsageCommands(WalletState):
         check_amount("amount", amount)
         subject = check_subject(subject)
         at, _ = self.advance(at)
-        allocations, shortfall = allocate(self.grants.values(), amount, at)
+        allocations, shortfall = allocate(self.open_grants(), amount, at)
         debt = min(shortfall, max(0, self.overdraft_limit - self.debt))
         uncollected = shortfall - debt
         billed = amount - uncollected

@@ -20,6 +20,7 @@ __all__ = [
     "Budget",
     "Grant",
     "GrantStatus",
+    "Grants",
     "Hold",
     "budget_definition",
 ]
@@ -84,6 +85,11 @@ class Grant:
             self.voided or self.expired or (self.expires_at is not None and at >= self.expires_at)
         )
 
+    def is_closed(self) -> bool:
+        """Expired or voided with nothing left or held: no event changes it again (what
+        returns to it later goes to breakage), so no decision needs to look at it."""
+        return (self.expired or self.voided) and self.remaining == 0 and self.held == 0
+
     def is_usable(self, at: datetime) -> bool:
         """May new consumption draw on it at ``at``?"""
         return self.effective_at <= at and not self.has_ended(at) and self.remaining > 0
@@ -102,6 +108,42 @@ class Grant:
         if self.remaining == 0 and self.held == 0:
             return GrantStatus.DEPLETED
         return GrantStatus.ACTIVE
+
+
+class Grants(dict[str, Grant]):
+    """A wallet's grants by id (every grant it was ever given, as its views list them),
+    knowing which are still open.
+
+    A daily allowance adds a grant a day: after a year a wallet holds ~365 closed grants,
+    and scanning them all made a debit 2x slower (~1,000 grants: 5x). Decisions read
+    :meth:`open` instead, whose cost follows the grants still in play. Grants are only
+    ever added (``__setitem__``) and close for good (``Grant.is_closed``), so the open ids
+    are those added, less those found closed, which :meth:`open` drops as it meets them.
+    The ids are a cache, not state: a dict of grants restored from a snapshot is wrapped
+    again (``Grants(plain)``) and equality is the grants' alone.
+    """
+
+    def __init__(self, grants: dict[str, Grant] | None = None) -> None:
+        super().__init__(grants or {})
+        self._open = {grant_id: None for grant_id, g in self.items() if not g.is_closed()}
+
+    def __setitem__(self, grant_id: str, grant: Grant) -> None:
+        super().__setitem__(grant_id, grant)
+        self.__dict__.setdefault("_open", {})[grant_id] = None
+
+    def open(self) -> list[Grant]:
+        """The grants not closed, in the order they were granted."""
+        found: list[Grant] = []
+        closed: list[str] = []
+        for grant_id in self._open:
+            grant = self.get(grant_id)
+            if grant is None or grant.is_closed():
+                closed.append(grant_id)
+            else:
+                found.append(grant)
+        for grant_id in closed:
+            del self._open[grant_id]
+        return found
 
 
 @dataclass

@@ -103,7 +103,7 @@ class Wallet(
             return True
         return any(
             g.expires_at is not None and g.expires_at <= at and not (g.expired or g.voided)
-            for g in self.grants.values()
+            for g in self.open_grants()
         )
 
     def advance(self, at: datetime, *, max_steps: int | None = None) -> tuple[datetime, set[str]]:
@@ -129,7 +129,7 @@ class Wallet(
         ]
         due += [
             (g.expires_at, 1, g.grant_id)
-            for g in self.grants.values()
+            for g in self.open_grants()
             if g.expires_at is not None and g.expires_at <= at and not (g.expired or g.voided)
         ]
         due += [(when, 2, allowance_id) for when, allowance_id in self.allowances_due(at)]

@@ -26,7 +26,7 @@ from ledger.domain.postings import (
     postings_to_dicts,
     voided_account,
 )
-from ledger.domain.state import Budget, Grant, Hold
+from ledger.domain.state import Budget, Grant, Grants, Hold
 
 if TYPE_CHECKING:
     from ledger.domain.events import WalletOpened
@@ -77,13 +77,20 @@ class WalletState:
         self.overdraft_limit = opened.overdraft_limit
         self.price_book_id = opened.price_book_id
         self.metadata = dict(opened.metadata)
-        self.grants = {}
+        self.grants = Grants()
         self.holds = {}
         self.budgets = {}
         self.refunded = {}
         self.debt = 0
         self.uncollected = 0
         self.clock = opened.occurred_at
+
+    def open_grants(self) -> list[Grant]:
+        """The grants a decision can touch (``Grants.open``): every one but the closed."""
+        grants = self.grants
+        if type(grants) is not Grants:  # restored from a snapshot as a plain dict
+            grants = self.__dict__["grants"] = Grants(grants)
+        return grants.open()
 
     def allowance_table(self) -> dict[str, Allowance]:
         """The wallet's own, mutable table of allowances (made on first use)."""
@@ -117,12 +124,13 @@ class WalletState:
 
     def check_invariants(self) -> None:
         """Pair assertions: state must never go below zero, whatever history says."""
-        for grant in self.grants.values():
+        grants = self.open_grants()  # a closed grant holds and has nothing: it cannot fail
+        for grant in grants:
             if grant.remaining < 0 or grant.held < 0:
                 raise AssertionError(f"grant {grant.grant_id} below zero: {grant!r}")
         if self.debt < 0:
             raise AssertionError(f"wallet {self.wallet_id} debt below zero: {self.debt}")
-        if sum(g.held for g in self.grants.values()) != sum(h.amount for h in self.holds.values()):
+        if sum(g.held for g in grants) != sum(h.amount for h in self.holds.values()):
             raise AssertionError(f"wallet {self.wallet_id} holds disagree with grants")
 
     # -- decisions shared by commands -------------------------------------------------------
@@ -227,7 +235,7 @@ class WalletState:
             available = self.available(at)
             if amount > available:
                 raise InsufficientCredits(available, amount)
-        allocations, shortfall = allocate(self.grants.values(), amount, at)
+        allocations, shortfall = allocate(self.open_grants(), amount, at)
         if into_debt and self.debt + shortfall > self.overdraft_limit:
             headroom = self.available(at) + self.overdraft_limit
             raise InsufficientCredits(max(0, headroom), amount)
@@ -238,9 +246,7 @@ class WalletState:
     def available(self, at: datetime) -> int:
         """Remaining credits of grants active at ``at`` (holds already taken out) minus debt."""
         active = sum(
-            g.remaining
-            for g in self.grants.values()
-            if g.effective_at <= at and not g.has_ended(at)
+            g.remaining for g in self.open_grants() if g.effective_at <= at and not g.has_ended(at)
         )
         return active - self.debt
 
