@@ -5,8 +5,12 @@ These figures end up in docs/performance.md; a slip here would misreport every r
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import pytest
+
+from bench import aged_wallets
 from bench.pgstats import PROJECTOR_ROLE, PgCounters, as_role, per_batch
 from bench.rates import PROCESSES, FixedRate, _split
 from bench.roundtrips import count_trace
@@ -176,3 +180,15 @@ def test_wrk_slices_last_whole_seconds() -> None:
     assert wrk_seconds(10, 3) == 3.0
     assert wrk_seconds(15, 3) == 5.0
     assert wrk_seconds(2, 3) == 1.0  # never zero
+
+
+def test_the_aged_wallet_bench_ages_its_wallet_and_divides_by_the_new_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    aged_wallets.main(["--days", "3", "--debits", "5", "--rounds", "1"])
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["days"], r["grants"]) for r in lines] == [(0, 1), (3, 5)]  # paid + 4 periods
+    assert lines[0]["ratio_to_new_wallet"] == 1.0
+    expected = round(lines[1]["us_per_debit"] / lines[0]["us_per_debit"], 2)
+    assert abs(lines[1]["ratio_to_new_wallet"] - expected) <= 0.011
