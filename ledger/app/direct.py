@@ -1,8 +1,10 @@
 """The direct writer: each caller decides and saves its own command, in its own thread.
 
 Selected by ``LEDGER_GROUP_COMMIT=n``. A command is decided on fresh state (the repository's
-cache, fast-forwarded), saved atomically with its receipt, and re-decided on a conflict,
-at most ``max_attempts`` times; within this process a striped lock serialises the commands
+cache, fast-forwarded), saved atomically with its receipt, and re-decided on a conflict
+within the bounds of ``ledger.app.executor.out_of_attempts`` (as the group-commit writer
+does: at least ``max_attempts`` times, then until ``contention_seconds`` have passed, never
+more than ``MAX_ATTEMPTS_EVER``); within this process a striped lock serialises the commands
 of one scope (a wallet) so that they queue rather than collide. The group-commit writer
 (:mod:`ledger.app.committer`) uses :meth:`DirectWriter.run` for server-wide commands too.
 """
@@ -16,7 +18,14 @@ from concurrent.futures import Future
 from eventsourcing.persistence import IntegrityError
 
 from ledger.app.commands import Command
-from ledger.app.executor import Decision, Outcome, StripedLocks, backoff_seconds
+from ledger.app.executor import (
+    CONTENTION_SECONDS,
+    Decision,
+    Outcome,
+    StripedLocks,
+    backoff_seconds,
+    out_of_attempts,
+)
 from ledger.app.ports import WAIT_SECONDS, Job, ShardStore
 from ledger.domain.errors import Contention, LedgerError, refuses_input
 from ledger.domain.ids import receipt_id
@@ -28,8 +37,15 @@ __all__ = ["DirectWriter"]
 class DirectWriter:
     """Decide-then-save in the caller's thread, for one shard's store."""
 
-    def __init__(self, store: ShardStore, *, wait_seconds: float = WAIT_SECONDS) -> None:
+    def __init__(
+        self,
+        store: ShardStore,
+        *,
+        wait_seconds: float = WAIT_SECONDS,
+        contention_seconds: float = CONTENTION_SECONDS,
+    ) -> None:
         self._store = store
+        self.contention_seconds = contention_seconds
         self._locks = StripedLocks()
         self._wait_seconds = wait_seconds
 
@@ -87,8 +103,10 @@ class DirectWriter:
         store = self._store
         rid = receipt_id(scope, key)
         fingerprint = command.fingerprint()
+        deadline = time.monotonic() + self.contention_seconds
+        attempt = 0
         with self._locks.for_key(scope):
-            for attempt in range(store.max_attempts):
+            while not out_of_attempts(attempt, store.max_attempts, deadline):
                 if attempt and key_given and (replay := store.replay(rid, key, fingerprint)):
                     return replay
                 try:
@@ -126,11 +144,12 @@ class DirectWriter:
                         return replay
                     store.conflicted(command)
                     time.sleep(backoff_seconds(attempt))
+                    attempt += 1
                     continue
                 return Outcome(
                     decision.body, replayed=False, position=store.position_of(recordings)
                 )
-        raise Contention(scope or "(server)", store.max_attempts)
+        raise Contention(scope or "(server)", attempt)
 
     def close(self) -> None:
         """Nothing runs in the background."""

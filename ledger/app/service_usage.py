@@ -15,7 +15,7 @@ runs its own decide-save loop (not the group committer):
    wallets, their hold records and receipts, and the accepted ids (``usage_ids=``, written by
    ``ledger.store.recorders`` in the same transaction). A collision (an id recorded by a
    concurrent batch, or a wallet written by another writer) re-decides the whole batch on
-   fresh state, at most ``max_attempts`` times, then ``contention``.
+   fresh state within ``ledger.app.executor.out_of_attempts``' bounds, then ``contention``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger.app.application import LedgerApplication
 from ledger.app.commands import IngestUsage
-from ledger.app.executor import Outcome, backoff_seconds
+from ledger.app.executor import CONTENTION_SECONDS, Outcome, backoff_seconds, out_of_attempts
 from ledger.app.pricing import Pricing
 from ledger.domain.errors import Contention, IdempotencyConflict, LedgerError, WalletNotFound
 from ledger.domain.ids import receipt_id, wallet_uuid
@@ -131,6 +131,7 @@ class ShardIngest:
 
     def __init__(self, shard: LedgerApplication, pricing: Pricing) -> None:
         self._shard = shard
+        self.contention_seconds = CONTENTION_SECONDS
         self._pricing = pricing
         self._known_wallet_ids: set[str] = set()
         """Wallets known to exist (wallets are never deleted; bounded, see below)."""
@@ -155,6 +156,7 @@ class ShardIngest:
         # otherwise answer idempotency_conflict instead of duplicate without failing the save.
         optimistic = not any(e.bill for e in valid)
         attempt = 0
+        deadline = time.monotonic() + self.contention_seconds
         while True:
             batch = self._decide(valid, received_at, query_recorded=not optimistic)
             rejected = sorted([*invalid, *batch.rejected], key=attrgetter("index"))
@@ -185,8 +187,8 @@ class ShardIngest:
                     continue
                 shard.conflicted(command)
                 attempt += 1
-                if attempt >= shard.max_attempts:
-                    raise Contention("(usage events)", shard.max_attempts) from None
+                if out_of_attempts(attempt, shard.max_attempts, deadline):
+                    raise Contention("(usage events)", attempt) from None
                 time.sleep(backoff_seconds(attempt - 1))
                 continue
             return Outcome(body, replayed=False, position=shard.position_of(recordings))
