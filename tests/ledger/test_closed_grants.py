@@ -11,7 +11,7 @@ from ledger.app.commands import Debit, PlaceHold, ReleaseHold, SetAllowance, Voi
 from ledger.domain.state import Grants
 from ledger.domain.wallet import Wallet
 from tests.support.builders import T0, FakeClock, at
-from tests.support.replay import live, recording_ledger, replayed, state
+from tests.support.replay import RecordingLedger, live, recording_ledger, replayed, state
 from tests.support.wallets import grant, open_wallet
 
 W = "acme"
@@ -79,14 +79,18 @@ def test_a_grant_expired_under_a_hold_stays_open_until_the_hold_lets_go() -> Non
     assert _open_ids(released) == _not_closed(released) == {"g2"}
 
 
-def test_a_voided_grant_closes_and_is_still_listed() -> None:
-    clock = FakeClock(T0)
-    ledger = recording_ledger(clock=clock)
+def _g1_voided() -> RecordingLedger:
+    """acme with g1 (100) voided and g2 (50) open."""
+    ledger = recording_ledger(clock=FakeClock(T0))
     open_wallet(ledger, W)
     grant(ledger, W, "g1", 100)
     grant(ledger, W, "g2", 50)
-
     ledger.void_grant(VoidGrant(wallet_id=W, grant_id="g1", reason="mistake"))
+    return ledger
+
+
+def test_a_voided_grant_closes_and_is_still_listed() -> None:
+    ledger = _g1_voided()
 
     assert _open_ids(live(ledger, W)) == {"g2"}
     statuses = {g["grant_id"]: g["status"] for g in ledger.wallet(W)["grants"]}
@@ -95,13 +99,7 @@ def test_a_voided_grant_closes_and_is_still_listed() -> None:
 
 def test_the_open_ids_are_a_cache_copies_and_snapshots_keep_right() -> None:
     # Given a wallet whose g1 closed (voided) and g2 is open
-    clock = FakeClock(T0)
-    ledger = recording_ledger(clock=clock)
-    open_wallet(ledger, W)
-    grant(ledger, W, "g1", 100)
-    grant(ledger, W, "g2", 50)
-    ledger.void_grant(VoidGrant(wallet_id=W, grant_id="g1", reason="mistake"))
-    wallet = live(ledger, W)
+    wallet = live(_g1_voided(), W)
     wallet.open_grants()
 
     # When it is copied, and its grants come back as a plain dict (as from a snapshot)

@@ -23,6 +23,7 @@ from ledger.domain.errors import (
 from ledger.domain.ids import hold_record_id
 from ledger.domain.records import HoldRecord
 from tests.support.builders import FakeClock, make_ledger, open_funded_wallet
+from tests.support.racing import beat_each_read
 
 Result = Outcome | LedgerError
 
@@ -247,18 +248,7 @@ def _fought_over(
     if contention_seconds is not None:
         batched.committer.contention_seconds = contention_seconds
     direct.debit(Debit(wallet_id="w1", amount=1))
-    beaten: list[int] = []
-    load = batched.load_wallet
-
-    def racing_load(wallet_id: str) -> Any:
-        wallet = load(wallet_id)
-        if wallet_id == "w1" and len(beaten) < times:
-            direct.debit(Debit(wallet_id="w1", amount=1))
-            beaten.append(1)
-        return wallet
-
-    batched.load_wallet = racing_load  # type: ignore[method-assign]
-    return batched, direct, beaten
+    return batched, direct, beat_each_read(batched, direct, times, "w1")
 
 
 def test_a_command_beaten_more_than_eight_times_is_still_decided(tmp_path: Path) -> None:

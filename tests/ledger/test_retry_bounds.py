@@ -11,7 +11,6 @@ wallet and its save, so the save finds the wallet moved.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,6 +18,7 @@ from ledger.app.commands import Debit, GrantCredits, OpenWallet, PutPriceBook
 from ledger.app.service import CreditLedger
 from ledger.domain.errors import Contention
 from tests.support.builders import FakeClock, make_ledger
+from tests.support.racing import beat_each_read
 from tests.support.usage import recorded, usage
 
 GPT = {"model": "gpt", "input_per_million": 20_000, "output_per_million": 80_000}
@@ -33,18 +33,7 @@ def _raced(tmp_path: Path, times: int) -> tuple[CreditLedger, CreditLedger, list
     racing.grant(GrantCredits(wallet_id="acme", amount=1000, category="paid"))
     racing.put_price_book(PutPriceBook(price_book_id="default", rates=[GPT]))
     other.debit(Debit(wallet_id="acme", amount=1))
-    beaten: list[int] = []
-    load = racing.load_wallet
-
-    def racing_load(wallet_id: str) -> Any:
-        wallet = load(wallet_id)
-        if len(beaten) < times:
-            other.debit(Debit(wallet_id=wallet_id, amount=1))
-            beaten.append(1)
-        return wallet
-
-    racing.load_wallet = racing_load  # type: ignore[method-assign]
-    return racing, other, beaten
+    return racing, other, beat_each_read(racing, other, times)
 
 
 def test_a_direct_debit_beaten_more_than_eight_times_is_still_decided(tmp_path: Path) -> None:
