@@ -18,7 +18,8 @@ import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar, cast
 
 import anyio.to_thread
 from litestar import Request
@@ -27,14 +28,22 @@ from api.dependencies import provide_ledger
 from api.middleware.auth import ACCESS, SPEND, Principal
 from api.middleware.key_cache import CHECKED_AT_COMMIT
 from api.middleware.metrics import decision
-from api.owner_link import VIA_OWNER
+from api.owner_link import VIA_OWNER, ViaOwner
 from ledger.app.commands import Command
 from ledger.app.executor import Outcome
 from ledger.app.ports import WAIT_SECONDS, Fence, timed_out
 from ledger.app.service import CreditLedger
 from ledger.domain.errors import Overloaded
 
-__all__ = ["SPENDING_OPT", "Call", "answer", "answer_all", "spending", "spending_ledger"]
+__all__ = [
+    "SPENDING_OPT",
+    "Call",
+    "Queued",
+    "answer",
+    "answer_all",
+    "spending",
+    "spending_ledger",
+]
 
 C = TypeVar("C", bound=Command)
 C_contra = TypeVar("C_contra", contravariant=True)
@@ -95,11 +104,26 @@ async def answer(ledger: CreditLedger, later: Later[C], command: C, caller: Prin
 
 
 Call = Callable[[Fence | None], "Future[Outcome]"]
-"""One queued command, e.g. ``lambda fence: ledger.debit_later(cmd, fence=fence)``."""
+"""One queued command, e.g. ``Queued(ledger.debit_later, cmd)``; any call raising its refusal."""
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A command and the ``*_later`` method that queues it: a :data:`Call` that can also be
+    sent, as it is, to its shard's owner."""
+
+    later: Later[Any]
+    command: Command
+
+    def __call__(self, fence: Fence | None) -> Future[Outcome]:
+        return self.later(self.command, fence=fence)
 
 
 async def answer_all(
-    ledger: CreditLedger, calls: Sequence[Call], caller: Principal
+    ledger: CreditLedger,
+    calls: Sequence[Call],
+    caller: Principal,
+    owners: Sequence[ViaOwner | None] | None = None,
 ) -> list[Outcome | Exception]:
     """Each call's outcome, or the error that answers it, in order.
 
@@ -108,8 +132,11 @@ async def answer_all(
     rest are answered ``overloaded`` without being queued, so none is decided after a later
     one. Without group commit they are decided one after the other in one worker thread.
     A command not answered in time is ``overloaded`` (it may still commit: retry the same
-    key).
+    key). In a fleet, ``owners`` names for each call the owner that decides it (None: here;
+    see :func:`_answer_with_owners`).
     """
+    if owners is not None and any(owners):
+        return await _answer_with_owners(ledger, calls, caller, owners)
     fence = caller.fence
     committer = ledger.committer
     if committer is None:
@@ -128,6 +155,42 @@ async def answer_all(
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.shield(_all_done(queued)), committer.wait_seconds)
     return [_outcome(f) for f in futures]
+
+
+async def _answer_with_owners(
+    ledger: CreditLedger,
+    calls: Sequence[Call],
+    caller: Principal,
+    owners: Sequence[ViaOwner | None],
+) -> list[Outcome | Exception]:
+    """Calls whose shard another process owns are sent to it (decision 0016), all at once,
+    in order on each owner's one connection, which its committer takes in that order; the
+    rest, and those the owner was not reached for, are then queued here, in order.
+
+    Every call of one wallet goes the same way (one shard, one owner), so their order
+    holds: a connection that fails refuses what it had not yet written, which comes after
+    what it had written, and a command written whose answer is lost is ``overloaded``.
+    """
+    committer = ledger.committer
+    wait = WAIT_SECONDS if committer is None else committer.wait_seconds
+    fence = caller.fence
+
+    async def ask(call: Queued, via: ViaOwner) -> Outcome | Exception | None:
+        try:
+            return await via.answer(getattr(call.later, "__name__", ""), call.command, fence, wait)
+        except Exception as error:  # the owner's refusal, or its answer lost
+            return error
+
+    sent = [i for i, via in enumerate(owners) if via is not None and isinstance(calls[i], Queued)]
+    asked = [ask(cast("Queued", calls[i]), cast("ViaOwner", owners[i])) for i in sent]
+    answers: list[Outcome | Exception | None] = [None] * len(calls)
+    for index, answer in zip(sent, await asyncio.gather(*asked), strict=True):
+        answers[index] = answer
+    here = [i for i, answer in enumerate(answers) if answer is None]
+    decided = await answer_all(ledger, [calls[i] for i in here], caller)
+    for index, answer in zip(here, decided, strict=True):
+        answers[index] = answer
+    return cast("list[Outcome | Exception]", answers)
 
 
 def _settled(ledger: CreditLedger, call: Call, fence: Fence | None) -> Outcome | Exception:

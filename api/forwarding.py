@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
@@ -41,7 +41,7 @@ from litestar.enums import ScopeType
 from litestar.middleware.base import DefineMiddleware
 from litestar.types import ASGIApp, HTTPReceiveMessage, HTTPScope, Message, Receive, Scope, Send
 
-from api.owner_link import LINKS_KEY, VIA_OWNER, via_owner
+from api.owner_link import LINKS_KEY, VIA_OWNER, ViaOwner, via_owner
 from api.shard_owners import ShardOwners
 from ledger.app.shards import shard_of
 from ledger.domain.errors import Overloaded
@@ -52,6 +52,7 @@ __all__ = [
     "OWNERS_KEY",
     "Forwarder",
     "forwarding_middleware",
+    "owners_of",
     "wallet_of",
 ]
 
@@ -289,6 +290,27 @@ class ForwardingMiddleware:
                 await _answer(send, answer)
                 return
         await self.app(scope, _replaying(body, receive), send)
+
+
+def owners_of(scope: HTTPScope, wallet_ids: Sequence[str]) -> list[ViaOwner | None] | None:
+    """For each wallet, the owner channel its spending commands are decided through (None:
+    here), as the forwarding middleware finds it for a request about one wallet; None
+    when this process is not in a fleet. For ``POST /v1/batch``, whose operations name
+    their wallets in the body."""
+    state = scope["app"].state
+    owners: ShardOwners | None = state.get(OWNERS_KEY)
+    links = state.get(LINKS_KEY)
+    if owners is None or links is None:
+        return None
+    by_shard: dict[int, ViaOwner | None] = {}
+    found: list[ViaOwner | None] = []
+    for wallet_id in wallet_ids:
+        shard = shard_of(wallet_id, owners.shards)
+        if shard not in by_shard:
+            url = owners.owner_url(shard)
+            by_shard[shard] = None if url is None else via_owner(scope, links, owners, shard, url)
+        found.append(by_shard[shard])
+    return found
 
 
 async def _answer(send: Callable[[Message], Awaitable[None]], answer: _Answer) -> None:

@@ -306,8 +306,10 @@ class ViaOwner:
         try:
             answer = await self.links.ask(self.channel, op, command, fence, wait)
         except ChannelRefused as refused:
+            # Commands sent together (a batch) are refused together: the first takes over.
+            known = self.links.is_down(self.url)
             self.links.down[self.url] = time.monotonic() + DOWN_SECONDS
-            if refused.dead:
+            if refused.dead and not known:
                 await anyio.to_thread.run_sync(self.owners.take_over, self.shard, self.url)
             return None
         except Uncarried:

@@ -19,6 +19,7 @@ from typing import Any
 from litestar import Response
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from api.awaiting import Queued
 from api.errors import to_problem
 from api.middleware.metrics import NOT_DECISIONS, operation_name
 from api.rendering import render, respond
@@ -27,7 +28,6 @@ from api.schemas.debits import DebitOut
 from api.schemas.holds import CaptureOut, PlacedHoldOut, ReleaseOut
 from ledger.app.commands import CaptureHold, Command, Debit, PlaceHold, ReleaseHold
 from ledger.app.executor import Outcome
-from ledger.app.ports import Fence
 from ledger.app.service import CreditLedger
 
 __all__ = ["CAPTURE", "DEBIT", "PLACE_HOLD", "RELEASE", "Spending"]
@@ -51,10 +51,10 @@ class Spending:
         """Its name in ``ledger_decisions_total`` (``debit``, ``capture_hold``)."""
         return operation_name(self.command.__name__)
 
-    def queue(self, ledger: CreditLedger, command: Command) -> Callable[[Fence | None], Any]:
-        """A call for :func:`api.awaiting.answer_all`: ``command`` queued with a fence."""
-        later = self.later(ledger)
-        return lambda fence: later(command, fence=fence)
+    def queue(self, ledger: CreditLedger, command: Command) -> Queued:
+        """A call for :func:`api.awaiting.answer_all`: ``command`` queued with a fence (or
+        sent to its shard's owner)."""
+        return Queued(self.later(ledger), command)
 
     def respond(self, outcome: Outcome) -> Response[Any]:
         """The single endpoint's response."""

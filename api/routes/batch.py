@@ -4,7 +4,9 @@ Every operation goes straight into the ledger's committer, as its single endpoin
 would: all are queued in order, then awaited together (``api.awaiting.answer_all``), so a
 batch of 100 debits costs one HTTP request and, on a quiet server, one committed batch.
 Each is decided on its own (a refusal undoes nothing else); operations on one wallet are
-decided in the order given. See docs/decisions/0025-batch-endpoint.md.
+decided in the order given. In a fleet, operations on a shard another process owns are
+sent to that owner over the owner channel, as a single endpoint's would be (decision 0016).
+See docs/decisions/0025-batch-endpoint.md.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from litestar.params import Body
 from litestar.status_codes import HTTP_200_OK
 
 from api.awaiting import SPENDING_OPT, Call, answer_all, spending_ledger
+from api.forwarding import owners_of
 from api.middleware.auth import Principal
 from api.middleware.metrics import metrics_of
 from api.openapi import BEARER, POSITION_HEADERS, problems
@@ -114,7 +117,8 @@ class BatchController(Controller):
                 calls.append(spending.queue(ledger, _command(envelope, raw)))
             except Exception as refused:  # answered alone, as its endpoint would answer
                 calls.append(_refused(refused))
-        answers = await answer_all(ledger, calls, request.user)
+        owners = owners_of(request.scope, [envelope.wallet_id for envelope in addressed])
+        answers = await answer_all(ledger, calls, request.user, owners)
         results = [
             _SPENDING[envelope.op].result(index, answer)
             for index, (envelope, answer) in enumerate(zip(addressed, answers, strict=True))
