@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Protocol
 from eventsourcing.domain import Aggregate
 
 from ledger.domain.allowances import Allowance
-from ledger.domain.state import Budget, Grant, Hold
+from ledger.domain.state import Budget, Grants, Hold
 
 __all__ = ["AppliesFacts", "WalletEvent", "WalletOpened"]
 
@@ -23,7 +23,7 @@ class AppliesFacts(Protocol):
     (``ledger.domain.wallet_state``). A protocol, so this module does not import the wallet
     that imports it (``ledger.domain.wallet`` checks that ``Wallet`` satisfies it)."""
 
-    grants: dict[str, Grant]
+    grants: Grants
     holds: dict[str, Hold]
     budgets: dict[str, Budget]
     refunded: dict[str, int]

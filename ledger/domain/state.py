@@ -7,6 +7,7 @@ store them through one generic transcoding (see ``ledger.app.application``). Onl
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -130,6 +131,21 @@ class Grants(dict[str, Grant]):
     def __setitem__(self, grant_id: str, grant: Grant) -> None:
         super().__setitem__(grant_id, grant)
         self.__dict__.setdefault("_open", {})[grant_id] = None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Grants:
+        """A copy that shares the closed grants: nothing changes them again, and a copy of
+        a wallet (a decision on trial, a read, a snapshot) would otherwise copy every grant
+        it was ever given (~26 ms at 1,000 grants, on the committer's thread)."""
+        copied = Grants()
+        memo[id(self)] = copied
+        for grant_id, grant in self.items():
+            if grant.is_closed():
+                memo[id(grant)] = grant
+                dict.__setitem__(copied, grant_id, grant)
+            else:
+                dict.__setitem__(copied, grant_id, copy.deepcopy(grant, memo))
+        copied._open = dict(self.__dict__.get("_open", {}))
+        return copied
 
     def open(self) -> list[Grant]:
         """The grants not closed, in the order they were granted."""

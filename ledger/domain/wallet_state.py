@@ -43,7 +43,6 @@ class WalletState:
     overdraft_limit: int
     price_book_id: str
     metadata: dict[str, Any]
-    grants: dict[str, Grant]
     holds: dict[str, Hold]
     budgets: dict[str, Budget]
     refunded: dict[str, int]
@@ -85,12 +84,23 @@ class WalletState:
         self.uncollected = 0
         self.clock = opened.occurred_at
 
+    @property
+    def grants(self) -> Grants:
+        """Every grant the wallet was given, by id (:class:`Grants`). A wallet restored from
+        a snapshot holds them as a plain dict: wrapped on first use, so the instance a
+        cache keeps is wrapped too (its copies then share the closed grants)."""
+        grants = self.__dict__["grants"]
+        if type(grants) is not Grants:
+            grants = self.__dict__["grants"] = Grants(grants)
+        return grants
+
+    @grants.setter
+    def grants(self, grants: Grants) -> None:
+        self.__dict__["grants"] = grants
+
     def open_grants(self) -> list[Grant]:
         """The grants a decision can touch (``Grants.open``): every one but the closed."""
-        grants = self.grants
-        if type(grants) is not Grants:  # restored from a snapshot as a plain dict
-            grants = self.__dict__["grants"] = Grants(grants)
-        return grants.open()
+        return self.grants.open()
 
     def allowance_table(self) -> dict[str, Allowance]:
         """The wallet's own, mutable table of allowances (made on first use)."""

@@ -97,21 +97,34 @@ def test_a_voided_grant_closes_and_is_still_listed() -> None:
     assert statuses == {"g1": "voided", "g2": "active"}
 
 
-def test_the_open_ids_are_a_cache_copies_and_snapshots_keep_right() -> None:
+def test_copies_share_the_closed_grants_and_copy_the_open_ones() -> None:
     # Given a wallet whose g1 closed (voided) and g2 is open
     wallet = live(_g1_voided(), W)
-    wallet.open_grants()
 
-    # When it is copied, and its grants come back as a plain dict (as from a snapshot)
+    # When it is copied (a decision on trial, a read, a snapshot)
     copied = copy.deepcopy(wallet)
-    plain = copy.deepcopy(wallet)
-    plain.__dict__["grants"] = dict(plain.grants)
 
-    # Then the copy's open grants are its own objects; the plain dict is wrapped again;
-    # and equality never sees the cache
-    assert [g.grant_id for g in copied.open_grants()] == ["g2"]
+    # Then the closed grant is shared (nothing changes it again) and the open one is the
+    # copy's own, as are its open ids; equality never sees them
+    assert copied.grants["g1"] is wallet.grants["g1"]
+    assert copied.grants["g2"] is not wallet.grants["g2"]
+    assert copied.open_grants() == [copied.grants["g2"]]
     assert copied.open_grants()[0] is copied.grants["g2"]
-    assert [g.grant_id for g in plain.open_grants()] == ["g2"]
-    assert type(plain.grants) is Grants
-    assert copied.grants == dict(wallet.grants)
-    assert state(copied) == state(wallet)
+    copied.grants["g2"].remaining -= 1
+    assert wallet.grants["g2"].remaining == 50
+    assert copied.grants == {**wallet.grants, "g2": copied.grants["g2"]}
+
+
+def test_grants_restored_as_a_plain_dict_are_wrapped_on_first_use() -> None:
+    # Given a wallet whose grants came back from a snapshot as a plain dict
+    wallet = live(_g1_voided(), W)
+    before = state(wallet)
+    wallet.__dict__["grants"] = dict(wallet.grants)
+
+    # When anything reads its grants (an event applied on fast-forward, say), then the
+    # instance itself holds them wrapped again, with the same open grants, and its state
+    # compares equal to what it was
+    assert wallet.grants["g2"].remaining == 50
+    assert type(wallet.__dict__["grants"]) is Grants
+    assert [g.grant_id for g in wallet.open_grants()] == ["g2"]
+    assert state(wallet) == before
