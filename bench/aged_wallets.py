@@ -1,7 +1,7 @@
 """Debits on wallets that have lived under a daily allowance, against a new wallet, in-process.
 
     python -m bench.aged_wallets [--days 0,365,1000] [--debits 3000] [--rounds 5]
-    python -m bench.aged_wallets --url sqlite:///tmp/x.db   # the embedded store, on disk
+    python -m bench.aged_wallets --url sqlite:///PATH   # the embedded store, on disk
 
 A daily allowance adds a grant a day that closes a day later; the wallet keeps them all (its
 views list them). This measures what that history costs each debit: for each ``--days``, a
