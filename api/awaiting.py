@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar
 
 import anyio.to_thread
 from litestar import Request
@@ -118,6 +118,11 @@ class Queued:
     def __call__(self, fence: Fence | None) -> Future[Outcome]:
         return self.later(self.command, fence=fence)
 
+    @property
+    def op(self) -> str:
+        """The owner channel's name for it: the ``*_later`` method's (``debit_later``)."""
+        return getattr(self.later, "__name__", "")
+
 
 async def answer_all(
     ledger: CreditLedger,
@@ -177,20 +182,20 @@ async def _answer_with_owners(
 
     async def ask(call: Queued, via: ViaOwner) -> Outcome | Exception | None:
         try:
-            return await via.answer(getattr(call.later, "__name__", ""), call.command, fence, wait)
+            return await via.answer(call.op, call.command, fence, wait)
         except Exception as error:  # the owner's refusal, or its answer lost
             return error
 
-    sent = [i for i, via in enumerate(owners) if via is not None and isinstance(calls[i], Queued)]
-    asked = [ask(cast("Queued", calls[i]), cast("ViaOwner", owners[i])) for i in sent]
-    answers: list[Outcome | Exception | None] = [None] * len(calls)
-    for index, answer in zip(sent, await asyncio.gather(*asked), strict=True):
-        answers[index] = answer
-    here = [i for i, answer in enumerate(answers) if answer is None]
-    decided = await answer_all(ledger, [calls[i] for i in here], caller)
-    for index, answer in zip(here, decided, strict=True):
-        answers[index] = answer
-    return cast("list[Outcome | Exception]", answers)
+    sent = [
+        (index, call, via)
+        for index, (call, via) in enumerate(zip(calls, owners, strict=True))
+        if via is not None and isinstance(call, Queued)
+    ]
+    asked = await asyncio.gather(*(ask(call, via) for _, call, via in sent))
+    owned = {i: answer for (i, _, _), answer in zip(sent, asked, strict=True) if answer is not None}
+    here = [call for i, call in enumerate(calls) if i not in owned]  # None: not reached
+    decided = iter(await answer_all(ledger, here, caller))
+    return [owned[i] if i in owned else next(decided) for i in range(len(calls))]
 
 
 def _settled(ledger: CreditLedger, call: Call, fence: Fence | None) -> Outcome | Exception:

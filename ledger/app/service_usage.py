@@ -131,7 +131,6 @@ class ShardIngest:
 
     def __init__(self, shard: LedgerApplication, pricing: Pricing) -> None:
         self._shard = shard
-        self.contention_seconds = CONTENTION_SECONDS
         self._pricing = pricing
         self._known_wallet_ids: set[str] = set()
         """Wallets known to exist (wallets are never deleted; bounded, see below)."""
@@ -156,7 +155,7 @@ class ShardIngest:
         # otherwise answer idempotency_conflict instead of duplicate without failing the save.
         optimistic = not any(e.bill for e in valid)
         attempt = 0
-        deadline = time.monotonic() + self.contention_seconds
+        deadline = time.monotonic() + CONTENTION_SECONDS
         while True:
             batch = self._decide(valid, received_at, query_recorded=not optimistic)
             rejected = sorted([*invalid, *batch.rejected], key=attrgetter("index"))

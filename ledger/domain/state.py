@@ -130,35 +130,29 @@ class Grants(dict[str, Grant]):
 
     def __setitem__(self, grant_id: str, grant: Grant) -> None:
         super().__setitem__(grant_id, grant)
-        self.__dict__.setdefault("_open", {})[grant_id] = None
+        self._open[grant_id] = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Grants:
-        """A copy that shares the closed grants: nothing changes them again, and a copy of
-        a wallet (a decision on trial, a read, a snapshot) would otherwise copy every grant
-        it was ever given (~26 ms at 1,000 grants, on the committer's thread)."""
+        """A copy that shares the closed grants (nothing changes them again) and copies the
+        rest: a wallet is copied for a decision on trial, each read and each snapshot (on
+        the committer's thread), and copying 1,000 grants took ~26 ms."""
         copied = Grants()
         memo[id(self)] = copied
-        for grant_id, grant in self.items():
-            if grant.is_closed():
-                memo[id(grant)] = grant
-                dict.__setitem__(copied, grant_id, grant)
-            else:
-                dict.__setitem__(copied, grant_id, copy.deepcopy(grant, memo))
-        copied._open = dict(self.__dict__.get("_open", {}))
+        dict.update(copied, self)
+        copied._open = dict(self._open)
+        for grant_id in self._open:  # a superset of the open ones: see ``open``
+            dict.__setitem__(copied, grant_id, copy.deepcopy(self[grant_id], memo))
         return copied
 
     def open(self) -> list[Grant]:
         """The grants not closed, in the order they were granted."""
         found: list[Grant] = []
-        closed: list[str] = []
-        for grant_id in self._open:
-            grant = self.get(grant_id)
-            if grant is None or grant.is_closed():
-                closed.append(grant_id)
+        for grant_id in list(self._open):
+            grant = self[grant_id]
+            if grant.is_closed():
+                del self._open[grant_id]
             else:
                 found.append(grant)
-        for grant_id in closed:
-            del self._open[grant_id]
         return found
 
 

@@ -97,6 +97,30 @@ def test_a_voided_grant_closes_and_is_still_listed() -> None:
     assert statuses == {"g1": "voided", "g2": "active"}
 
 
+class _Untouchable:
+    """Stands in for a closed grant: any look at it fails the test."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"a decision read {name!r} of a closed grant")
+
+
+def test_a_debit_never_looks_at_a_closed_grant() -> None:
+    # Given a wallet whose g1 closed (voided), put in its place something no decision may
+    # read (the grant stays listed, as views list it; its id is no longer open)
+    wallet = live(_g1_voided(), W)
+    wallet.open_grants()
+    dict.__setitem__(wallet.grants, "g1", _Untouchable())  # type: ignore[misc]
+
+    # When it debits
+    body = wallet.debit(
+        debit_id="d1", amount=20, subject={}, usage_at=T0, metadata={}, idempotency_key=None, at=T0
+    )
+
+    # Then every step ran on the open grant alone
+    assert body["allocations"] == [{"grant_id": "g2", "amount": 20}]
+    assert body["balance"] == {"available": 30, "held": 0, "debt": 0}
+
+
 def test_copies_share_the_closed_grants_and_copy_the_open_ones() -> None:
     # Given a wallet whose g1 closed (voided) and g2 is open
     wallet = live(_g1_voided(), W)
